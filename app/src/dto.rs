@@ -1,0 +1,185 @@
+//! Data shapes that travel between the server and the browser. They carry no behaviour beyond
+//! parsing and validating what a client sent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::AppError;
+
+/// Default number of events on a page.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// How bad an event is, from AOC's built-in heuristics or a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The severity stored as `level` (0 = info ... 4 = critical); out-of-range values clamp.
+    pub fn from_level(level: i16) -> Self {
+        match level {
+            i16::MIN..=0 => Severity::Info,
+            1 => Severity::Low,
+            2 => Severity::Medium,
+            3 => Severity::High,
+            _ => Severity::Critical,
+        }
+    }
+
+    /// The number stored in the database.
+    pub fn level(self) -> i16 {
+        self as i16
+    }
+
+    /// Lower-case name for display and CSS classes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One event as the list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventSummary {
+    /// AOC's row id.
+    pub id: i64,
+    /// The source's own record id.
+    pub record_id: String,
+    pub tenant_id: String,
+    /// `unified`, `directory`, `signin` or `intune`.
+    pub source: String,
+    pub occurred_at: DateTime<Utc>,
+    pub service: String,
+    pub operation: String,
+    pub result: String,
+    pub actor: Option<String>,
+    pub actor_ip: Option<String>,
+    pub targets: Option<String>,
+    pub summary: String,
+    pub severity: Severity,
+    /// Set when the raw record could not be normalized; the raw record is kept.
+    pub normalize_error: bool,
+}
+
+/// A page of events, newest first, with the cursor of the next (older) page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub items: Vec<EventSummary>,
+    /// Present when older events exist.
+    pub next_cursor: Option<String>,
+}
+
+/// A position in the newest-first event order: strictly older than (`occurred_at`, `id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    pub occurred_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl EventCursor {
+    /// The opaque text form given to clients.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.occurred_at.timestamp_micros(), self.id)
+    }
+
+    /// Parses the text form, naming the `cursor` parameter on failure.
+    pub fn decode(text: &str) -> Result<Self, AppError> {
+        let bad = || AppError::invalid_input("cursor", "not a cursor returned by this server");
+        let (micros, id) = text.split_once('.').ok_or_else(bad)?;
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let id: i64 = id.parse().map_err(|_| bad())?;
+        let occurred_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
+        Ok(Self { occurred_at, id })
+    }
+}
+
+/// A validated request for one page of events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventListRequest {
+    pub cursor: Option<EventCursor>,
+    pub page_size: u32,
+}
+
+impl EventListRequest {
+    /// Validates raw client input.
+    pub fn parse(cursor: Option<&str>, page_size: Option<u32>) -> Result<Self, AppError> {
+        let page_size = match page_size {
+            None => DEFAULT_PAGE_SIZE,
+            Some(0) => return Err(AppError::invalid_input("page_size", "must be at least 1")),
+            Some(n) if n > MAX_PAGE_SIZE => {
+                return Err(AppError::invalid_input("page_size", format!("must be at most {MAX_PAGE_SIZE}")))
+            }
+            Some(n) => n,
+        };
+        let cursor = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(text) => Some(EventCursor::decode(text)?),
+        };
+        Ok(Self { cursor, page_size })
+    }
+}
+
+/// What the Settings page shows about the running server and the caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub version: String,
+    pub caller: Caller,
+    /// `sqlite` or `postgres`.
+    pub database_backend: String,
+    pub auth_enabled: bool,
+    pub periodic_fetch_enabled: bool,
+    pub fetch_interval_minutes: u32,
+    pub retention_days: Option<u32>,
+    pub alerts_enabled: bool,
+    pub siem_enabled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_survives_its_text_form() {
+        let cursor = EventCursor { occurred_at: DateTime::from_timestamp_micros(1_763_850_000_123_456).unwrap(), id: 42 };
+        assert_eq!(EventCursor::decode(&cursor.encode()).unwrap(), cursor);
+    }
+
+    #[test]
+    fn malformed_cursors_are_rejected_naming_the_parameter() {
+        for bad in ["x", "1.", ".1", "abc.def", "99999999999999999999.1"] {
+            let err = EventCursor::decode(bad).unwrap_err();
+            assert!(err.message.contains("`cursor`"), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn page_size_defaults_and_is_bounded() {
+        assert_eq!(EventListRequest::parse(None, None).unwrap().page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(EventListRequest::parse(Some(""), Some(500)).unwrap().page_size, 500);
+        assert!(EventListRequest::parse(None, Some(0)).unwrap_err().message.contains("page_size"));
+        assert!(EventListRequest::parse(None, Some(501)).unwrap_err().message.contains("at most 500"));
+    }
+
+    #[test]
+    fn severity_levels_round_trip_and_clamp() {
+        for s in [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+            assert_eq!(Severity::from_level(s.level()), s);
+        }
+        assert_eq!(Severity::from_level(-3), Severity::Info);
+        assert_eq!(Severity::from_level(99), Severity::Critical);
+    }
+}

@@ -1,0 +1,25 @@
+//! AOC's user interface, compiled twice: into the server (feature `ssr`) to render pages and run
+//! server functions, and into WebAssembly (feature `hydrate`) to make those pages interactive.
+//!
+//! This crate owns everything both sides share: the DTOs, the error type, the caller and
+//! permission model, the service traits (ports) that server functions call, and the pages.
+//! It depends on none of AOC's other crates; server-only crates are optional and enabled by `ssr`.
+
+pub mod auth;
+pub mod components;
+pub mod dto;
+pub mod error;
+pub mod pages;
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod services;
+
+pub use components::{shell, App};
+
+/// Entry point of the WebAssembly bundle: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,16 @@
+//! AOC's database schema, written once as sea-orm migrations that run unchanged on SQLite and
+//! PostgreSQL. The server runs them at start-up and with `aoc migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial_schema;
+
+/// Every migration of AOC, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial_schema::Migration)]
+    }
+}

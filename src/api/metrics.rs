@@ -1,0 +1,60 @@
+//! Prometheus metrics: the recorder, the request-tracking middleware and `GET /metrics`.
+//! Metric names follow `aoc_<thing>_<unit>`. Route labels are route templates, never raw paths,
+//! so label cardinality stays bounded. Public like `/health`: it holds counts, not tenant data.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds, from 1 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide recorder (installed once; several in-process servers in tests share it).
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("aoc_http_request_duration_seconds".into()), LATENCY_BUCKETS)
+                .expect("latency buckets are not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed");
+            metrics::describe_counter!("aoc_http_requests_total", "HTTP requests answered, by method, route and status");
+            metrics::describe_histogram!(
+                "aoc_http_request_duration_seconds",
+                metrics::Unit::Seconds,
+                "HTTP request latency, by method, route and status"
+            );
+            metrics::describe_gauge!("aoc_build_info", "Always 1; labels carry the build's version");
+            metrics::gauge!("aoc_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            handle
+        })
+        .clone()
+}
+
+/// Middleware: counts and times every request by method, route template and status.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_string(),
+        None if request.uri().path().starts_with("/pkg/") => "/pkg/{asset}".to_string(),
+        None => "unmatched".to_string(),
+    };
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("aoc_http_requests_total", &labels).increment(1);
+    metrics::histogram!("aoc_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+}

@@ -1,0 +1,436 @@
+//! Typed settings from the environment (and an optional `.env` file, loaded by `main`). Every
+//! variable keeps the name an AOC user already knows; `.env.example` documents each one.
+//!
+//! A bad value stops start-up with a message that names the variable and what is expected.
+//! Secrets are held in [`SecretString`] so they never appear in logs or `Debug` output.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A configuration problem, phrased for the person starting AOC.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: String,
+    /// What is wrong and what is expected.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, problem: impl Into<String>) -> Self {
+        Self { variable: variable.to_string(), problem: problem.into() }
+    }
+}
+
+/// The database AOC stores everything in.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    /// Wraps a URL (it may carry a password).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+
+    /// The full URL, for connecting only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        if self.expose().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    /// The URL with any password replaced, safe to log.
+    pub fn redacted(&self) -> String {
+        let url = self.expose();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+            }
+            _ => url.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Browser sign-in (OpenID Connect with Entra ID).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// AUTH_ENABLED.
+    pub enabled: bool,
+    /// AUTH_TENANT_ID: the Entra tenant people sign in with.
+    pub tenant_id: Option<String>,
+    /// AUTH_CLIENT_ID: AOC's app registration.
+    pub client_id: Option<String>,
+    /// AUTH_CLIENT_SECRET.
+    pub client_secret: Option<SecretString>,
+    /// AUTH_ALLOWED_ROLES: app roles allowed in (empty: any).
+    pub allowed_roles: Vec<String>,
+    /// AUTH_ALLOWED_GROUPS: group object ids allowed in (empty: any).
+    pub allowed_groups: Vec<String>,
+}
+
+/// The tenant configured from the environment and how often it is collected.
+#[derive(Debug, Clone)]
+pub struct CollectionSettings {
+    /// TENANT_ID.
+    pub tenant_id: Option<String>,
+    /// CLIENT_ID.
+    pub client_id: Option<String>,
+    /// CLIENT_SECRET.
+    pub client_secret: Option<SecretString>,
+    /// ENABLE_PERIODIC_FETCH.
+    pub periodic_fetch: bool,
+    /// FETCH_INTERVAL_MINUTES.
+    pub fetch_interval_minutes: u32,
+}
+
+/// Forwarding to a SIEM.
+#[derive(Debug, Clone)]
+pub struct SiemSettings {
+    /// SIEM_ENABLED.
+    pub enabled: bool,
+    /// SIEM_WEBHOOK_URL (often carries a token, so it is a secret).
+    pub webhook_url: Option<SecretString>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything AOC reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// AOC_LISTEN_ADDR (falls back to LEPTOS_SITE_ADDR, then 127.0.0.1:3000).
+    pub listen_addr: SocketAddr,
+    /// AOC_ALLOW_UNAUTHENTICATED_NETWORK: accept a non-loopback address with sign-in disabled.
+    pub allow_unauthenticated_network: bool,
+    /// AOC_DATA_DIR: where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    /// DATABASE_URL (default: SQLite in the data directory).
+    pub database_url: DatabaseUrl,
+    pub auth: AuthSettings,
+    pub collection: CollectionSettings,
+    /// RETENTION_DAYS (unset or 0: keep events forever).
+    pub retention_days: Option<u32>,
+    /// CORS_ORIGINS: origins allowed to call the REST API from a browser.
+    pub cors_origins: Vec<String>,
+    /// ALERTS_ENABLED.
+    pub alerts_enabled: bool,
+    pub siem: SiemSettings,
+    /// AOC_LOG_FORMAT.
+    pub log_format: LogFormat,
+}
+
+/// Reads variables through a lookup function so tests need not touch the process environment.
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    /// The trimmed value, with empty treated as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn secret(&self, name: &str) -> Option<SecretString> {
+        self.get(name).map(SecretString::from)
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::new(name, format!("expected true or false, found {v:?}"))),
+            },
+        }
+    }
+
+    fn number(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, ConfigError> {
+        let Some(v) = self.get(name) else { return Ok(None) };
+        match v.parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError::new(name, format!("expected a whole number from {min} to {max}, found {v:?}"))),
+        }
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    matches!(rest, Some(host) if !host.is_empty() && !host.starts_with('/') && !host.contains(char::is_whitespace))
+}
+
+fn is_origin(origin: &str) -> bool {
+    is_http_url(origin) && origin.splitn(4, '/').nth(3).is_none()
+}
+
+/// A tenant id is a GUID or a verified domain name.
+fn is_tenant_id(value: &str) -> bool {
+    let guid = value.len() == 36
+        && value.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
+    let domain = value.contains('.')
+        && value.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    guid || domain
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the process environment, or a map in tests).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env { lookup };
+
+        let (addr_var, addr) = match (env.get("AOC_LISTEN_ADDR"), env.get("LEPTOS_SITE_ADDR")) {
+            (Some(a), _) => ("AOC_LISTEN_ADDR", a),
+            (None, Some(a)) => ("LEPTOS_SITE_ADDR", a),
+            (None, None) => ("AOC_LISTEN_ADDR", "127.0.0.1:3000".to_string()),
+        };
+        let listen_addr: SocketAddr = addr.parse().map_err(|_| {
+            ConfigError::new(addr_var, format!("expected an IP address and port such as 127.0.0.1:3000, found {addr:?}"))
+        })?;
+
+        let data_dir = PathBuf::from(env.get("AOC_DATA_DIR").unwrap_or_else(|| "data".to_string()));
+        let database_url = match env.get("DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseUrl::new(url)
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "expected a sqlite:... or postgres://user:password@host/db URL (value not shown: it may hold a password)",
+                ))
+            }
+            None => DatabaseUrl::new(format!("sqlite://{}?mode=rwc", data_dir.join("aoc.db").display())),
+        };
+
+        let auth = AuthSettings {
+            enabled: env.bool("AUTH_ENABLED", false)?,
+            tenant_id: env.get("AUTH_TENANT_ID"),
+            client_id: env.get("AUTH_CLIENT_ID"),
+            client_secret: env.secret("AUTH_CLIENT_SECRET"),
+            allowed_roles: env.list("AUTH_ALLOWED_ROLES"),
+            allowed_groups: env.list("AUTH_ALLOWED_GROUPS"),
+        };
+        if auth.enabled {
+            // Refuse rather than run "authenticated" without checking anyone.
+            return Err(ConfigError::new(
+                "AUTH_ENABLED",
+                "sign-in with Entra ID (OpenID Connect) is not available in this version of AOC yet; \
+                 unset AUTH_ENABLED to run as a single local administrator on a loopback address",
+            ));
+        }
+        if let Some(t) = &auth.tenant_id {
+            if !is_tenant_id(t) {
+                return Err(ConfigError::new("AUTH_TENANT_ID", format!("expected a tenant GUID or domain, found {t:?}")));
+            }
+        }
+
+        let tenant_id = env.get("TENANT_ID");
+        if let Some(t) = &tenant_id {
+            if !is_tenant_id(t) {
+                return Err(ConfigError::new(
+                    "TENANT_ID",
+                    format!("expected a tenant GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) or domain, found {t:?}"),
+                ));
+            }
+        }
+        let collection = CollectionSettings {
+            tenant_id,
+            client_id: env.get("CLIENT_ID"),
+            client_secret: env.secret("CLIENT_SECRET"),
+            periodic_fetch: env.bool("ENABLE_PERIODIC_FETCH", false)?,
+            fetch_interval_minutes: env.number("FETCH_INTERVAL_MINUTES", 1, 1440)?.unwrap_or(5),
+        };
+
+        let retention_days = env.number("RETENTION_DAYS", 0, 36_500)?.filter(|d| *d > 0);
+
+        let cors_origins = env.list("CORS_ORIGINS");
+        if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(ConfigError::new(
+                "CORS_ORIGINS",
+                format!("expected comma-separated origins such as https://soc.example.com (no path), found {bad:?}"),
+            ));
+        }
+
+        let siem = SiemSettings { enabled: env.bool("SIEM_ENABLED", false)?, webhook_url: env.secret("SIEM_WEBHOOK_URL") };
+        match &siem.webhook_url {
+            Some(url) if !is_http_url(url.expose_secret()) => {
+                return Err(ConfigError::new(
+                    "SIEM_WEBHOOK_URL",
+                    "expected an http:// or https:// URL (value not shown: it may hold a token)",
+                ))
+            }
+            None if siem.enabled => {
+                return Err(ConfigError::new("SIEM_WEBHOOK_URL", "required when SIEM_ENABLED is true"))
+            }
+            _ => {}
+        }
+
+        let log_format = match env.get("AOC_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError::new("AOC_LOG_FORMAT", format!("expected text or json, found {other:?}"))),
+        };
+
+        let settings = Settings {
+            listen_addr,
+            allow_unauthenticated_network: env.bool("AOC_ALLOW_UNAUTHENTICATED_NETWORK", false)?,
+            data_dir,
+            database_url,
+            auth,
+            collection,
+            retention_days,
+            cors_origins,
+            alerts_enabled: env.bool("ALERTS_ENABLED", true)?,
+            siem,
+            log_format,
+        };
+        settings.check_listen_addr(addr_var)?;
+        Ok(settings)
+    }
+
+    /// Without sign-in every caller is an administrator, so AOC only listens on loopback unless
+    /// told explicitly to accept the risk.
+    fn check_listen_addr(&self, var: &str) -> Result<(), ConfigError> {
+        if !self.auth.enabled && !self.listen_addr.ip().is_loopback() && !self.allow_unauthenticated_network {
+            return Err(ConfigError::new(
+                var,
+                format!(
+                    "{} is not a loopback address and sign-in is disabled, so anyone who can reach it would be an \
+                     administrator; listen on 127.0.0.1, or set AOC_ALLOW_UNAUTHENTICATED_NETWORK=true to accept that",
+                    self.listen_addr
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_configuration_means_loopback_and_embedded_sqlite() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(s.database_url.backend(), "sqlite");
+        assert!(s.database_url.expose().contains("data/aoc.db"));
+        assert_eq!(s.collection.fetch_interval_minutes, 5);
+        assert!(!s.collection.periodic_fetch);
+        assert_eq!(s.retention_days, None);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_and_what_is_expected() {
+        let err = settings(&[("FETCH_INTERVAL_MINUTES", "often")]).unwrap_err();
+        assert_eq!(err.variable, "FETCH_INTERVAL_MINUTES");
+        assert!(err.to_string().contains("whole number from 1 to 1440"), "{err}");
+
+        let err = settings(&[("ENABLE_PERIODIC_FETCH", "maybe")]).unwrap_err();
+        assert_eq!(err.variable, "ENABLE_PERIODIC_FETCH");
+
+        let err = settings(&[("TENANT_ID", "not a tenant")]).unwrap_err();
+        assert_eq!(err.variable, "TENANT_ID");
+
+        let err = settings(&[("CORS_ORIGINS", "https://ok.example.com, https://bad.example.com/path")]).unwrap_err();
+        assert_eq!(err.variable, "CORS_ORIGINS");
+        assert!(err.problem.contains("bad.example.com/path"));
+
+        let err = settings(&[("DATABASE_URL", "mysql://u:pw@h/db")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(!err.to_string().contains("pw"), "the message must not echo a password");
+    }
+
+    #[test]
+    fn siem_needs_a_webhook_url_and_never_echoes_it() {
+        let err = settings(&[("SIEM_ENABLED", "true")]).unwrap_err();
+        assert_eq!(err.variable, "SIEM_WEBHOOK_URL");
+        let err = settings(&[("SIEM_WEBHOOK_URL", "ftp://token-123@siem")]).unwrap_err();
+        assert!(!err.to_string().contains("token-123"));
+        assert!(settings(&[("SIEM_ENABLED", "1"), ("SIEM_WEBHOOK_URL", "https://siem.example.com/hook")]).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s = settings(&[
+            ("CLIENT_SECRET", "s3cr3t-client"),
+            ("AUTH_CLIENT_SECRET", "s3cr3t-auth"),
+            ("SIEM_WEBHOOK_URL", "https://siem.example.com/hook?token=s3cr3t-hook"),
+            ("DATABASE_URL", "postgres://aoc:s3cr3t-db@db.example.com/aoc"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert_eq!(s.database_url.redacted(), "postgres://aoc:***@db.example.com/aoc");
+    }
+
+    #[test]
+    fn a_network_address_without_sign_in_is_refused_unless_explicitly_allowed() {
+        let err = settings(&[("AOC_LISTEN_ADDR", "0.0.0.0:3000")]).unwrap_err();
+        assert_eq!(err.variable, "AOC_LISTEN_ADDR");
+        assert!(err.problem.contains("AOC_ALLOW_UNAUTHENTICATED_NETWORK"));
+        let s = settings(&[("AOC_LISTEN_ADDR", "0.0.0.0:3000"), ("AOC_ALLOW_UNAUTHENTICATED_NETWORK", "true")]).unwrap();
+        assert!(!s.listen_addr.ip().is_loopback());
+        assert!(settings(&[("AOC_LISTEN_ADDR", "[::1]:8080")]).is_ok());
+    }
+
+    #[test]
+    fn enabling_sign_in_is_refused_until_it_exists() {
+        let err = settings(&[("AUTH_ENABLED", "true")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_ENABLED");
+    }
+
+    #[test]
+    fn retention_zero_means_forever_and_lists_are_trimmed() {
+        let s = settings(&[("RETENTION_DAYS", "0"), ("AUTH_ALLOWED_ROLES", " AOC.Admin , AOC.Reader ,")]).unwrap();
+        assert_eq!(s.retention_days, None);
+        assert_eq!(s.auth.allowed_roles, vec!["AOC.Admin", "AOC.Reader"]);
+        assert_eq!(settings(&[("RETENTION_DAYS", "30")]).unwrap().retention_days, Some(30));
+    }
+
+    #[test]
+    fn tenant_ids_are_guids_or_domains() {
+        assert!(is_tenant_id("8f3c2a10-1b2c-4d5e-9f00-112233445566"));
+        assert!(is_tenant_id("contoso.onmicrosoft.com"));
+        assert!(!is_tenant_id("8f3c2a10"));
+        assert!(!is_tenant_id("contoso"));
+    }
+}

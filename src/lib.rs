@@ -1,0 +1,11 @@
+//! The AOC server: configuration, storage, services, HTTP API and the web app's server side.
+//! `main.rs` is the command-line entry point; everything it runs lives here so integration tests
+//! can start a real server in-process.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod services;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,41 @@
+//! Implementations of the app crate's service traits over the database. Transaction boundaries
+//! live here; server functions and REST handlers only call these.
+
+mod events;
+mod system;
+
+use std::sync::Arc;
+
+use app::error::AppError;
+use sea_orm::{DatabaseConnection, DbErr};
+
+pub use events::DbEventService;
+pub use system::DbSystemService;
+
+use crate::config::Settings;
+
+/// Builds every service over one database connection.
+pub fn build(db: DatabaseConnection, settings: Arc<Settings>) -> app::services::Services {
+    app::services::Services {
+        events: Arc::new(DbEventService::new(db.clone())),
+        system: Arc::new(DbSystemService::new(db, settings)),
+    }
+}
+
+/// Logs a database failure once, with a reference the user can quote, and returns a user-safe
+/// error (database text never reaches the browser).
+pub(crate) fn db_failure(operation: &'static str, error: DbErr) -> AppError {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let unavailable = matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+    tracing::error!(reference = %reference, operation, error = %error, "database operation failed");
+    if unavailable {
+        let mut e = AppError::new(
+            app::error::ErrorCode::Unavailable,
+            format!("the database is unavailable right now (reference {reference})"),
+        );
+        e.reference = Some(reference);
+        e
+    } else {
+        AppError::internal(reference)
+    }
+}

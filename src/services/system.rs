@@ -1,0 +1,40 @@
+//! Facts about the running server for the Settings page.
+
+use std::sync::Arc;
+
+use app::auth::Caller;
+use app::dto::ServerInfo;
+use app::error::AppError;
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+
+/// [`app::services::SystemService`] over the settings and database.
+pub struct DbSystemService {
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+}
+
+impl DbSystemService {
+    pub fn new(db: DatabaseConnection, settings: Arc<Settings>) -> Self {
+        Self { db, settings }
+    }
+}
+
+#[async_trait::async_trait]
+impl app::services::SystemService for DbSystemService {
+    async fn server_info(&self, caller: &Caller) -> Result<ServerInfo, AppError> {
+        let s = &self.settings;
+        Ok(ServerInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            caller: caller.clone(),
+            database_backend: crate::store::backend_name(&self.db).to_string(),
+            auth_enabled: s.auth.enabled,
+            periodic_fetch_enabled: s.collection.periodic_fetch,
+            fetch_interval_minutes: s.collection.fetch_interval_minutes,
+            retention_days: s.retention_days,
+            alerts_enabled: s.alerts_enabled,
+            siem_enabled: s.siem.enabled,
+        })
+    }
+}

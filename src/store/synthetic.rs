@@ -1,0 +1,129 @@
+//! Synthetic events written straight into the database, deterministic from a seed. They let the
+//! UI be tried and the query side be measured before (or without) a collection. Every synthetic
+//! event belongs to the tenant [`SYNTHETIC_TENANT`] and its raw record says `"AocSynthetic": true`,
+//! so it can never be mistaken for collected data.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use serde_json::json;
+
+use super::entities::events;
+
+/// The tenant id synthetic events are stored under.
+pub const SYNTHETIC_TENANT: &str = "synthetic.aoc.invalid";
+
+const ROWS_PER_INSERT: usize = 500;
+
+struct Shape {
+    source: &'static str,
+    service: &'static str,
+    operation: &'static str,
+    severity: i16,
+}
+
+const SHAPES: &[Shape] = &[
+    Shape { source: "unified", service: "Exchange", operation: "MailItemsAccessed", severity: 0 },
+    Shape { source: "unified", service: "Exchange", operation: "New-InboxRule", severity: 2 },
+    Shape { source: "unified", service: "Exchange", operation: "Set-Mailbox", severity: 1 },
+    Shape { source: "unified", service: "Exchange", operation: "Add-MailboxPermission", severity: 3 },
+    Shape { source: "unified", service: "SharePoint", operation: "FileAccessed", severity: 0 },
+    Shape { source: "unified", service: "SharePoint", operation: "FileDownloaded", severity: 0 },
+    Shape { source: "unified", service: "SharePoint", operation: "AnonymousLinkCreated", severity: 3 },
+    Shape { source: "unified", service: "OneDrive", operation: "FileUploaded", severity: 0 },
+    Shape { source: "unified", service: "MicrosoftTeams", operation: "MemberAdded", severity: 0 },
+    Shape { source: "unified", service: "AzureActiveDirectory", operation: "UserLoggedIn", severity: 0 },
+    Shape { source: "directory", service: "Core Directory", operation: "Add member to role", severity: 4 },
+    Shape { source: "directory", service: "Core Directory", operation: "Update user", severity: 0 },
+    Shape { source: "directory", service: "Core Directory", operation: "Add service principal credentials", severity: 3 },
+    Shape { source: "signin", service: "Sign-ins", operation: "Sign-in", severity: 0 },
+    Shape { source: "intune", service: "Intune", operation: "wipe ManagedDevice", severity: 3 },
+];
+
+const ACTORS: &[&str] = &[
+    "adele.vance@contoso.example",
+    "alex.wilber@contoso.example",
+    "megan.bowen@contoso.example",
+    "it.admin@contoso.example",
+    "lee.gu@contoso.example",
+    "guest_partner#EXT#@contoso.example",
+];
+
+const TARGETS: &[&str] = &["Finance share", "Global Administrator", "CEO mailbox", "Laptop-042", "HR Team", "Q3 plan.docx"];
+
+/// Writes `count` synthetic events spread over the `days` before `now`; returns how many were new.
+pub async fn generate(
+    db: &DatabaseConnection,
+    count: usize,
+    days: u32,
+    seed: u64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let span_micros = i64::from(days.max(1)) * 86_400_000_000;
+    let now = now.duration_trunc(Duration::microseconds(1)).unwrap_or(now);
+    let mut inserted = 0;
+    let mut batch = Vec::with_capacity(ROWS_PER_INSERT);
+    for n in 0..count {
+        let shape = SHAPES.choose(&mut rng).expect("shapes are not empty");
+        let actor = *ACTORS.choose(&mut rng).expect("actors are not empty");
+        let target = *TARGETS.choose(&mut rng).expect("targets are not empty");
+        let failed = rng.random_ratio(1, 20);
+        let result = if failed { "Failed" } else { "Succeeded" };
+        let occurred_at = now - Duration::microseconds(rng.random_range(0..span_micros));
+        let record_id = format!("{seed:08x}-{n:012x}-{:016x}", rng.random::<u64>());
+        let ip = format!("203.0.113.{}", rng.random_range(1..255));
+        let raw = json!({
+            "AocSynthetic": true,
+            "Id": record_id,
+            "CreationTime": occurred_at.to_rfc3339(),
+            "Workload": shape.service,
+            "Operation": shape.operation,
+            "UserId": actor,
+            "ClientIP": ip,
+            "ObjectId": target,
+            "ResultStatus": result,
+        });
+        batch.push(events::ActiveModel {
+            tenant_id: Set(SYNTHETIC_TENANT.to_string()),
+            source: Set(shape.source.to_string()),
+            content_type: Set(None),
+            dedupe_key: Set(record_id.clone()),
+            record_id: Set(record_id),
+            occurred_at: Set(occurred_at),
+            ingested_at: Set(now),
+            service: Set(shape.service.to_string()),
+            operation: Set(shape.operation.to_string()),
+            result: Set(result.to_string()),
+            actor_display: Set(Some(actor.to_string())),
+            actor_upn: Set(Some(actor.to_string())),
+            actor_app_id: Set(None),
+            actor_ip: Set(Some(ip)),
+            targets: Set(json!([{ "display": target }]).to_string()),
+            target_display: Set(Some(target.to_string())),
+            summary: Set(format!("{actor} {} {target}", shape.operation)),
+            severity: Set(if failed { shape.severity.max(1) } else { shape.severity }),
+            correlation_id: Set(None),
+            flattened: Set("{}".to_string()),
+            raw: Set(raw.to_string()),
+            normalize_error: Set(None),
+            ..Default::default()
+        });
+        if batch.len() == ROWS_PER_INSERT {
+            inserted += insert_batch(db, std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.is_empty() {
+        inserted += insert_batch(db, batch).await?;
+    }
+    Ok(inserted)
+}
+
+async fn insert_batch(db: &DatabaseConnection, batch: Vec<events::ActiveModel>) -> Result<u64, DbErr> {
+    let on_conflict =
+        OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned();
+    events::Entity::insert_many(batch).on_conflict(on_conflict).exec_without_returning(db).await
+}
