@@ -104,8 +104,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => {
             tracing::info!(database = %settings.database_url.redacted(), "starting AOC {}", env!("CARGO_PKG_VERSION"));
             let app = Application::build(settings).await?;
+            let stop = shutdown_signal();
             tracing::info!("listening on http://{}", app.local_addr());
-            app.run_until(shutdown_signal()).await.context("server error")?;
+            app.run_until(stop).await.context("server error")?;
             tracing::info!("stopped");
             Ok(())
         }

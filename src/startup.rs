@@ -10,6 +10,7 @@ use anyhow::Context;
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -100,11 +101,13 @@ fn build_router(settings: Arc<Settings>, db: DatabaseConnection, leptos_options:
     let mut router = Router::new()
         .route("/health", get(api::health::health))
         .route("/metrics", get(api::metrics::metrics))
+        .route("/", get(|| async { Redirect::to("/events") }))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn(api::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.auth.clone(), auth::attach_caller))
         .layer(axum::middleware::from_fn(api::metrics::track_requests))
         .with_state(state);
@@ -136,24 +139,30 @@ fn build_router(settings: Arc<Settings>, db: DatabaseConnection, leptos_options:
     ))
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, so a
+/// signal that arrives before the future is first polled is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+                    _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+                },
+                _ => {
+                    tracing::warn!("could not install signal handlers; stop AOC by killing the process");
+                    std::future::pending::<()>().await
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        _ = terminate => tracing::info!("SIGTERM received, shutting down"),
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C received, shutting down");
     }
 }

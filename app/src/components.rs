@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Redirect, Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
 use crate::error::AppError;
@@ -56,7 +56,6 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=StaticSegment("") view=|| view! { <Redirect path="/events"/> }/>
                         <Route path=StaticSegment("events") view=EventsPage/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>

@@ -26,3 +26,24 @@ impl IntoResponse for ApiError {
         (status, Json(serde_json::json!({ "error": self.0 }))).into_response()
     }
 }
+
+/// Largest server-function error body this middleware reads (errors are small JSON objects).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Middleware: a server function that fails answers with the status its [`AppError`] code stands
+/// for. Leptos answers every server-function error with 500, including arguments that did not
+/// decode, which are the caller's mistake.
+pub async fn server_fn_error_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if !response.headers().contains_key("serverfnerror") || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "server function error").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

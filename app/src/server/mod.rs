@@ -32,16 +32,4 @@ pub(crate) mod ssr {
             AppError::internal(reference)
         })
     }
-
-    /// Sets the HTTP status of the response from the error's code (Leptos would answer 500).
-    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-        if let Err(error) = &result {
-            if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
-                if let Ok(status) = http::StatusCode::from_u16(error.code.http_status()) {
-                    options.set_status(status);
-                }
-            }
-        }
-        result
-    }
 }

@@ -8,15 +8,10 @@ use crate::error::AppError;
 /// The server's version and effective (non-secret) settings, and who the caller is.
 #[server(endpoint = "server_info")]
 pub async fn get_server_info() -> Result<ServerInfo, AppError> {
-    use super::ssr::{caller, respond, services};
+    use super::ssr::{caller, services};
     use crate::auth::Permission;
 
-    respond(
-        async move {
-            let caller = caller()?;
-            caller.require(Permission::ViewEvents)?;
-            services()?.system.server_info(&caller).await
-        }
-        .await,
-    )
+    let caller = caller()?;
+    caller.require(Permission::ViewEvents)?;
+    services()?.system.server_info(&caller).await
 }

@@ -1,0 +1,159 @@
+//! Test support: every test gets its own freshly migrated database (an SQLite file in a temporary
+//! directory, or a new database on the PostgreSQL server named by TEST_POSTGRES_URL) and a real
+//! AOC server on a random loopback port.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use aoc::config::{DatabaseUrl, Settings};
+use aoc::startup::Application;
+use aoc::store::entities::events;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database created for one test. The SQLite directory is removed when this is dropped.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Creates an empty database on `backend`, or `None` when PostgreSQL tests are explicitly skipped.
+pub async fn test_database(backend: Backend) -> Option<TestDatabase> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = DatabaseUrl::new(format!("sqlite://{}?mode=rwc", dir.path().join("aoc.db").display()));
+            Some(TestDatabase { url, _dir: Some(dir) })
+        }
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+                if std::env::var("AOC_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+                    eprintln!("PostgreSQL test skipped: AOC_TEST_SKIP_POSTGRES=1");
+                    return None;
+                }
+                panic!(
+                    "TEST_POSTGRES_URL is not set: the test command starts a throwaway PostgreSQL server and sets it \
+                     (set AOC_TEST_SKIP_POSTGRES=1 to skip PostgreSQL tests on purpose)"
+                );
+            };
+            let name = format!("aoc_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
+            admin
+                .execute(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("TEST_POSTGRES_URL has a database path");
+            Some(TestDatabase { url: DatabaseUrl::new(format!("{base}/{name}")), _dir: None })
+        }
+    }
+}
+
+/// A running AOC server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub database: TestDatabase,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Calls a server function the way a browser form would, returning status and JSON body.
+    pub async fn server_fn(&self, name: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let response = self.client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("JSON body");
+        (status, body)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings for a test server: loopback, random port, the given database.
+pub fn test_settings(database: &DatabaseUrl, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("AOC_LISTEN_ADDR".to_string(), "127.0.0.1:0".to_string()),
+        ("DATABASE_URL".to_string(), database.expose().to_string()),
+    ]);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_lookup(&move |k| vars.get(k).cloned()).expect("test settings are valid")
+}
+
+/// Starts AOC on `backend`; `None` only when PostgreSQL tests are explicitly skipped.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let database = test_database(backend).await?;
+    let app = Application::build(test_settings(&database.url, &[])).await.expect("application builds");
+    let addr = app.local_addr();
+    let db = app.db().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    Some(TestApp { addr, client, db, database, shutdown: Some(tx) })
+}
+
+/// Stores one minimal event and returns its row id.
+pub async fn insert_event(db: &DatabaseConnection, record_id: &str, occurred_at: DateTime<Utc>, operation: &str) -> i64 {
+    let model = events::ActiveModel {
+        tenant_id: Set("contoso.example".into()),
+        source: Set("unified".into()),
+        content_type: Set(Some("Audit.Exchange".into())),
+        record_id: Set(record_id.into()),
+        dedupe_key: Set(record_id.into()),
+        occurred_at: Set(occurred_at),
+        ingested_at: Set(Utc::now()),
+        service: Set("Exchange".into()),
+        operation: Set(operation.into()),
+        result: Set("Succeeded".into()),
+        actor_display: Set(Some("adele.vance@contoso.example".into())),
+        actor_upn: Set(Some("adele.vance@contoso.example".into())),
+        actor_app_id: Set(None),
+        actor_ip: Set(Some("203.0.113.7".into())),
+        targets: Set("[]".into()),
+        target_display: Set(None),
+        summary: Set(format!("adele.vance ran {operation}")),
+        severity: Set(0),
+        correlation_id: Set(None),
+        flattened: Set("{}".into()),
+        raw: Set(format!(r#"{{"Id":"{record_id}","Operation":"{operation}"}}"#)),
+        normalize_error: Set(None),
+        ..Default::default()
+    };
+    events::Entity::insert(model).exec(db).await.expect("insert event").last_insert_id
+}
+
+/// Generates one test per backend for each named `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::common::Backend::Sqlite).await })+
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::common::Backend::Postgres).await })+
+        }
+    };
+}
