@@ -8,7 +8,9 @@ use common::{insert_event, spawn_app, Backend};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 async fn health_reports_ok_with_the_database_backend(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -19,7 +21,9 @@ async fn health_reports_ok_with_the_database_backend(backend: Backend) {
 }
 
 async fn events_page_lists_stored_events_newest_first(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap();
     insert_event(&app.db, "rec-old", t0, "Set-MailboxOld").await;
     insert_event(&app.db, "rec-new", t0 + Duration::hours(2), "New-InboxRuleNewest").await;
@@ -38,7 +42,9 @@ async fn events_page_lists_stored_events_newest_first(backend: Backend) {
 }
 
 async fn list_events_pages_by_cursor_without_gaps_or_repeats(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let t0 = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
     let mut expected = Vec::new();
     for i in 0..7 {
@@ -65,7 +71,9 @@ async fn list_events_pages_by_cursor_without_gaps_or_repeats(backend: Backend) {
 }
 
 async fn list_events_on_an_empty_database_is_an_empty_last_page(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let (status, body) = app.server_fn("list_events", &[]).await;
     assert_eq!(status, 200);
     assert_eq!(body["items"], serde_json::json!([]));
@@ -75,7 +83,9 @@ async fn list_events_on_an_empty_database_is_an_empty_last_page(backend: Backend
 }
 
 async fn list_events_rejects_malformed_parameters_with_400_naming_them(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     for (form, parameter) in [
         (vec![("cursor", "not-a-cursor")], "cursor"),
         (vec![("cursor", "1.2.3")], "cursor"),
@@ -102,7 +112,9 @@ on_both_backends!(
 
 #[tokio::test]
 async fn health_is_503_when_the_database_is_unreachable() {
-    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
     assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
 
     // Take the database away underneath the running server.

@@ -27,13 +27,17 @@ async fn table_exists(db: &sea_orm::DatabaseConnection, table: &str) -> bool {
     let backend = db.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
-        _ => format!("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'"),
+        _ => {
+            format!("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'")
+        }
     };
     db.query_one(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
-    let Some(database) = test_database(backend).await else { return };
+    let Some(database) = test_database(backend).await else {
+        return;
+    };
     let db = store::connect(&database.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     for table in TABLES {
@@ -51,7 +55,9 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 }
 
 async fn the_same_record_is_stored_once_per_tenant(backend: Backend) {
-    let Some(database) = test_database(backend).await else { return };
+    let Some(database) = test_database(backend).await else {
+        return;
+    };
     let db = store::connect(&database.url).await.unwrap();
     store::migrate(&db).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
@@ -62,7 +68,9 @@ async fn the_same_record_is_stored_once_per_tenant(backend: Backend) {
 }
 
 async fn timestamps_round_trip_at_microsecond_precision(backend: Backend) {
-    let Some(database) = test_database(backend).await else { return };
+    let Some(database) = test_database(backend).await else {
+        return;
+    };
     let db = store::connect(&database.url).await.unwrap();
     store::migrate(&db).await.unwrap();
     let at = Utc.timestamp_micros(1_795_385_181_259_475).unwrap();

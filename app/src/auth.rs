@@ -142,10 +142,16 @@ mod tests {
     #[test]
     fn analysts_may_tag_comment_and_handle_alerts_but_not_manage() {
         let analyst = caller(Role::Analyst);
-        for p in [Permission::ViewEvents, Permission::TagEvents, Permission::CommentOnEvents, Permission::HandleAlerts] {
+        for p in [Permission::ViewEvents, Permission::TagEvents, Permission::CommentOnEvents, Permission::HandleAlerts]
+        {
             assert!(analyst.can(p), "{p:?}");
         }
-        for p in [Permission::ManageRules, Permission::ManageConnectors, Permission::ManageSettings, Permission::RunCollection] {
+        for p in [
+            Permission::ManageRules,
+            Permission::ManageConnectors,
+            Permission::ManageSettings,
+            Permission::RunCollection,
+        ] {
             assert!(!analyst.can(p), "{p:?}");
         }
     }

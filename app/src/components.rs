@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::StaticSegment;
+use leptos_router::{SsrMode, StaticSegment};
 
 use crate::error::AppError;
 use crate::pages::{AlertsPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
@@ -32,7 +32,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this flips once hydration has happened.
+    // Pages with data render in SsrMode::Async: the server waits for their resources and sends
+    // complete HTML, so they work without JavaScript. Effects run only in the browser, so this
+    // flips once hydration has happened.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -56,11 +58,11 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=StaticSegment("events") view=EventsPage/>
+                        <Route path=StaticSegment("events") view=EventsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
                         <Route path=StaticSegment("sources") view=SourcesPage/>
-                        <Route path=StaticSegment("settings") view=SettingsPage/>
+                        <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>

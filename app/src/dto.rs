@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn a_cursor_survives_its_text_form() {
-        let cursor = EventCursor { occurred_at: DateTime::from_timestamp_micros(1_763_850_000_123_456).unwrap(), id: 42 };
+        let cursor =
+            EventCursor { occurred_at: DateTime::from_timestamp_micros(1_763_850_000_123_456).unwrap(), id: 42 };
         assert_eq!(EventCursor::decode(&cursor.encode()).unwrap(), cursor);
     }
 

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::auth::Caller;
 use crate::dto::{EventListRequest, EventPage, ServerInfo};
 use crate::error::AppError;
-use crate::auth::Caller;
 
 /// Reading events.
 #[async_trait::async_trait]

@@ -67,7 +67,12 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ux_tenants_tenant_id").table(Tenants::Table).col(Tenants::TenantId).unique().to_owned(),
+            Index::create()
+                .name("ux_tenants_tenant_id")
+                .table(Tenants::Table)
+                .col(Tenants::TenantId)
+                .unique()
+                .to_owned(),
         )
         .await?;
 
@@ -139,8 +144,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_event_tags_tag").table(EventTags::Table).col(EventTags::Tag).to_owned())
-            .await?;
+        m.create_index(
+            Index::create().name("ix_event_tags_tag").table(EventTags::Table).col(EventTags::Tag).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -363,11 +370,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("ix_audit_trail_time")
-                .table(AuditTrail::Table)
-                .col(AuditTrail::OccurredAt)
-                .to_owned(),
+            Index::create().name("ix_audit_trail_time").table(AuditTrail::Table).col(AuditTrail::OccurredAt).to_owned(),
         )
         .await?;
         Ok(())

@@ -114,7 +114,12 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// Stores one minimal event and returns its row id.
-pub async fn insert_event(db: &DatabaseConnection, record_id: &str, occurred_at: DateTime<Utc>, operation: &str) -> i64 {
+pub async fn insert_event(
+    db: &DatabaseConnection,
+    record_id: &str,
+    occurred_at: DateTime<Utc>,
+    operation: &str,
+) -> i64 {
     let model = events::ActiveModel {
         tenant_id: Set("contoso.example".into()),
         source: Set("unified".into()),

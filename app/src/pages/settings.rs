@@ -29,7 +29,11 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 fn on_off(value: bool) -> &'static str {
-    if value { "on" } else { "off" }
+    if value {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 #[component]
