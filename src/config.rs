@@ -95,10 +95,102 @@ pub struct CollectionSettings {
     pub client_id: Option<String>,
     /// CLIENT_SECRET.
     pub client_secret: Option<SecretString>,
+    /// CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH (PEM), instead of a secret.
+    pub certificate: Option<CertificatePaths>,
+    /// CLOUD: which national cloud the tenant lives in.
+    pub cloud: Cloud,
+    /// LOGIN_BASE_URL, GRAPH_BASE_URL, MANAGEMENT_BASE_URL: override the cloud's endpoints (tests,
+    /// the demo and proxies use this).
+    pub login_base_url: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub management_base_url: Option<String>,
+    /// PUBLISHER_IDENTIFIER (default: the tenant id).
+    pub publisher_identifier: Option<String>,
+    /// SOURCES: which of unified, directory, signin, intune to collect (default all).
+    pub sources: Vec<String>,
+    /// MANAGEMENT_REQUESTS_PER_MINUTE: AOC's own budget for the Management API (default 2000).
+    pub management_requests_per_minute: u32,
     /// ENABLE_PERIODIC_FETCH.
     pub periodic_fetch: bool,
     /// FETCH_INTERVAL_MINUTES.
     pub fetch_interval_minutes: u32,
+    /// AOC_DEMO: run the built-in Microsoft 365 simulator in-process and collect its demo tenant.
+    pub demo: bool,
+    /// GRAPH_WEBHOOK_CLIENT_STATE: the clientState Graph change notifications must carry.
+    pub graph_client_state: Option<SecretString>,
+    /// MANAGEMENT_WEBHOOK_AUTH_ID: the Webhook-AuthID Management API notifications must carry.
+    pub management_auth_id: Option<SecretString>,
+}
+
+/// Where a certificate credential's PEM files are.
+#[derive(Debug, Clone)]
+pub struct CertificatePaths {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
+/// A Microsoft cloud: it decides the login, Graph and Management Activity API endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    Worldwide,
+    Gcc,
+    GccHigh,
+    Dod,
+    China,
+}
+
+impl Cloud {
+    /// Parses the CLOUD values.
+    pub fn parse(value: &str) -> Option<Cloud> {
+        match value.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+            "worldwide" | "commercial" | "global" => Some(Cloud::Worldwide),
+            "gcc" => Some(Cloud::Gcc),
+            "gcchigh" => Some(Cloud::GccHigh),
+            "dod" => Some(Cloud::Dod),
+            "china" | "21vianet" => Some(Cloud::China),
+            _ => None,
+        }
+    }
+
+    /// The login authority.
+    pub fn login_url(self) -> &'static str {
+        match self {
+            Cloud::Worldwide | Cloud::Gcc => "https://login.microsoftonline.com",
+            Cloud::GccHigh | Cloud::Dod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// The Microsoft Graph root (also the token resource).
+    pub fn graph_url(self) -> &'static str {
+        match self {
+            Cloud::Worldwide | Cloud::Gcc => "https://graph.microsoft.com",
+            Cloud::GccHigh => "https://graph.microsoft.us",
+            Cloud::Dod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// The Management Activity API root (also the token resource).
+    pub fn management_url(self) -> &'static str {
+        match self {
+            Cloud::Worldwide => "https://manage.office.com",
+            Cloud::Gcc => "https://manage-gcc.office.com",
+            Cloud::GccHigh => "https://manage.office365.us",
+            Cloud::Dod => "https://manage.protection.apps.mil",
+            Cloud::China => "https://manage.office365.cn",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Worldwide => "worldwide",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcchigh",
+            Cloud::Dod => "dod",
+            Cloud::China => "china",
+        }
+    }
 }
 
 /// Forwarding to a SIEM.
@@ -194,7 +286,9 @@ fn is_origin(origin: &str) -> bool {
 /// A tenant id is a GUID or a verified domain name.
 fn is_tenant_id(value: &str) -> bool {
     let guid = value.len() == 36
-        && value.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
+        && value
+            .char_indices()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
     let domain = value.contains('.')
         && value.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     guid || domain
@@ -216,7 +310,10 @@ impl Settings {
             (None, None) => ("AOC_LISTEN_ADDR", "127.0.0.1:3000".to_string()),
         };
         let listen_addr: SocketAddr = addr.parse().map_err(|_| {
-            ConfigError::new(addr_var, format!("expected an IP address and port such as 127.0.0.1:3000, found {addr:?}"))
+            ConfigError::new(
+                addr_var,
+                format!("expected an IP address and port such as 127.0.0.1:3000, found {addr:?}"),
+            )
         })?;
 
         let data_dir = PathBuf::from(env.get("AOC_DATA_DIR").unwrap_or_else(|| "data".to_string()));
@@ -251,7 +348,10 @@ impl Settings {
         }
         if let Some(t) = &auth.tenant_id {
             if !is_tenant_id(t) {
-                return Err(ConfigError::new("AUTH_TENANT_ID", format!("expected a tenant GUID or domain, found {t:?}")));
+                return Err(ConfigError::new(
+                    "AUTH_TENANT_ID",
+                    format!("expected a tenant GUID or domain, found {t:?}"),
+                ));
             }
         }
 
@@ -264,12 +364,90 @@ impl Settings {
                 ));
             }
         }
+        let client_id = env.get("CLIENT_ID");
+        let client_secret = env.secret("CLIENT_SECRET");
+        let certificate = match (env.get("CLIENT_CERTIFICATE_PATH"), env.get("CLIENT_PRIVATE_KEY_PATH")) {
+            (Some(c), Some(k)) => {
+                Some(CertificatePaths { certificate: PathBuf::from(c), private_key: PathBuf::from(k) })
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "CLIENT_PRIVATE_KEY_PATH",
+                    "required with CLIENT_CERTIFICATE_PATH (the certificate's private key, PEM)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "CLIENT_CERTIFICATE_PATH",
+                    "required with CLIENT_PRIVATE_KEY_PATH (the certificate, PEM)",
+                ))
+            }
+        };
+        match (&tenant_id, &client_id) {
+            (Some(_), None) => return Err(ConfigError::new("CLIENT_ID", "required with TENANT_ID (the app registration's application id)")),
+            (None, Some(_)) => return Err(ConfigError::new("TENANT_ID", "required with CLIENT_ID (the tenant to collect from)")),
+            (Some(_), Some(_)) if client_secret.is_none() && certificate.is_none() => {
+                return Err(ConfigError::new(
+                    "CLIENT_SECRET",
+                    "required with TENANT_ID and CLIENT_ID, unless CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH are set",
+                ))
+            }
+            _ => {}
+        }
+        let cloud = match env.get("CLOUD") {
+            None => Cloud::Worldwide,
+            Some(v) => Cloud::parse(&v).ok_or_else(|| {
+                ConfigError::new("CLOUD", format!("expected worldwide, gcc, gcchigh, dod or china, found {v:?}"))
+            })?,
+        };
+        let url = |name: &str| -> Result<Option<String>, ConfigError> {
+            match env.get(name) {
+                Some(u) if is_http_url(&u) => Ok(Some(u.trim_end_matches('/').to_string())),
+                Some(u) => Err(ConfigError::new(name, format!("expected an http:// or https:// URL, found {u:?}"))),
+                None => Ok(None),
+            }
+        };
+        let publisher_identifier = env.get("PUBLISHER_IDENTIFIER");
+        if let Some(p) = &publisher_identifier {
+            if !(is_tenant_id(p) && p.len() == 36) {
+                return Err(ConfigError::new(
+                    "PUBLISHER_IDENTIFIER",
+                    format!("expected your organization's tenant GUID, found {p:?}"),
+                ));
+            }
+        }
+        let sources = match env.list("SOURCES") {
+            list if list.is_empty() => vec!["unified".into(), "directory".into(), "signin".into(), "intune".into()],
+            list => {
+                if let Some(bad) =
+                    list.iter().find(|s| !["unified", "directory", "signin", "intune"].contains(&s.as_str()))
+                {
+                    return Err(ConfigError::new(
+                        "SOURCES",
+                        format!("expected a comma-separated list of unified, directory, signin, intune; found {bad:?}"),
+                    ));
+                }
+                list
+            }
+        };
         let collection = CollectionSettings {
             tenant_id,
-            client_id: env.get("CLIENT_ID"),
-            client_secret: env.secret("CLIENT_SECRET"),
+            client_id,
+            client_secret,
+            certificate,
+            cloud,
+            login_base_url: url("LOGIN_BASE_URL")?,
+            graph_base_url: url("GRAPH_BASE_URL")?,
+            management_base_url: url("MANAGEMENT_BASE_URL")?,
+            publisher_identifier,
+            sources,
+            management_requests_per_minute: env.number("MANAGEMENT_REQUESTS_PER_MINUTE", 1, 1_000_000)?.unwrap_or(2000),
             periodic_fetch: env.bool("ENABLE_PERIODIC_FETCH", false)?,
             fetch_interval_minutes: env.number("FETCH_INTERVAL_MINUTES", 1, 1440)?.unwrap_or(5),
+            demo: env.bool("AOC_DEMO", false)?,
+            graph_client_state: env.secret("GRAPH_WEBHOOK_CLIENT_STATE"),
+            management_auth_id: env.secret("MANAGEMENT_WEBHOOK_AUTH_ID"),
         };
 
         let retention_days = env.number("RETENTION_DAYS", 0, 36_500)?.filter(|d| *d > 0);
@@ -282,7 +460,8 @@ impl Settings {
             ));
         }
 
-        let siem = SiemSettings { enabled: env.bool("SIEM_ENABLED", false)?, webhook_url: env.secret("SIEM_WEBHOOK_URL") };
+        let siem =
+            SiemSettings { enabled: env.bool("SIEM_ENABLED", false)?, webhook_url: env.secret("SIEM_WEBHOOK_URL") };
         match &siem.webhook_url {
             Some(url) if !is_http_url(url.expose_secret()) => {
                 return Err(ConfigError::new(
@@ -299,7 +478,9 @@ impl Settings {
         let log_format = match env.get("AOC_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(ConfigError::new("AOC_LOG_FORMAT", format!("expected text or json, found {other:?}"))),
+            Some(other) => {
+                return Err(ConfigError::new("AOC_LOG_FORMAT", format!("expected text or json, found {other:?}")))
+            }
         };
 
         let settings = Settings {
@@ -407,7 +588,8 @@ mod tests {
         let err = settings(&[("AOC_LISTEN_ADDR", "0.0.0.0:3000")]).unwrap_err();
         assert_eq!(err.variable, "AOC_LISTEN_ADDR");
         assert!(err.problem.contains("AOC_ALLOW_UNAUTHENTICATED_NETWORK"));
-        let s = settings(&[("AOC_LISTEN_ADDR", "0.0.0.0:3000"), ("AOC_ALLOW_UNAUTHENTICATED_NETWORK", "true")]).unwrap();
+        let s =
+            settings(&[("AOC_LISTEN_ADDR", "0.0.0.0:3000"), ("AOC_ALLOW_UNAUTHENTICATED_NETWORK", "true")]).unwrap();
         assert!(!s.listen_addr.ip().is_loopback());
         assert!(settings(&[("AOC_LISTEN_ADDR", "[::1]:8080")]).is_ok());
     }
@@ -424,6 +606,37 @@ mod tests {
         assert_eq!(s.retention_days, None);
         assert_eq!(s.auth.allowed_roles, vec!["AOC.Admin", "AOC.Reader"]);
         assert_eq!(settings(&[("RETENTION_DAYS", "30")]).unwrap().retention_days, Some(30));
+    }
+
+    #[test]
+    fn collection_credentials_come_in_complete_sets() {
+        let tenant = ("TENANT_ID", "8f3c2a10-1b2c-4d5e-9f00-112233445566");
+        let client = ("CLIENT_ID", "0f3c2a10-1b2c-4d5e-9f00-112233445566");
+        assert_eq!(settings(&[tenant]).unwrap_err().variable, "CLIENT_ID");
+        assert_eq!(settings(&[tenant, client]).unwrap_err().variable, "CLIENT_SECRET");
+        assert_eq!(
+            settings(&[tenant, client, ("CLIENT_CERTIFICATE_PATH", "c.pem")]).unwrap_err().variable,
+            "CLIENT_PRIVATE_KEY_PATH"
+        );
+        let s = settings(&[tenant, client, ("CLIENT_SECRET", "x")]).unwrap();
+        assert_eq!(s.collection.cloud, Cloud::Worldwide);
+        assert_eq!(s.collection.sources.len(), 4);
+        assert_eq!(s.collection.management_requests_per_minute, 2000);
+        assert_eq!(settings(&[("CLOUD", "mars")]).unwrap_err().variable, "CLOUD");
+        assert_eq!(settings(&[("CLOUD", "GCC-High")]).unwrap().collection.cloud, Cloud::GccHigh);
+        assert_eq!(settings(&[("SOURCES", "unified,mail")]).unwrap_err().variable, "SOURCES");
+        assert_eq!(settings(&[("GRAPH_BASE_URL", "graph.local")]).unwrap_err().variable, "GRAPH_BASE_URL");
+        assert_eq!(settings(&[("PUBLISHER_IDENTIFIER", "contoso.com")]).unwrap_err().variable, "PUBLISHER_IDENTIFIER");
+    }
+
+    #[test]
+    fn clouds_decide_every_endpoint() {
+        assert_eq!(Cloud::Gcc.management_url(), "https://manage-gcc.office.com");
+        assert_eq!(Cloud::Gcc.graph_url(), "https://graph.microsoft.com");
+        assert_eq!(Cloud::GccHigh.login_url(), "https://login.microsoftonline.us");
+        assert_eq!(Cloud::Dod.graph_url(), "https://dod-graph.microsoft.us");
+        assert_eq!(Cloud::Dod.management_url(), "https://manage.protection.apps.mil");
+        assert_eq!(Cloud::China.management_url(), "https://manage.office365.cn");
     }
 
     #[test]

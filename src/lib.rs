@@ -5,7 +5,10 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod ingest;
+pub mod normalize;
 pub mod services;
+pub mod simulator;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -35,6 +35,30 @@ enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
+    /// Collect now from every configured tenant and source, then exit.
+    ///
+    /// Looks back HOURS (the Unified Audit Log reaches at most 7 days back, Graph 30 days).
+    /// Records already stored are counted as duplicates, never stored twice. Exits non-zero when
+    /// a source failed.
+    Fetch {
+        /// How many hours to look back.
+        #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=720))]
+        hours: u32,
+        /// Print the per-source summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the local Microsoft 365 simulator standalone: token endpoints, the Management
+    /// Activity API and Graph audit resources, with a control API under /_sim/.
+    ///
+    /// Prints the simulated tenants and their test credentials at start-up (also served at
+    /// GET /_sim/tenants). Stops on SIGINT or SIGTERM.
+    Simulate(SimulateArgs),
+    /// Run a benchmark and print its figures.
+    Bench {
+        #[command(subcommand)]
+        which: BenchKind,
+    },
     /// Insert synthetic events (deterministic from a seed) to try the UI or measure queries.
     ///
     /// They are stored under the tenant "synthetic.aoc.invalid" and marked "AocSynthetic" in
@@ -49,6 +73,85 @@ enum Command {
         /// Seed of the generator; the same seed gives the same events.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+/// Flags of `aoc simulate`.
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5100")]
+    addr: std::net::SocketAddr,
+    /// Seed of tenants, credentials and activity: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of simulated tenants.
+    #[arg(long, default_value_t = 2)]
+    tenants: usize,
+    /// Days of activity history that exist at start-up.
+    #[arg(long, default_value_t = 8)]
+    days: u32,
+    /// Average events per tenant per day over all sources.
+    #[arg(long, default_value_t = 2000)]
+    events_per_day: u32,
+    /// Leave out the attack scenarios woven into normal activity.
+    #[arg(long)]
+    no_scenarios: bool,
+    /// Base URL clients reach the simulator at, if not http://ADDR (used in returned links).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Management Activity API requests allowed per tenant and minute (AF429 beyond).
+    #[arg(long, default_value_t = 2000)]
+    budget_per_minute: u32,
+    /// HTTP status of AF429 answers (Microsoft documents 403).
+    #[arg(long, default_value_t = 403)]
+    af429_status: u16,
+    /// Content blobs per listing page before NextPageUri is sent.
+    #[arg(long, default_value_t = 200)]
+    page_size: usize,
+    /// Seconds between two subscription starts of one content type (0: no throttle).
+    #[arg(long, default_value_t = 900)]
+    start_throttle_secs: u64,
+    /// Graph auditLogs requests allowed per app and tenant per 10 s (0: unlimited).
+    #[arg(long, default_value_t = 5)]
+    graph_reports_limit: u32,
+    /// Accept http:// webhook and notification URLs (Microsoft requires https).
+    #[arg(long)]
+    allow_http_webhooks: bool,
+    /// Faults to inject from the start, as JSON in the shape of PUT /_sim/faults,
+    /// e.g. '{"latency_ms":50,"random_5xx_rate":0.02,"oversized_blob_mb":200}'.
+    #[arg(long)]
+    faults: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// End-to-end ingestion from a simulator process over HTTP into a database, with peak memory.
+    Ingest {
+        /// Database to ingest into (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Average events per tenant per day in the simulator.
+        #[arg(long, default_value_t = 100_000)]
+        events_per_day: u32,
+        /// Hours to collect.
+        #[arg(long, default_value_t = 48)]
+        hours: u32,
+        /// Add one oversized blob of this many MB (and collect only the Unified Audit Log).
+        #[arg(long, default_value_t = 0)]
+        blob_mb: u32,
+    },
+    /// Records per second the simulator serves over loopback (blobs and Graph pages).
+    Simulator {
+        /// Average events per tenant per day.
+        #[arg(long, default_value_t = 400_000)]
+        events_per_day: u32,
+        /// Days of history to fetch.
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        /// Blobs fetched at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
 }
 
@@ -74,6 +177,59 @@ fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse();
+    let command = match cli.command {
+        Some(Command::Bench { which: BenchKind::Simulator { events_per_day, days, concurrency } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::simulator::bench::run(events_per_day, days, concurrency)));
+            return match result {
+                Ok(report) => {
+                    report.print();
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Simulate(args)) => {
+            // The simulator stands apart from AOC: it reads none of AOC's settings.
+            telemetry::init(aoc::config::LogFormat::Text);
+            return match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => match rt.block_on(simulate(args)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("aoc simulate: {error:#}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(error) => {
+                    eprintln!("aoc: could not start the async runtime: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        other => other.unwrap_or(Command::Serve),
+    };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -89,7 +245,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -133,6 +289,57 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Simulate(_) | Command::Bench { .. } => unreachable!("handled before settings are read"),
+        Command::Fetch { hours, json } => {
+            let db = store::connect(&settings.database_url).await?;
+            store::migrate(&db).await?;
+            let collector = aoc::ingest::Collector::new(db, aoc::store::writer::Subscribers::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let sim = if settings.collection.demo {
+                let sim = aoc::simulator::spawn(
+                    aoc::simulator::SimConfig { seed: 2026, tenants: 1, events_per_day: 3_000, ..Default::default() },
+                    "127.0.0.1:0".parse()?,
+                )
+                .await?;
+                collector.add_connector(aoc::startup::demo_connector(&sim));
+                Some(sim)
+            } else {
+                None
+            };
+            match aoc::ingest::Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))? {
+                Some(c) => collector.add_connector(c),
+                None if sim.is_none() => anyhow::bail!("no tenant is configured: set TENANT_ID, CLIENT_ID and CLIENT_SECRET (or CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH), or AOC_DEMO=true"),
+                None => {}
+            }
+            let summary = collector.collect_all(Some(hours), true).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "{:<38} {:<10} {:>9} {:>9} {:>10} {:>6} {:>9}  state",
+                    "tenant", "source", "fetched", "inserted", "duplicates", "failed", "seconds"
+                );
+                for s in &summary.sources {
+                    println!(
+                        "{:<38} {:<10} {:>9} {:>9} {:>10} {:>6} {:>9.1}  {}",
+                        s.tenant_id, s.source, s.fetched, s.inserted, s.duplicates, s.failed, s.seconds, s.state
+                    );
+                    for w in &s.warnings {
+                        println!("    warning: {w}");
+                    }
+                    if let Some(e) = &s.error {
+                        println!("    error: {e}");
+                    }
+                }
+            }
+            if let Some(sim) = sim {
+                sim.stop();
+            }
+            if summary.sources.iter().any(|s| s.state == "failing" || s.state == "throttled") {
+                anyhow::bail!("some sources failed; see above");
+            }
+            Ok(())
+        }
         Command::Generate { events, days, seed } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
@@ -146,4 +353,62 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    use aoc::simulator::{self, Faults, SimConfig};
+    let faults: Faults = match &args.faults {
+        Some(json) => serde_json::from_str(json).context("--faults is not valid fault JSON (see PUT /_sim/faults)")?,
+        None => Faults::default(),
+    };
+    let config = SimConfig {
+        seed: args.seed,
+        tenants: args.tenants.max(1),
+        history_days: args.days,
+        events_per_day: args.events_per_day,
+        scenarios: !args.no_scenarios,
+        public_base_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+        management_budget_per_minute: args.budget_per_minute,
+        af429_status: args.af429_status,
+        content_page_size: args.page_size.max(1),
+        start_throttle_secs: args.start_throttle_secs,
+        graph_reports_limit: args.graph_reports_limit,
+        allow_http_webhooks: args.allow_http_webhooks,
+        ..SimConfig::default()
+    };
+    let sim =
+        simulator::spawn(config, args.addr).await.with_context(|| format!("could not listen on {}", args.addr))?;
+    sim.state.runtime().faults = faults;
+    let stop = shutdown_signal();
+    println!("AOC Microsoft 365 simulator listening on {}", sim.base_url);
+    println!("  token:      POST {0}/{{tenant}}/oauth2/v2.0/token (and /oauth2/token)", sim.base_url);
+    println!("  management: {0}/api/v1.0/{{tenant}}/activity/feed/...", sim.base_url);
+    println!(
+        "  graph:      {0}/v1.0/auditLogs/directoryAudits | signIns, /v1.0/deviceManagement/auditEvents",
+        sim.base_url
+    );
+    println!(
+        "  control:    {0}/_sim/tenants, /_sim/faults, /_sim/ground-truth, /_sim/stats, /_sim/clock",
+        sim.base_url
+    );
+    println!("Simulated tenants (test credentials, not real secrets):");
+    for t in &sim.state.tenants {
+        println!("  {} ({}) {}", t.model.tenant_id, t.model.domain, t.model.display_name);
+        for app in &t.apps {
+            println!(
+                "    app {:<36} secret {}  roles [{}]  ({})",
+                app.client_id,
+                app.secret,
+                app.roles.join(", "),
+                app.display_name
+            );
+        }
+    }
+    println!(
+        "Certificate credential: the same test certificate for every app; PEMs at GET {}/_sim/tenants",
+        sim.base_url
+    );
+    stop.await;
+    sim.stop();
+    Ok(())
 }

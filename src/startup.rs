@@ -11,7 +11,7 @@ use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -25,9 +25,14 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::api;
+use crate::api::collection::CollectionState;
 use crate::auth::{self, AuthGate};
 use crate::config::Settings;
+use crate::ingest::health::Schedule;
+use crate::ingest::{Collector, Connector, Credential};
 use crate::store;
+use crate::store::writer::Subscribers;
+use secrecy::ExposeSecret;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,6 +44,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub auth: AuthGate,
     pub settings: Arc<Settings>,
+    pub collection: CollectionState,
 }
 
 /// A bound, ready-to-run AOC server.
@@ -46,6 +52,34 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: DatabaseConnection,
+    collector: Arc<Collector>,
+    /// The in-process simulator of demo mode.
+    simulator: Option<crate::simulator::RunningSimulator>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The simulator settings of demo mode: one tenant with a week of history.
+fn demo_simulator_config() -> crate::simulator::SimConfig {
+    crate::simulator::SimConfig { seed: 2026, tenants: 1, history_days: 8, events_per_day: 3_000, ..Default::default() }
+}
+
+/// The connector of the demo tenant of an in-process simulator.
+pub fn demo_connector(sim: &crate::simulator::RunningSimulator) -> Connector {
+    let tenant = &sim.state.tenants[0];
+    let app = &tenant.apps[0];
+    Connector {
+        tenant_id: tenant.model.tenant_id.clone(),
+        client_id: app.client_id.clone(),
+        credential: Credential::Secret(app.secret.clone().into()),
+        cloud: crate::config::Cloud::Worldwide,
+        login_url: sim.base_url.clone(),
+        graph_url: sim.base_url.clone(),
+        management_url: sim.base_url.clone(),
+        publisher_id: tenant.model.tenant_id.clone(),
+        sources: crate::normalize::Source::ALL.to_vec(),
+        management_rpm: 2000,
+        demo: true,
+    }
 }
 
 impl Application {
@@ -66,8 +100,46 @@ impl Application {
             .context("could not read the Leptos site configuration")?
             .leptos_options;
         leptos_options.site_addr = local_addr;
-        let router = build_router(Arc::new(settings), db.clone(), leptos_options)?;
-        Ok(Self { listener, router, db })
+        let collector =
+            Arc::new(Collector::new(db.clone(), Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?);
+        if let Some(connector) = Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))? {
+            collector.add_connector(connector);
+        }
+        let simulator = if settings.collection.demo {
+            let sim = crate::simulator::spawn(demo_simulator_config(), "127.0.0.1:0".parse()?)
+                .await
+                .context("could not start the demo simulator")?;
+            tracing::info!(simulator = %sim.base_url, "demo mode: collecting the built-in simulator's demo tenant");
+            collector.add_connector(demo_connector(&sim));
+            Some(sim)
+        } else {
+            None
+        };
+        let periodic = settings.collection.periodic_fetch || settings.collection.demo;
+        let interval = std::time::Duration::from_secs(u64::from(settings.collection.fetch_interval_minutes) * 60);
+        let mut background =
+            if periodic { crate::ingest::scheduler::spawn(collector.clone(), interval) } else { Vec::new() };
+        if let Some(days) = settings.retention_days {
+            background.push(tokio::spawn(crate::store::retention::run(db.clone(), days)));
+        }
+        let collection = CollectionState {
+            collector: collector.clone(),
+            schedule: Schedule { periodic, interval },
+            graph_client_state: settings.collection.graph_client_state.as_ref().map(|s| s.expose_secret().to_string()),
+            management_auth_id: settings.collection.management_auth_id.as_ref().map(|s| s.expose_secret().to_string()),
+        };
+        let router = build_router(Arc::new(settings), db.clone(), leptos_options, collection)?;
+        Ok(Self { listener, router, db, collector, simulator, background })
+    }
+
+    /// The collection engine.
+    pub fn collector(&self) -> Arc<Collector> {
+        self.collector.clone()
+    }
+
+    /// The demo simulator, in demo mode.
+    pub fn simulator(&self) -> Option<&crate::simulator::RunningSimulator> {
+        self.simulator.as_ref()
     }
 
     /// The address the server listens on (useful with port 0).
@@ -82,18 +154,32 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service()).with_graceful_shutdown(shutdown).await
+        let result = axum::serve(self.listener, self.router.into_make_service()).with_graceful_shutdown(shutdown).await;
+        for task in &self.background {
+            task.abort();
+        }
+        if let Some(sim) = self.simulator {
+            sim.stop();
+        }
+        result
     }
 }
 
-fn build_router(settings: Arc<Settings>, db: DatabaseConnection, leptos_options: LeptosOptions) -> anyhow::Result<Router> {
-    let services = crate::services::build(db.clone(), settings.clone());
+fn build_router(
+    settings: Arc<Settings>,
+    db: DatabaseConnection,
+    leptos_options: LeptosOptions,
+    collection: CollectionState,
+) -> anyhow::Result<Router> {
+    let demo = collection.collector.connectors().iter().any(|c| c.demo);
+    let services = crate::services::build(db.clone(), settings.clone(), demo);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
         metrics: api::metrics::recorder(),
         auth: AuthGate::from_settings(&settings),
         settings: settings.clone(),
+        collection,
     };
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
@@ -102,6 +188,10 @@ fn build_router(settings: Arc<Settings>, db: DatabaseConnection, leptos_options:
         .route("/health", get(api::health::health))
         .route("/metrics", get(api::metrics::metrics))
         .route("/", get(|| async { Redirect::to("/events") }))
+        .route("/api/fetch-audit-logs", get(api::collection::fetch_audit_logs))
+        .route("/api/source-health", get(api::collection::get_source_health))
+        .route("/api/webhooks/graph", post(api::collection::graph_webhook))
+        .route("/api/webhooks/management", post(api::collection::management_webhook))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -6,7 +6,7 @@ use aoc::store::{self, synthetic};
 use chrono::{TimeZone, Utc};
 use common::{test_database, Backend};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement};
 
 const TABLES: &[&str] = &[
     "tenants",
@@ -21,6 +21,8 @@ const TABLES: &[&str] = &[
     "export_outbox",
     "sessions",
     "audit_trail",
+    "collection_leases",
+    "source_status",
 ];
 
 async fn table_exists(db: &sea_orm::DatabaseConnection, table: &str) -> bool {
@@ -79,7 +81,34 @@ async fn timestamps_round_trip_at_microsecond_precision(backend: Backend) {
     assert_eq!(stored.occurred_at, at);
 }
 
+async fn retention_deletes_only_older_events_in_batches(backend: Backend) {
+    let Some(database) = test_database(backend).await else { return };
+    let db = store::connect(&database.url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    // 2,000 events over 10 days: the generator spreads them evenly.
+    synthetic::generate(&db, 2_000, 10, 3, now).await.unwrap();
+    let cutoff = now - chrono::Duration::days(4);
+    let old = store::entities::events::Entity::find()
+        .filter(store::entities::events::Column::OccurredAt.lt(cutoff))
+        .count(&db)
+        .await
+        .unwrap();
+    assert!(old > 500, "{old}");
+    let deleted = store::retention::delete_before(&db, cutoff, 137).await.unwrap();
+    assert_eq!(deleted, old);
+    assert_eq!(store::entities::events::Entity::find().count(&db).await.unwrap(), 2_000 - old);
+    let oldest = store::entities::events::Entity::find()
+        .order_by_asc(store::entities::events::Column::OccurredAt)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(oldest.occurred_at >= cutoff);
+}
+
 on_both_backends!(
+    retention_deletes_only_older_events_in_batches,
     migrations_go_up_down_and_up_again,
     the_same_record_is_stored_once_per_tenant,
     timestamps_round_trip_at_microsecond_precision,

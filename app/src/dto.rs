@@ -146,6 +146,8 @@ pub struct ServerInfo {
     pub retention_days: Option<u32>,
     pub alerts_enabled: bool,
     pub siem_enabled: bool,
+    /// The data comes from AOC's built-in simulator (demo mode).
+    pub demo: bool,
 }
 
 #[cfg(test)]

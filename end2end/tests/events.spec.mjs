@@ -52,3 +52,11 @@ test('the navigation reaches every section', async ({ page }) => {
   }
   await expect(page.locator('#caller-role')).toHaveText('admin');
 });
+
+test('demo data is labelled as such', async ({ page }) => {
+  test.skip(process.env.AOC_E2E_DEMO !== 'true', 'only when the server runs in demo mode');
+  await page.goto('/events');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#demo-banner')).toContainText('Demo data');
+  await expect(page.locator('#events-table tbody tr')).toHaveCount(50);
+});

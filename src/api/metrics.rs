@@ -24,7 +24,10 @@ pub fn recorder() -> PrometheusHandle {
                 .expect("latency buckets are not empty")
                 .install_recorder()
                 .expect("no other metrics recorder is installed");
-            metrics::describe_counter!("aoc_http_requests_total", "HTTP requests answered, by method, route and status");
+            metrics::describe_counter!(
+                "aoc_http_requests_total",
+                "HTTP requests answered, by method, route and status"
+            );
             metrics::describe_histogram!(
                 "aoc_http_request_duration_seconds",
                 metrics::Unit::Seconds,

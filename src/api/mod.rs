@@ -1,6 +1,7 @@
 //! HTTP endpoints outside the Leptos app: health, metrics, and (later) the REST API. Handlers are
 //! thin: authorize, validate, call a service, answer JSON.
 
+pub mod collection;
 pub mod health;
 pub mod metrics;
 

@@ -15,10 +15,10 @@ pub use system::DbSystemService;
 use crate::config::Settings;
 
 /// Builds every service over one database connection.
-pub fn build(db: DatabaseConnection, settings: Arc<Settings>) -> app::services::Services {
+pub fn build(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
-        system: Arc::new(DbSystemService::new(db, settings)),
+        system: Arc::new(DbSystemService::new(db, settings, demo)),
     }
 }
 

@@ -13,11 +13,12 @@ use crate::config::Settings;
 pub struct DbSystemService {
     db: DatabaseConnection,
     settings: Arc<Settings>,
+    demo: bool,
 }
 
 impl DbSystemService {
-    pub fn new(db: DatabaseConnection, settings: Arc<Settings>) -> Self {
-        Self { db, settings }
+    pub fn new(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> Self {
+        Self { db, settings, demo }
     }
 }
 
@@ -30,11 +31,12 @@ impl app::services::SystemService for DbSystemService {
             caller: caller.clone(),
             database_backend: crate::store::backend_name(&self.db).to_string(),
             auth_enabled: s.auth.enabled,
-            periodic_fetch_enabled: s.collection.periodic_fetch,
+            periodic_fetch_enabled: s.collection.periodic_fetch || self.demo,
             fetch_interval_minutes: s.collection.fetch_interval_minutes,
             retention_days: s.retention_days,
             alerts_enabled: s.alerts_enabled,
             siem_enabled: s.siem.enabled,
+            demo: self.demo,
         })
     }
 }

@@ -2,7 +2,9 @@
 //! Queries that serve a feature live with that feature's service in `services/`.
 
 pub mod entities;
+pub mod retention;
 pub mod synthetic;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -39,9 +41,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(options)
-        .await
-        .map_err(|source| StoreError::Connect { url: url.redacted(), source })?;
+    let db = Database::connect(options).await.map_err(|source| StoreError::Connect { url: url.redacted(), source })?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers work while the collector writes; it is a property of the file.
         db.execute(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode=WAL")).await?;

@@ -38,7 +38,12 @@ const SHAPES: &[Shape] = &[
     Shape { source: "unified", service: "AzureActiveDirectory", operation: "UserLoggedIn", severity: 0 },
     Shape { source: "directory", service: "Core Directory", operation: "Add member to role", severity: 4 },
     Shape { source: "directory", service: "Core Directory", operation: "Update user", severity: 0 },
-    Shape { source: "directory", service: "Core Directory", operation: "Add service principal credentials", severity: 3 },
+    Shape {
+        source: "directory",
+        service: "Core Directory",
+        operation: "Add service principal credentials",
+        severity: 3,
+    },
     Shape { source: "signin", service: "Sign-ins", operation: "Sign-in", severity: 0 },
     Shape { source: "intune", service: "Intune", operation: "wipe ManagedDevice", severity: 3 },
 ];
@@ -52,7 +57,8 @@ const ACTORS: &[&str] = &[
     "guest_partner#EXT#@contoso.example",
 ];
 
-const TARGETS: &[&str] = &["Finance share", "Global Administrator", "CEO mailbox", "Laptop-042", "HR Team", "Q3 plan.docx"];
+const TARGETS: &[&str] =
+    &["Finance share", "Global Administrator", "CEO mailbox", "Laptop-042", "HR Team", "Q3 plan.docx"];
 
 /// Writes `count` synthetic events spread over the `days` before `now`; returns how many were new.
 pub async fn generate(

@@ -101,8 +101,13 @@ pub fn test_settings(database: &DatabaseUrl, extra: &[(&str, &str)]) -> Settings
 
 /// Starts AOC on `backend`; `None` only when PostgreSQL tests are explicitly skipped.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts AOC on `backend` with extra environment settings.
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
     let database = test_database(backend).await?;
-    let app = Application::build(test_settings(&database.url, &[])).await.expect("application builds");
+    let app = Application::build(test_settings(&database.url, extra)).await.expect("application builds");
     let addr = app.local_addr();
     let db = app.db().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ErrorBanner;
 use crate::dto::{EventPage, EventSummary};
-use crate::server::list_events;
+use crate::server::{get_server_info, list_events};
 
 /// The Events page.
 #[component]
@@ -15,6 +15,7 @@ pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let cursor = move || query.read().get("cursor");
     let page = Resource::new(cursor, |cursor| list_events(cursor, None));
+    let info = Resource::new(|| (), |_| get_server_info());
 
     view! {
         <section class="page events-page">
@@ -22,6 +23,16 @@ pub fn EventsPage() -> impl IntoView {
                 <h1>"Events"</h1>
                 <p class="subtitle">"Audit records from every connected tenant and source, newest first."</p>
             </header>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    info.await.ok().filter(|i| i.demo).map(|_| view! {
+                        <div class="demo-banner" id="demo-banner" role="note">
+                            <strong>"Demo data. "</strong>
+                            "These events come from AOC's built-in Microsoft 365 simulator, not from a real tenant."
+                        </div>
+                    })
+                })}
+            </Transition>
             <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {

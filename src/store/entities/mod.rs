@@ -1,3 +1,8 @@
 //! SeaORM entities, one per table the server reads or writes through the ORM.
 
+pub mod collection_leases;
+pub mod coverage_windows;
 pub mod events;
+pub mod seen_blobs;
+pub mod source_status;
+pub mod watermarks;

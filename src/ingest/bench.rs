@@ -1,0 +1,113 @@
+//! `aoc bench ingest`: end-to-end ingestion from the simulator over HTTP into a database with
+//! every index in place, and the peak memory of this process while doing it. The simulator runs
+//! as a separate `aoc simulate` process so its memory is not counted.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::DatabaseUrl;
+use crate::ingest::{Collector, Connector, Credential};
+use crate::normalize::Source;
+use crate::store::{self, writer::Subscribers};
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+struct SimProcess(Child);
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the ingestion benchmark and prints its figures.
+pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, blob_mb: u32) -> anyhow::Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let faults = format!("{{\"oversized_blob_mb\":{blob_mb}}}");
+    let days = (hours / 24 + 2).to_string();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["simulate", "--addr", &format!("127.0.0.1:{port}"), "--seed", "11", "--tenants", "1", "--days", &days])
+        .args([
+            "--events-per-day",
+            &events_per_day.to_string(),
+            "--budget-per-minute",
+            "2000000",
+            "--graph-reports-limit",
+            "0",
+            "--page-size",
+            "1000",
+        ])
+        .args(["--faults", &faults])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let _sim = SimProcess(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut tenants = None;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/_sim/tenants")).send().await {
+            tenants = Some(r.json::<serde_json::Value>().await?);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tenants = tenants.ok_or_else(|| anyhow::anyhow!("the simulator did not start"))?;
+    let t = &tenants["tenants"][0];
+    let temp = tempfile_dir()?;
+    let url =
+        DatabaseUrl::new(database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", temp.display())));
+    let db = store::connect(&url).await?;
+    store::migrate(&db).await?;
+    let collector = Collector::new(db, Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sources = if blob_mb > 0 { vec![Source::Unified] } else { Source::ALL.to_vec() };
+    collector.add_connector(Connector {
+        tenant_id: t["tenant_id"].as_str().unwrap_or_default().into(),
+        client_id: t["apps"][0]["client_id"].as_str().unwrap_or_default().into(),
+        credential: Credential::Secret(t["apps"][0]["secret"].as_str().unwrap_or_default().to_string().into()),
+        cloud: crate::config::Cloud::Worldwide,
+        login_url: base.clone(),
+        graph_url: base.clone(),
+        management_url: base.clone(),
+        publisher_id: t["tenant_id"].as_str().unwrap_or_default().into(),
+        sources,
+        management_rpm: 2_000_000,
+        demo: false,
+    });
+    let rss_before = peak_rss_mib().unwrap_or(0.0);
+    let started = Instant::now();
+    let summary = collector.collect_all(Some(hours), true).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let inserted: u64 = summary.sources.iter().map(|s| s.inserted).sum();
+    let fetched: u64 = summary.sources.iter().map(|s| s.fetched).sum();
+    println!("backend: {}", url.backend());
+    for s in &summary.sources {
+        println!(
+            "  {:<10} fetched {:>9} inserted {:>9} duplicates {:>7} failed {} state {} ({:.1} s)",
+            s.source, s.fetched, s.inserted, s.duplicates, s.failed, s.state, s.seconds
+        );
+    }
+    println!(
+        "ingested {inserted} events ({fetched} records fetched) in {seconds:.1} s = {:.0} events/s",
+        inserted as f64 / seconds
+    );
+    println!(
+        "peak RSS of the AOC process: {:.0} MiB (before collecting: {rss_before:.0} MiB)",
+        peak_rss_mib().unwrap_or(0.0)
+    );
+    let _ = std::fs::remove_dir_all(&temp);
+    Ok(())
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("aoc-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

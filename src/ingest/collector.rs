@@ -1,0 +1,166 @@
+//! Runs collections: one (tenant, source) at a time under a database lease, recording the
+//! outcome in the source status. Used by the scheduler, `aoc fetch` and the fetch API.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+
+use super::connector::Connector;
+use super::http::ApiClient;
+use super::unified::StartLog;
+use super::{ledger, CollectSummary, IngestError, SourceSummary};
+use crate::normalize::Source;
+use crate::store::writer::Subscribers;
+
+/// How often a lease is renewed while collecting.
+const RENEW_EVERY: Duration = Duration::from_secs(60);
+
+/// The collection engine of one AOC process.
+pub struct Collector {
+    pub db: DatabaseConnection,
+    pub api: ApiClient,
+    pub subscribers: Subscribers,
+    /// This process's lease holder id.
+    pub holder: String,
+    pub starts: StartLog,
+    connectors: RwLock<Vec<Connector>>,
+    renewed: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl Collector {
+    pub fn new(db: DatabaseConnection, subscribers: Subscribers) -> Result<Self, IngestError> {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aoc".into());
+        Ok(Self {
+            db,
+            api: ApiClient::new()?,
+            subscribers,
+            holder: format!("{host}:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            starts: StartLog::default(),
+            connectors: RwLock::new(Vec::new()),
+            renewed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Adds (or replaces, by tenant id) a connector.
+    pub fn add_connector(&self, connector: Connector) {
+        let mut list = self.connectors.write().unwrap_or_else(|p| p.into_inner());
+        list.retain(|c| c.tenant_id != connector.tenant_id);
+        list.push(connector);
+    }
+
+    pub fn connectors(&self) -> Vec<Connector> {
+        self.connectors.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Renews the lease when it is due; `Err(Leased)` when another process took it.
+    pub async fn keep_lease(&self, c: &Connector, source: &str) -> Result<(), IngestError> {
+        let key = (c.tenant_id.clone(), source.to_string());
+        let due =
+            self.renewed.lock().unwrap_or_else(|p| p.into_inner()).get(&key).is_none_or(|t| t.elapsed() >= RENEW_EVERY);
+        if due {
+            if !ledger::renew_lease(&self.db, &c.tenant_id, source, &self.holder).await? {
+                return Err(IngestError::Leased);
+            }
+            self.renewed.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Collects one source of one tenant. With `wait`, waits up to five minutes for another
+    /// process's lease; without, skips when leased.
+    pub async fn collect_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
+        let started = Instant::now();
+        let mut summary = SourceSummary::new(&c.tenant_id, source.as_str());
+        if !c.sources.contains(&source) {
+            summary.state = "disabled".into();
+            let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "disabled", None).await;
+            return summary;
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            match ledger::acquire_lease(&self.db, &c.tenant_id, source.as_str(), &self.holder).await {
+                Ok(true) => break,
+                Ok(false) if wait && Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(1)).await,
+                Ok(false) => {
+                    summary.state = "skipped".into();
+                    summary.error = Some(IngestError::Leased.to_string());
+                    return summary;
+                }
+                Err(e) => {
+                    summary.state = "failing".into();
+                    summary.error = Some(format!("database error: {e}"));
+                    return summary;
+                }
+            }
+        }
+        self.renewed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((c.tenant_id.clone(), source.as_str().into()), Instant::now());
+        let span = tracing::info_span!("collect", tenant.id = %c.tenant_id, source = source.as_str());
+        let result = {
+            let _enter = span.enter();
+            tracing::info!(hours, "collection started");
+            drop(_enter);
+            match source {
+                Source::Unified => super::unified::collect(self, c, hours, &mut summary).await,
+                other => super::graph::collect(self, c, other, hours, &mut summary).await,
+            }
+        };
+        let stats = self.api.take_stats(c);
+        if stats.throttled > 0 {
+            summary
+                .warnings
+                .push(format!("throttled {} time(s) by Microsoft; backed off and retried", stats.throttled));
+        }
+        match &result {
+            Ok(()) => {
+                summary.state = "ok".into();
+                let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "ok", None).await;
+            }
+            Err(IngestError::Leased) => {
+                summary.state = "skipped".into();
+                summary.error = Some(IngestError::Leased.to_string());
+            }
+            Err(e) => {
+                summary.state = e.state().into();
+                summary.error = Some(e.to_string());
+                let error = e.to_string();
+                let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), e.state(), Some(&error)).await;
+            }
+        }
+        let _ = ledger::release_lease(&self.db, &c.tenant_id, source.as_str(), &self.holder).await;
+        summary.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            tenant.id = %c.tenant_id,
+            source = source.as_str(),
+            state = %summary.state,
+            fetched = summary.fetched,
+            inserted = summary.inserted,
+            duplicates = summary.duplicates,
+            failed = summary.failed,
+            seconds = summary.seconds,
+            "collection finished"
+        );
+        summary
+    }
+
+    /// Collects every source of every connector (sources of one tenant run concurrently).
+    pub async fn collect_all(&self, hours: Option<u32>, wait: bool) -> CollectSummary {
+        let started = Utc::now();
+        let mut sources = Vec::new();
+        for c in self.connectors() {
+            let runs = Source::ALL.iter().map(|s| self.collect_source(&c, *s, hours, wait));
+            sources.extend(futures_util::future::join_all(runs).await);
+        }
+        CollectSummary {
+            hours: hours.unwrap_or(0),
+            started_at: started.to_rfc3339(),
+            finished_at: Utc::now().to_rfc3339(),
+            sources,
+        }
+    }
+}

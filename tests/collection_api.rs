@@ -1,0 +1,189 @@
+//! Collection through AOC's HTTP API: `/api/fetch-audit-logs`, `/api/source-health` and the
+//! webhook endpoints Microsoft calls, against the simulator.
+
+mod common;
+
+use aoc::simulator::{self, RunningSimulator, SimConfig};
+use common::{spawn_app_with, Backend, TestApp};
+use serde_json::{json, Value};
+
+async fn sim() -> RunningSimulator {
+    let config = SimConfig {
+        seed: 5,
+        tenants: 1,
+        history_days: 3,
+        events_per_day: 400,
+        management_budget_per_minute: 60_000,
+        ..SimConfig::default()
+    };
+    simulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+async fn app_for(sim: &RunningSimulator, extra: &[(&str, &str)]) -> TestApp {
+    let t = &sim.state.tenants[0];
+    let mut env = vec![
+        ("TENANT_ID", t.model.tenant_id.as_str()),
+        ("CLIENT_ID", t.apps[0].client_id.as_str()),
+        ("CLIENT_SECRET", t.apps[0].secret.as_str()),
+        ("LOGIN_BASE_URL", sim.base_url.as_str()),
+        ("GRAPH_BASE_URL", sim.base_url.as_str()),
+        ("MANAGEMENT_BASE_URL", sim.base_url.as_str()),
+        ("MANAGEMENT_REQUESTS_PER_MINUTE", "60000"),
+    ];
+    env.extend_from_slice(extra);
+    spawn_app_with(Backend::Sqlite, &env).await.unwrap()
+}
+
+#[tokio::test]
+async fn fetch_audit_logs_collects_every_source_and_reports_per_source_counts() {
+    let sim = sim().await;
+    let app = app_for(&sim, &[]).await;
+    let r = app.client.get(app.url("/api/fetch-audit-logs?hours=72")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let sources = body["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 4);
+    for s in sources {
+        assert_eq!(s["state"], "ok", "{s}");
+        assert!(s["inserted"].as_u64().unwrap() > 0, "{s}");
+        for field in ["fetched", "duplicates", "failed", "warnings"] {
+            assert!(s.get(field).is_some(), "{field}");
+        }
+    }
+    // Again: nothing new.
+    let body: Value =
+        app.client.get(app.url("/api/fetch-audit-logs?hours=72")).send().await.unwrap().json().await.unwrap();
+    assert!(body["sources"].as_array().unwrap().iter().all(|s| s["inserted"] == 0));
+    // The events are listed on the Events page's server function.
+    let (status, page) = app.server_fn("list_events", &[("page_size", "5")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn fetch_audit_logs_validates_hours() {
+    let sim = sim().await;
+    let app = app_for(&sim, &[]).await;
+    for bad in ["0", "721", "lots", "-3"] {
+        let r = app.client.get(app.url(&format!("/api/fetch-audit-logs?hours={bad}"))).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_input");
+        assert!(body["error"]["message"].as_str().unwrap().contains("hours"));
+    }
+}
+
+#[tokio::test]
+async fn source_health_never_calls_a_stopped_collector_healthy() {
+    let sim = sim().await;
+    let app = app_for(&sim, &[]).await;
+    let health: Value = app.client.get(app.url("/api/source-health")).send().await.unwrap().json().await.unwrap();
+    let sources = health["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 4);
+    // Periodic collection is off: no source may claim to be ok.
+    assert!(sources.iter().all(|s| s["state"] == "disabled"), "{health}");
+
+    let app = app_for(&sim, &[("ENABLE_PERIODIC_FETCH", "true"), ("SOURCES", "unified,directory,signin")]).await;
+    let mut states = Value::Null;
+    for _ in 0..120 {
+        let health: Value = app.client.get(app.url("/api/source-health")).send().await.unwrap().json().await.unwrap();
+        states = health["sources"].clone();
+        let ok = states.as_array().unwrap().iter().filter(|s| s["state"] == "ok").count();
+        if ok == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let by = |name: &str| states.as_array().unwrap().iter().find(|s| s["source"] == name).unwrap().clone();
+    assert_eq!(by("unified")["state"], "ok", "{states}");
+    assert_eq!(by("directory")["state"], "ok");
+    assert!(by("directory")["records_last_hour"].as_u64().unwrap() > 0);
+    assert!(by("directory")["last_success_at"].is_string());
+    assert_eq!(by("intune")["state"], "disabled", "not in SOURCES");
+}
+
+#[tokio::test]
+async fn the_graph_webhook_echoes_the_validation_token_and_checks_client_state() {
+    let sim = sim().await;
+    let app = app_for(&sim, &[("GRAPH_WEBHOOK_CLIENT_STATE", "s3cret-state")]).await;
+    let token = "Validation: Testing client application reachability <script>alert(1)</script>";
+    let url = format!(
+        "{}?validationToken={}",
+        app.url("/api/webhooks/graph"),
+        url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+    );
+    let r = app.client.post(url).header("content-type", "text/plain").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(r.text().await.unwrap(), token);
+
+    let notification = |state: &str| json!({"value": [{"subscriptionId": "x", "changeType": "updated", "resource": "Users/1", "clientState": state, "tenantId": sim.state.tenants[0].model.tenant_id}]});
+    let r = app.client.post(app.url("/api/webhooks/graph")).json(&notification("wrong")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app.client.post(app.url("/api/webhooks/graph")).json(&notification("s3cret-state")).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let r = app.client.post(app.url("/api/webhooks/graph")).body("not json").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn the_management_webhook_answers_validation_and_checks_the_auth_id() {
+    let sim = sim().await;
+    let app = app_for(&sim, &[("MANAGEMENT_WEBHOOK_AUTH_ID", "tag-77")]).await;
+    let hook = app.url("/api/webhooks/management");
+    let r = app
+        .client
+        .post(&hook)
+        .header("Webhook-ValidationCode", "abc")
+        .header("Webhook-AuthID", "tag-77")
+        .json(&json!({"validationCode": "abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let items = json!([{"tenantId": sim.state.tenants[0].model.tenant_id, "contentType": "Audit.Exchange", "contentId": "x", "contentUri": "x", "contentCreated": "2026-11-22T10:00:00.000Z", "contentExpiration": "2026-11-29T10:00:00.000Z"}]);
+    let r = app.client.post(&hook).header("Webhook-AuthID", "nope").json(&items).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app.client.post(&hook).header("Webhook-AuthID", "tag-77").json(&items).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_simulator_registers_the_management_webhook_with_aoc() {
+    // End to end: the simulator's validation POST reaches AOC's endpoint and is answered 200.
+    let config = SimConfig {
+        tenants: 1,
+        history_days: 2,
+        events_per_day: 200,
+        allow_http_webhooks: true,
+        ..SimConfig::default()
+    };
+    let sim = simulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let app = app_for(&sim, &[("MANAGEMENT_WEBHOOK_AUTH_ID", "tag-9")]).await;
+    let t = &sim.state.tenants[0];
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/{}/oauth2/v2.0/token", sim.base_url, t.model.tenant_id))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &t.apps[0].client_id),
+            ("client_secret", &t.apps[0].secret),
+            ("scope", "https://manage.office.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1.0/{}/activity/feed/subscriptions/start?contentType=Audit.General&PublisherIdentifier={}",
+            sim.base_url, t.model.tenant_id, t.model.tenant_id
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!({"webhook": {"address": app.url("/api/webhooks/management"), "authId": "tag-9"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
