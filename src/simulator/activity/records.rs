@@ -557,3 +557,108 @@ pub(super) fn records_for_hour(
 pub(super) fn to_record(id: String, time: DateTime<Utc>, value: Value) -> Record {
     Record { id, time, json: value.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::simulator::activity::build_tenant;
+
+    fn config() -> ActivityConfig {
+        ActivityConfig { seed: 21, events_per_day: 2_000, scenarios: true }
+    }
+
+    fn week(feed: Feed) -> Vec<Record> {
+        let tenant = build_tenant(21, 0);
+        let start = Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
+        (0..24 * 7).flat_map(|h| records_for_hour(&config(), &tenant, feed, start + Duration::hours(h))).collect()
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_records() {
+        let tenant = build_tenant(21, 0);
+        let hour = Utc.with_ymd_and_hms(2026, 11, 18, 10, 0, 0).unwrap();
+        for feed in Feed::ALL {
+            assert_eq!(
+                records_for_hour(&config(), &tenant, feed, hour),
+                records_for_hour(&config(), &tenant, feed, hour)
+            );
+        }
+    }
+
+    #[test]
+    fn records_fall_inside_their_hour_and_ids_are_unique_over_a_week() {
+        let tenant = build_tenant(21, 0);
+        let start = Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
+        for feed in Feed::ALL {
+            let mut ids = HashSet::new();
+            for h in 0..24 * 7 {
+                let hour = start + Duration::hours(h);
+                for r in records_for_hour(&config(), &tenant, feed, hour) {
+                    assert!(r.time >= hour && r.time < hour + Duration::hours(1), "{feed:?}");
+                    assert!(ids.insert(r.id.clone()), "{feed:?} repeats {}", r.id);
+                    let v: Value = serde_json::from_str(&r.json).unwrap();
+                    let (id_field, time_field) = match feed {
+                        Feed::DirectoryAudits | Feed::IntuneAuditEvents => ("id", "activityDateTime"),
+                        Feed::SignIns => ("id", "createdDateTime"),
+                        _ => ("Id", "CreationTime"),
+                    };
+                    assert_eq!(v[id_field], json!(r.id));
+                    assert!(v[time_field].is_string(), "{feed:?} {}", r.json);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ual_directory_operations_end_with_a_dot_and_quirks_occur() {
+        let aad = week(Feed::AuditAzureActiveDirectory);
+        let directory_ops: Vec<String> = aad
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(&r.json).unwrap())
+            .filter(|v| v["RecordType"] == json!(8) || v["RecordType"] == json!("8"))
+            .map(|v| v["Operation"].as_str().unwrap().to_string())
+            .collect();
+        assert!(!directory_ops.is_empty());
+        assert!(directory_ops.iter().all(|op| op.ends_with('.')), "{directory_ops:?}");
+        let all: Vec<Value> =
+            week(Feed::AuditExchange).iter().map(|r| serde_json::from_str(&r.json).unwrap()).collect();
+        assert!(all.iter().any(|v| v["RecordType"].is_string()), "RecordType sometimes arrives as a string");
+        assert!(
+            all.iter().any(|v| v["ClientIP"].as_str().is_some_and(|ip| ip.starts_with('['))),
+            "bracketed IPv6 with a port"
+        );
+        assert!(all.iter().any(|v| v["Parameters"].is_string()), "Parameters sometimes arrive as a JSON string");
+    }
+
+    #[test]
+    fn a_role_assignment_scenario_appears_in_both_shapes_in_the_same_hour() {
+        let directory = week(Feed::DirectoryAudits);
+        let ual = week(Feed::AuditAzureActiveDirectory);
+        let graph_ga: Vec<&Record> =
+            directory.iter().filter(|r| r.json.contains("62e90394-69f5-4237-9190-012177145e10")).collect();
+        assert!(!graph_ga.is_empty(), "the scenario happens during the week");
+        for g in graph_ga {
+            let hour = g.time.timestamp() / 3600;
+            assert!(
+                ual.iter().any(|u| u.json.contains("Add member to role.")
+                    && u.json.contains("Global Administrator")
+                    && u.time.timestamp() / 3600 == hour),
+                "the UAL shape of the same assignment"
+            );
+        }
+    }
+
+    #[test]
+    fn working_hours_are_busier_than_sunday_nights() {
+        let tenant = build_tenant(21, 0);
+        let monday_10 = Utc.with_ymd_and_hms(2026, 11, 16, 10, 0, 0).unwrap();
+        let sunday_3 = Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap();
+        let count =
+            |hour| Feed::ALL.iter().map(|f| records_for_hour(&config(), &tenant, *f, hour).len()).sum::<usize>();
+        assert!(count(monday_10) > 2 * count(sunday_3), "{} vs {}", count(monday_10), count(sunday_3));
+    }
+}
