@@ -206,8 +206,9 @@ pub fn blob_record_texts(state: &SimState, blob: &Blob) -> Vec<(String, String)>
             picked.push((record_hash(&r.id), r));
         }
     }
-    // Records inside a blob are not chronological either.
-    picked.sort_by_key(|(h, r)| (h.rotate_left(17), r.id.clone()));
+    // Records inside a blob are not chronological either (ids are unique, so the order is total
+    // up to hash collisions, which the stable sort settles by generation order).
+    picked.sort_by_key(|(h, _)| h.rotate_left(17));
     picked.into_iter().map(|(_, r)| (r.id.clone(), r.json.clone())).collect()
 }
 

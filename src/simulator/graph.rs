@@ -389,8 +389,16 @@ fn collect_page(
     now: DateTime<Utc>,
 ) -> (Vec<Record>, bool) {
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).expect("hour divides time");
-    let newest = hour(bounds.upper.map_or(now, |(t, _)| t.min(now)));
-    let oldest = hour(bounds.lower.map_or(state.origin, |(t, _)| t.max(state.origin)));
+    let mut newest = hour(bounds.upper.map_or(now, |(t, _)| t.min(now)));
+    let mut oldest = hour(bounds.lower.map_or(state.origin, |(t, _)| t.max(state.origin)));
+    // Start where the previous page ended instead of scanning the hours already served.
+    if let Some((t, _)) = after {
+        if descending {
+            newest = newest.min(hour(*t));
+        } else {
+            oldest = oldest.max(hour(*t));
+        }
+    }
     let beyond = |r: &Record| match after {
         None => true,
         Some((t, id)) => {

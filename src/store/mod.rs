@@ -9,7 +9,7 @@ pub mod writer;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::DatabaseUrl;
 
@@ -40,12 +40,18 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            // WAL lets readers work while the collector writes; NORMAL sync in WAL mode keeps
+            // the file consistent on a crash (a re-collection restores the last batches, whose
+            // watermarks rolled back with them) and avoids an fsync per transaction.
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+        });
     let db = Database::connect(options).await.map_err(|source| StoreError::Connect { url: url.redacted(), source })?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets readers work while the collector writes; it is a property of the file.
-        db.execute(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode=WAL")).await?;
-    }
     Ok(db)
 }
 
