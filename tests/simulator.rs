@@ -1030,3 +1030,63 @@ async fn the_same_seed_publishes_the_same_records() {
     assert!(!ids_a.is_empty());
     assert_eq!(ids_a, truth(&b, &tb.id, "signin", since, until).await);
 }
+
+#[tokio::test]
+async fn notification_history_and_dlp_sensitive_types_are_served() {
+    let sim = sim_with(SimConfig { start_throttle_secs: 0, ..config() }).await;
+    let t = &tenants(&sim).await[0];
+    let tok = token(&sim, t, 0, MANAGE_SCOPE).await;
+    let base = feed(&sim, &t.id);
+    let (url, _) = listener(200, false).await;
+    let r = http()
+        .post(format!("{base}/subscriptions/start?contentType=Audit.Exchange&{}", pub_id(t)))
+        .bearer_auth(&tok)
+        .json(&json!({"webhook": {"address": url, "authId": "a"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let now = Utc::now();
+    let list = format!("{base}/subscriptions/notifications?contentType=Audit.Exchange&startTime={}&endTime={}&{}", fmt(now - Duration::hours(20)), fmt(now), pub_id(t));
+    let (status, _, body) = management(&sim, &tok, reqwest::Method::GET, &list).await;
+    assert_eq!(status, 200, "{body}");
+    let items = body.as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|n| n["notificationStatus"] == "success" && n["notificationSent"].is_string() && n["contentUri"].is_string()));
+
+    let types = format!("{base}/resources/dlpSensitiveTypes?{}", pub_id(t));
+    let r = http().get(&types).bearer_auth(&tok).header("Accept-Language", "en-US").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body.as_array().unwrap().iter().any(|t| t["name"] == "Credit Card Number"));
+    let r = http().get(&types).bearer_auth(&tok).header("Accept-Language", "en-US, de-DE").send().await.unwrap();
+    assert_eq!((r.status().as_u16(), af(&r.json::<Value>().await.unwrap()).to_string()), (400, "AF20053".to_string()));
+}
+
+#[tokio::test]
+async fn graph_subscriptions_are_listed_renewed_and_deleted() {
+    let sim = sim_with(config()).await;
+    let t = &tenants(&sim).await[0];
+    let tok = token(&sim, t, 0, GRAPH_SCOPE).await;
+    let (url, _) = listener(200, true).await;
+    let r = http()
+        .post(format!("{}/v1.0/subscriptions", sim.base_url))
+        .bearer_auth(&tok)
+        .json(&json!({"changeType": "updated", "notificationUrl": url, "resource": "users", "expirationDateTime": (Utc::now() + Duration::hours(2)).to_rfc3339(), "clientState": "cs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["clientState"], "cs");
+    let list: Value = http().get(format!("{}/v1.0/subscriptions", sim.base_url)).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    let later = (Utc::now() + Duration::hours(20)).to_rfc3339();
+    let r = http().patch(format!("{}/v1.0/subscriptions/{id}", sim.base_url)).bearer_auth(&tok).json(&json!({"expirationDateTime": later})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http().delete(format!("{}/v1.0/subscriptions/{id}", sim.base_url)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http().delete(format!("{}/v1.0/subscriptions/{id}", sim.base_url)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
