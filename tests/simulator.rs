@@ -1047,12 +1047,19 @@ async fn notification_history_and_dlp_sensitive_types_are_served() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let now = Utc::now();
-    let list = format!("{base}/subscriptions/notifications?contentType=Audit.Exchange&startTime={}&endTime={}&{}", fmt(now - Duration::hours(20)), fmt(now), pub_id(t));
+    let list = format!(
+        "{base}/subscriptions/notifications?contentType=Audit.Exchange&startTime={}&endTime={}&{}",
+        fmt(now - Duration::hours(20)),
+        fmt(now),
+        pub_id(t)
+    );
     let (status, _, body) = management(&sim, &tok, reqwest::Method::GET, &list).await;
     assert_eq!(status, 200, "{body}");
     let items = body.as_array().unwrap();
     assert!(!items.is_empty());
-    assert!(items.iter().all(|n| n["notificationStatus"] == "success" && n["notificationSent"].is_string() && n["contentUri"].is_string()));
+    assert!(items.iter().all(|n| n["notificationStatus"] == "success"
+        && n["notificationSent"].is_string()
+        && n["contentUri"].is_string()));
 
     let types = format!("{base}/resources/dlpSensitiveTypes?{}", pub_id(t));
     let r = http().get(&types).bearer_auth(&tok).header("Accept-Language", "en-US").send().await.unwrap();
@@ -1080,10 +1087,24 @@ async fn graph_subscriptions_are_listed_renewed_and_deleted() {
     let created: Value = r.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["clientState"], "cs");
-    let list: Value = http().get(format!("{}/v1.0/subscriptions", sim.base_url)).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+    let list: Value = http()
+        .get(format!("{}/v1.0/subscriptions", sim.base_url))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
     let later = (Utc::now() + Duration::hours(20)).to_rfc3339();
-    let r = http().patch(format!("{}/v1.0/subscriptions/{id}", sim.base_url)).bearer_auth(&tok).json(&json!({"expirationDateTime": later})).send().await.unwrap();
+    let r = http()
+        .patch(format!("{}/v1.0/subscriptions/{id}", sim.base_url))
+        .bearer_auth(&tok)
+        .json(&json!({"expirationDateTime": later}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let r = http().delete(format!("{}/v1.0/subscriptions/{id}", sim.base_url)).bearer_auth(&tok).send().await.unwrap();
     assert_eq!(r.status(), 204);

@@ -87,8 +87,13 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
     // timed run measures AOC, not the simulator's generator.
     let tenant_id = t["tenant_id"].as_str().unwrap_or_default().to_string();
     for source in ["unified", "directory", "signin", "intune"] {
-        let since = (chrono::Utc::now() - chrono::Duration::hours(i64::from(hours) + 2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        http.get(format!("{base}/_sim/ground-truth?tenant={tenant_id}&source={source}&since={since}")).send().await?.bytes().await?;
+        let since = (chrono::Utc::now() - chrono::Duration::hours(i64::from(hours) + 2))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        http.get(format!("{base}/_sim/ground-truth?tenant={tenant_id}&source={source}&since={since}"))
+            .send()
+            .await?
+            .bytes()
+            .await?;
     }
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let started = Instant::now();
