@@ -225,12 +225,8 @@ async fn start(
     body: Bytes,
 ) -> Response {
     let query = query_map(raw);
-    let caller = match admit(&state, &tenant, &headers, &query, "StartSubscription").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let feed = match content_type(&query, &caller) {
-        Ok(f) => f,
+    let (caller, feed) = match admit_feed(&state, &tenant, &headers, &query, "StartSubscription").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let webhook_request = if body.iter().all(u8::is_ascii_whitespace) {
@@ -310,12 +306,8 @@ async fn stop(
     headers: HeaderMap,
 ) -> Response {
     let query = query_map(raw);
-    let caller = match admit(&state, &tenant, &headers, &query, "StopSubscription").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let feed = match content_type(&query, &caller) {
-        Ok(f) => f,
+    let (caller, feed) = match admit_feed(&state, &tenant, &headers, &query, "StopSubscription").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let now = state.clock.now();
@@ -424,6 +416,19 @@ fn parse_next_page(token: &str, start: DateTime<Utc>) -> Option<usize> {
     (next_page_token(start, offset) == token).then_some(offset)
 }
 
+/// What operations on one content type check: the caller and the content type.
+async fn admit_feed<'a>(
+    state: &'a SimState,
+    tenant: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    method: &str,
+) -> Result<(Caller<'a>, Feed), Response> {
+    let caller = admit(state, tenant, headers, query, method).await?;
+    let feed = content_type(query, &caller)?;
+    Ok((caller, feed))
+}
+
 /// What listing operations check: the caller, the content type, the subscription and the window.
 async fn admit_window<'a>(
     state: &'a SimState,
@@ -432,8 +437,7 @@ async fn admit_window<'a>(
     query: &HashMap<String, String>,
     method: &str,
 ) -> Result<(Caller<'a>, Feed, DateTime<Utc>, (DateTime<Utc>, DateTime<Utc>)), Response> {
-    let caller = admit(state, tenant, headers, query, method).await?;
-    let feed = content_type(query, &caller)?;
+    let (caller, feed) = admit_feed(state, tenant, headers, query, method).await?;
     subscription_usable(state, caller.tenant.index, feed)?;
     let now = state.clock.now();
     let window = window(query, now)?;
