@@ -6,8 +6,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 /// A configuration problem, phrased for the person starting AOC.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -66,6 +67,40 @@ impl DatabaseUrl {
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// AOC_ENCRYPTION_KEY: the AES-256 key that seals tenant secrets stored in the database.
+#[derive(Clone)]
+pub struct EncryptionKey(Arc<SecretBox<[u8; 32]>>);
+
+impl EncryptionKey {
+    /// Wraps 32 key bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(Arc::new(SecretBox::new(Box::new(bytes))))
+    }
+
+    /// Reads the base64 text of 32 bytes (`openssl rand -base64 32`); `None` for anything else.
+    pub fn from_base64(text: &str) -> Option<Self> {
+        use base64::Engine;
+        let text = text.trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .ok()?;
+        let bytes: [u8; 32] = bytes.try_into().ok()?;
+        Some(Self::new(bytes))
+    }
+
+    /// The key bytes, for the cipher only.
+    pub fn expose(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey([REDACTED])")
     }
 }
 
@@ -231,6 +266,9 @@ pub struct Settings {
     pub siem: SiemSettings,
     /// AOC_LOG_FORMAT.
     pub log_format: LogFormat,
+    /// AOC_ENCRYPTION_KEY: seals the secrets of tenants stored in the database (unset: such
+    /// tenants cannot be added).
+    pub encryption_key: Option<EncryptionKey>,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -483,6 +521,17 @@ impl Settings {
             }
         };
 
+        let encryption_key = match env.get("AOC_ENCRYPTION_KEY") {
+            None => None,
+            Some(text) => Some(EncryptionKey::from_base64(&text).ok_or_else(|| {
+                ConfigError::new(
+                    "AOC_ENCRYPTION_KEY",
+                    "expected 32 random bytes in base64, such as the output of `openssl rand -base64 32` \
+                     (value not shown: it is a secret)",
+                )
+            })?),
+        };
+
         let settings = Settings {
             listen_addr,
             allow_unauthenticated_network: env.bool("AOC_ALLOW_UNAUTHENTICATED_NETWORK", false)?,
@@ -495,6 +544,7 @@ impl Settings {
             alerts_enabled: env.bool("ALERTS_ENABLED", true)?,
             siem,
             log_format,
+            encryption_key,
         };
         settings.check_listen_addr(addr_var)?;
         Ok(settings)
@@ -581,6 +631,21 @@ mod tests {
         let debug = format!("{s:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert_eq!(s.database_url.redacted(), "postgres://aoc:***@db.example.com/aoc");
+    }
+
+    #[test]
+    fn the_encryption_key_is_32_base64_bytes_and_never_shown() {
+        let key = "q1Yb0Xc4Qm6J3o8T2uV9wZ1aB5cD7eF0gH2iJ4kL6mM=";
+        let s = settings(&[("AOC_ENCRYPTION_KEY", key)]).unwrap();
+        assert_eq!(s.encryption_key.as_ref().map(|k| k.expose().len()), Some(32));
+        assert!(!format!("{s:?}").contains("q1Yb0Xc4"), "the key must not appear in Debug output");
+        assert!(settings(&[]).unwrap().encryption_key.is_none());
+        for bad in ["c2hvcnQ=", "not base64 at all!", "q1Yb0Xc4Qm6J3o8T2uV9wZ1aB5cD7eF0gH2iJ4kL6mM2bm4="] {
+            let err = settings(&[("AOC_ENCRYPTION_KEY", bad)]).unwrap_err();
+            assert_eq!(err.variable, "AOC_ENCRYPTION_KEY");
+            assert!(err.problem.contains("openssl rand -base64 32"), "{err}");
+            assert!(!err.to_string().contains(bad), "the message must not echo the value");
+        }
     }
 
     #[test]

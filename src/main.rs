@@ -74,6 +74,62 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Maintain the stored events: re-run normalization, find records stored twice, check the
+    /// storage invariants.
+    ///
+    /// Safe beside a running server: work is done in short batches. Reports name events by id
+    /// and never print a raw record.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MaintenanceAction {
+    /// Re-run normalization over the stored raw records and rewrite the normalized columns.
+    ///
+    /// Goes through the events by id, one transaction per batch, and remembers how far it got:
+    /// an interrupted run continues where it stopped. An event's identity (tenant, record id,
+    /// dedupe key) is never changed; events whose identity would now differ are reported.
+    /// Synthetic events are skipped.
+    Renormalize {
+        /// Stop after this many events (run again to continue).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+        /// Events per batch and transaction.
+        #[arg(long, default_value_t = aoc::maintenance::renormalize::DEFAULT_BATCH, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch_size: u64,
+        /// Forget the progress of an interrupted run and start from the first event.
+        #[arg(long)]
+        restart: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report events stored more than once (remove them with --apply).
+    ///
+    /// Looks for events sharing a tenant and dedupe key, and for events holding the same record
+    /// (tenant, source, record id) under different dedupe keys. With --apply, keeps the lowest id of each group and removes the others; their tags,
+    /// comments, alerts and export entries move to the kept event.
+    Dedupe {
+        /// Remove the extra events.
+        #[arg(long)]
+        apply: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the storage invariants and print each violation; exits 1 when one is broken.
+    ///
+    /// Checks raw records (present, JSON unless stored with a normalization error), sources,
+    /// dedupe keys, watermarks against the coverage ledger, and coverage windows against the
+    /// seen blobs. Events stored raw are counted, not violations.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Flags of `aoc simulate`.
@@ -141,6 +197,18 @@ enum BenchKind {
         #[arg(long, default_value_t = 0)]
         blob_mb: u32,
     },
+    /// Query latency (p50, p95) on a database of N generated events, loaded if needed.
+    Query {
+        /// Database to query (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Timed runs per query.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Records per second the simulator serves over loopback (blobs and Graph pages).
     Simulator {
         /// Average events per tenant per day.
@@ -203,6 +271,21 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Query { database_url, events, runs } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::services::bench::run(database_url, events, runs)));
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -293,7 +376,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Fetch { hours, json } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
-            let collector = aoc::ingest::Collector::new(db, aoc::store::writer::Subscribers::default())
+            let collector = aoc::ingest::Collector::new(db.clone(), aoc::store::writer::Subscribers::default())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let sim = if settings.collection.demo {
                 let sim = aoc::simulator::spawn(
@@ -306,10 +389,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             } else {
                 None
             };
-            match aoc::ingest::Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))? {
-                Some(c) => collector.add_connector(c),
-                None if sim.is_none() => anyhow::bail!("no tenant is configured: set TENANT_ID, CLIENT_ID and CLIENT_SECRET (or CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH), or AOC_DEMO=true"),
-                None => {}
+            if let Some(c) =
+                aoc::ingest::Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))?
+            {
+                collector.add_connector(c);
+            }
+            // Tenants stored in the database (`/api/tenants`) are collected too.
+            let collector = std::sync::Arc::new(collector);
+            let tenants = aoc::tenants::TenantService::new(db.clone(), &settings, collector.clone(), None);
+            tenants.sync().await?;
+            if collector.connectors().is_empty() {
+                anyhow::bail!("no tenant is configured: set TENANT_ID, CLIENT_ID and CLIENT_SECRET (or CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH), add one with POST /api/tenants, or set AOC_DEMO=true");
             }
             let summary = collector.collect_all(Some(hours), true).await;
             if json {
@@ -340,6 +430,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Maintenance { action } => {
+            let db = store::connect(&settings.database_url).await?;
+            store::migrate(&db).await?;
+            maintenance(&db, action).await
+        }
         Command::Generate { events, days, seed } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
@@ -353,6 +448,41 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn maintenance(db: &sea_orm::DatabaseConnection, action: MaintenanceAction) -> anyhow::Result<()> {
+    use aoc::maintenance;
+    match action {
+        MaintenanceAction::Renormalize { limit, batch_size, restart, json } => {
+            let options = maintenance::RenormalizeOptions { limit, batch_size, restart };
+            let report = maintenance::renormalize(db, &options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+        }
+        MaintenanceAction::Dedupe { apply, json } => {
+            let report = maintenance::dedupe(db, apply).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+        }
+        MaintenanceAction::Verify { json } => {
+            let report = maintenance::verify(db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            if !report.is_ok() {
+                anyhow::bail!("verify found {} violation(s)", report.violation_total());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

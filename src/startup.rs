@@ -11,7 +11,7 @@ use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Redirect;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -45,6 +45,7 @@ pub struct AppState {
     pub auth: AuthGate,
     pub settings: Arc<Settings>,
     pub collection: CollectionState,
+    pub tenants: Arc<crate::tenants::TenantService>,
 }
 
 /// A bound, ready-to-run AOC server.
@@ -119,16 +120,26 @@ impl Application {
         let interval = std::time::Duration::from_secs(u64::from(settings.collection.fetch_interval_minutes) * 60);
         let mut background =
             if periodic { crate::ingest::scheduler::spawn(collector.clone(), interval) } else { Vec::new() };
+        // Tenants stored in the database, after the environment's and the demo's (which win).
+        let tenants = Arc::new(crate::tenants::TenantService::new(
+            db.clone(),
+            &settings,
+            collector.clone(),
+            periodic.then_some(interval),
+        ));
+        tenants.sync().await.context("could not load the tenants stored in the database")?;
+        background.push(tenants.spawn_refresh(std::time::Duration::from_secs(60)));
         if let Some(days) = settings.retention_days {
             background.push(tokio::spawn(crate::store::retention::run(db.clone(), days)));
         }
+        background.push(tokio::spawn(crate::store::search::run(db.clone())));
         let collection = CollectionState {
             collector: collector.clone(),
             schedule: Schedule { periodic, interval },
             graph_client_state: settings.collection.graph_client_state.as_ref().map(|s| s.expose_secret().to_string()),
             management_auth_id: settings.collection.management_auth_id.as_ref().map(|s| s.expose_secret().to_string()),
         };
-        let router = build_router(Arc::new(settings), db.clone(), leptos_options, collection)?;
+        let router = build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants)?;
         Ok(Self { listener, router, db, collector, simulator, background })
     }
 
@@ -170,6 +181,7 @@ fn build_router(
     db: DatabaseConnection,
     leptos_options: LeptosOptions,
     collection: CollectionState,
+    tenants: Arc<crate::tenants::TenantService>,
 ) -> anyhow::Result<Router> {
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
     let services = crate::services::build(db.clone(), settings.clone(), demo);
@@ -180,6 +192,7 @@ fn build_router(
         auth: AuthGate::from_settings(&settings),
         settings: settings.clone(),
         collection,
+        tenants,
     };
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
@@ -192,6 +205,25 @@ fn build_router(
         .route("/api/source-health", get(api::collection::get_source_health))
         .route("/api/webhooks/graph", post(api::collection::graph_webhook))
         .route("/api/webhooks/management", post(api::collection::management_webhook))
+        .route("/api/events", get(api::events::list_events))
+        .route("/api/events/export", get(api::events::export))
+        .route("/api/events/histogram", get(api::events::histogram))
+        .route("/api/events/{id}", get(api::events::get_event))
+        .route("/api/events/{id}/tags", patch(api::events::patch_tags))
+        .route("/api/events/{id}/comments", get(api::events::list_comments).post(api::events::post_comment))
+        .route(
+            "/api/events/{id}/comments/{comment_id}",
+            patch(api::events::patch_comment).delete(api::events::delete_comment),
+        )
+        .route("/api/filter-options", get(api::events::filter_options))
+        .route("/api/coverage", get(api::events::coverage))
+        .route("/api/audit-trail", get(api::events::audit_trail))
+        .route("/api/openapi.json", get(api::openapi::openapi_json))
+        .route("/api/tenants", get(api::tenants::list_tenants).post(api::tenants::create_tenant))
+        .route(
+            "/api/tenants/{tenant_id}",
+            get(api::tenants::get_tenant).patch(api::tenants::update_tenant).delete(api::tenants::delete_tenant),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -211,7 +243,12 @@ fn build_router(
         router = router.layer(
             CorsLayer::new()
                 .allow_origin(origins)
-                .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PATCH])
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::PATCH,
+                    axum::http::Method::DELETE,
+                ])
                 .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]),
         );
     }

@@ -40,6 +40,8 @@ pub enum Permission {
     ManageConnectors,
     ManageSettings,
     RunCollection,
+    DeleteComments,
+    ViewAuditTrail,
 }
 
 impl Permission {
@@ -51,7 +53,9 @@ impl Permission {
             Permission::ManageRules
             | Permission::ManageConnectors
             | Permission::ManageSettings
-            | Permission::RunCollection => Role::Admin,
+            | Permission::RunCollection
+            | Permission::DeleteComments
+            | Permission::ViewAuditTrail => Role::Admin,
         }
     }
 
@@ -66,6 +70,8 @@ impl Permission {
             Permission::ManageConnectors => "manage connectors",
             Permission::ManageSettings => "manage settings",
             Permission::RunCollection => "start a collection",
+            Permission::DeleteComments => "delete comments",
+            Permission::ViewAuditTrail => "view the audit trail",
         }
     }
 }

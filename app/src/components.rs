@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
-use crate::pages::{AlertsPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
+use crate::pages::{AlertsPage, EventDetailPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <main class="content">
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=StaticSegment("events") view=EventsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
                         <Route path=StaticSegment("sources") view=SourcesPage/>

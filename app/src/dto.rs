@@ -73,6 +73,8 @@ pub struct EventSummary {
     pub severity: Severity,
     /// Set when the raw record could not be normalized; the raw record is kept.
     pub normalize_error: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// A page of events, newest first, with the cursor of the next (older) page.
@@ -131,6 +133,126 @@ impl EventListRequest {
         };
         Ok(Self { cursor, page_size })
     }
+}
+
+/// Longest tag, in characters.
+pub const MAX_TAG_LEN: usize = 64;
+/// Longest comment, in characters.
+pub const MAX_COMMENT_LEN: usize = 10_000;
+/// Most tags on one event.
+pub const MAX_TAGS_PER_EVENT: usize = 50;
+
+/// A tag as stored: trimmed, lower-case, 1–64 characters, no control characters. Suggested
+/// tags are `investigating`, `false_positive`, `true_positive`, `escalated`, `resolved`; any
+/// other text is allowed.
+pub fn normalize_tag(text: &str) -> Result<String, String> {
+    let tag = text.trim().to_lowercase();
+    if tag.is_empty() {
+        return Err("a tag cannot be empty".into());
+    }
+    if tag.chars().count() > MAX_TAG_LEN {
+        return Err(format!("a tag has at most {MAX_TAG_LEN} characters"));
+    }
+    if tag.chars().any(char::is_control) {
+        return Err("a tag cannot contain control characters".into());
+    }
+    Ok(tag)
+}
+
+/// Tags offered in the UI.
+pub const SUGGESTED_TAGS: &[&str] = &["investigating", "false_positive", "true_positive", "escalated", "resolved"];
+
+/// A comment on an event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Comment {
+    pub id: i64,
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A tag on an event, with who set it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TagInfo {
+    pub tag: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything about one event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventDetail {
+    pub event: EventSummary,
+    pub content_type: Option<String>,
+    pub dedupe_key: String,
+    pub ingested_at: DateTime<Utc>,
+    pub correlation_id: Option<String>,
+    pub actor_upn: Option<String>,
+    pub actor_app_id: Option<String>,
+    /// Why normalization failed, when it did.
+    pub normalize_error_message: Option<String>,
+    /// Flattened name/value fields, sorted by name.
+    pub flattened: Vec<(String, String)>,
+    /// The raw record exactly as received (pretty-printed when it is JSON).
+    pub raw: String,
+    pub tags: Vec<TagInfo>,
+    pub comments: Vec<Comment>,
+    /// Same correlation id, or same actor within an hour; newest first.
+    pub related: Vec<EventSummary>,
+}
+
+/// One value of a facet and how many events under the current filter have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Distinct values with counts under the current filter (most frequent first, at most 50 each).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Facets {
+    pub total: u64,
+    pub service: Vec<FacetValue>,
+    pub operation: Vec<FacetValue>,
+    pub result: Vec<FacetValue>,
+    pub actor: Vec<FacetValue>,
+    pub severity: Vec<FacetValue>,
+}
+
+/// Event counts per time bucket under the current filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Histogram {
+    pub bucket_seconds: i64,
+    /// Every bucket from the first to the last, empty ones included.
+    pub buckets: Vec<HistogramBucket>,
+}
+
+/// One bucket of a [`Histogram`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HistogramBucket {
+    pub start: DateTime<Utc>,
+    pub count: u64,
+}
+
+/// One entry of AOC's own audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub details: serde_json::Value,
 }
 
 /// What the Settings page shows about the running server and the caller.

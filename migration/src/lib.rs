@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial_schema;
 mod m20261123_000002_collection_state;
+mod m20261129_000003_search;
 
 /// Every migration of AOC, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial_schema::Migration),
             Box::new(m20261123_000002_collection_state::Migration),
+            Box::new(m20261129_000003_search::Migration),
         ]
     }
 }

@@ -2,8 +2,11 @@
 //! thin: authorize, validate, call a service, answer JSON.
 
 pub mod collection;
+pub mod events;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
+pub mod tenants;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,14 +1,18 @@
 //! Runs collections: one (tenant, source) at a time under a database lease, recording the
 //! outcome in the source status. Used by the scheduler, `aoc fetch` and the fetch API.
+//!
+//! The connectors can change while AOC runs (tenants stored in the database are added, edited and
+//! removed through the API): the list is replaced under a lock, and a tenant whose credentials
+//! cannot be read is kept with its problem so it shows as failing rather than vanishing.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
-use super::connector::Connector;
+use super::connector::{Api, Connector};
 use super::http::ApiClient;
 use super::unified::StartLog;
 use super::{ledger, CollectSummary, IngestError, SourceSummary};
@@ -27,6 +31,8 @@ pub struct Collector {
     pub holder: String,
     pub starts: StartLog,
     connectors: RwLock<Vec<Connector>>,
+    /// Tenants registered but not collectable, with why (e.g. credentials that cannot be decrypted).
+    problems: RwLock<HashMap<String, String>>,
     renewed: Mutex<HashMap<(String, String), Instant>>,
 }
 
@@ -40,19 +46,100 @@ impl Collector {
             holder: format!("{host}:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             starts: StartLog::default(),
             connectors: RwLock::new(Vec::new()),
+            problems: RwLock::new(HashMap::new()),
             renewed: Mutex::new(HashMap::new()),
         })
     }
 
     /// Adds (or replaces, by tenant id) a connector.
     pub fn add_connector(&self, connector: Connector) {
+        self.problems.write().unwrap_or_else(|p| p.into_inner()).remove(&connector.tenant_id);
+        self.replace(connector);
+    }
+
+    /// Registers a tenant that cannot be collected: it is listed (so its health says why) and
+    /// every collection of it records `failing` with `problem` without calling Microsoft.
+    pub fn add_unusable_connector(&self, connector: Connector, problem: String) {
+        self.problems.write().unwrap_or_else(|p| p.into_inner()).insert(connector.tenant_id.clone(), problem);
+        self.replace(connector);
+    }
+
+    fn replace(&self, connector: Connector) {
         let mut list = self.connectors.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = list.iter().find(|c| c.tenant_id == connector.tenant_id) {
+            // A token of the old credential or cloud must not outlive the change.
+            self.forget_tokens(old);
+        }
         list.retain(|c| c.tenant_id != connector.tenant_id);
         list.push(connector);
     }
 
+    /// Stops collecting a tenant (its stored events and bookkeeping stay); `false` when it was not
+    /// registered.
+    pub fn remove_connector(&self, tenant_id: &str) -> bool {
+        self.problems.write().unwrap_or_else(|p| p.into_inner()).remove(tenant_id);
+        let mut list = self.connectors.write().unwrap_or_else(|p| p.into_inner());
+        let Some(old) = list.iter().find(|c| c.tenant_id == tenant_id) else { return false };
+        self.forget_tokens(old);
+        list.retain(|c| c.tenant_id != tenant_id);
+        true
+    }
+
+    fn forget_tokens(&self, c: &Connector) {
+        self.api.tokens.invalidate(c, Api::Management);
+        self.api.tokens.invalidate(c, Api::Graph);
+    }
+
     pub fn connectors(&self) -> Vec<Connector> {
         self.connectors.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The connector registered for a tenant now.
+    pub fn connector(&self, tenant_id: &str) -> Option<Connector> {
+        self.connectors.read().unwrap_or_else(|p| p.into_inner()).iter().find(|c| c.tenant_id == tenant_id).cloned()
+    }
+
+    /// Why a registered tenant cannot be collected, if it cannot.
+    pub fn problem(&self, tenant_id: &str) -> Option<String> {
+        self.problems.read().unwrap_or_else(|p| p.into_inner()).get(tenant_id).cloned()
+    }
+
+    /// Collects every source of one tenant every `interval` (the first runs spread over a few
+    /// seconds), for tenants registered after the start-up scheduler ran. Each run uses the
+    /// connector registered at that moment, so edits apply to the next run and a removed tenant is
+    /// skipped. A run that panics is recorded as failing and the loop goes on. The loops end when
+    /// the returned handles are aborted.
+    pub fn spawn_periodic(self: &Arc<Self>, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for (j, source) in Source::ALL.into_iter().enumerate() {
+            let collector = self.clone();
+            let tenant_id = tenant_id.to_string();
+            let offset = Duration::from_millis((j as u64 * 750) % interval.as_millis().max(1) as u64);
+            handles.push(tokio::spawn(async move {
+                tokio::time::sleep(offset).await;
+                loop {
+                    if let Some(connector) = collector.connector(&tenant_id) {
+                        let run = {
+                            let collector = collector.clone();
+                            tokio::spawn(async move { collector.collect_source(&connector, source, None, false).await })
+                        };
+                        if let Err(panic) = run.await {
+                            collector.record_panic(&tenant_id, source, &panic).await;
+                        }
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+            }));
+        }
+        handles
+    }
+
+    /// Records a run that panicked as failing and frees its lease.
+    async fn record_panic(&self, tenant_id: &str, source: Source, panic: &tokio::task::JoinError) {
+        tracing::error!(tenant.id = %tenant_id, source = source.as_str(), "collection panicked: {panic}");
+        let error = "the collector crashed; see the server log";
+        let _ = ledger::record_status(&self.db, tenant_id, source.as_str(), "failing", Some(error)).await;
+        let _ = ledger::release_lease(&self.db, tenant_id, source.as_str(), &self.holder).await;
     }
 
     /// Renews the lease when it is due; `Err(Leased)` when another process took it.
@@ -77,6 +164,12 @@ impl Collector {
         if !c.sources.contains(&source) {
             summary.state = "disabled".into();
             let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "disabled", None).await;
+            return summary;
+        }
+        if let Some(problem) = self.problem(&c.tenant_id) {
+            summary.state = "failing".into();
+            let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "failing", Some(&problem)).await;
+            summary.error = Some(problem);
             return summary;
         }
         let deadline = Instant::now() + Duration::from_secs(300);

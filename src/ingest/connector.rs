@@ -39,26 +39,47 @@ impl Credential {
 
     /// A certificate credential from PEM text.
     pub fn from_pem(certificate_pem: &str, private_key_pem: &str) -> Result<Self, String> {
-        let body: String = certificate_pem
-            .lines()
-            .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-            .skip(1)
-            .take_while(|l| !l.starts_with("-----END"))
-            .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body.trim())
-            .map_err(|_| "the certificate file holds no PEM certificate".to_string())?;
-        if der.is_empty() {
-            return Err("the certificate file holds no PEM certificate".into());
-        }
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-            .map_err(|_| "the private key file holds no RSA private key in PEM form".to_string())?;
+        Self::parse_pem(certificate_pem, private_key_pem).map_err(|e| match e {
+            PemError::Certificate => "the certificate file holds no PEM certificate".to_string(),
+            PemError::PrivateKey => "the private key file holds no RSA private key in PEM form".to_string(),
+        })
+    }
+
+    /// A certificate credential from PEM text; the error says which half is unusable.
+    pub fn parse_pem(certificate_pem: &str, private_key_pem: &str) -> Result<Self, PemError> {
+        let der = certificate_der(certificate_pem)?;
+        let key =
+            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|_| PemError::PrivateKey)?;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         Ok(Credential::Certificate {
             x5t_s256: b64.encode(sha2::Sha256::digest(&der)),
             x5t: b64.encode(sha1::Sha1::digest(&der)),
             key: std::sync::Arc::new(key),
         })
+    }
+}
+
+/// Which half of a certificate credential is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("no PEM certificate (-----BEGIN CERTIFICATE-----) found")]
+    Certificate,
+    #[error("no RSA private key in PEM form found")]
+    PrivateKey,
+}
+
+/// The DER bytes of the first certificate in PEM text.
+pub fn certificate_der(certificate_pem: &str) -> Result<Vec<u8>, PemError> {
+    let body: String = certificate_pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    match base64::engine::general_purpose::STANDARD.decode(body.trim()) {
+        Ok(der) if !der.is_empty() => Ok(der),
+        _ => Err(PemError::Certificate),
     }
 }
 
@@ -93,19 +114,35 @@ impl Connector {
             (None, Some(secret)) => Credential::Secret(secret.clone()),
             (None, None) => return Err("CLIENT_SECRET or CLIENT_CERTIFICATE_PATH is required".into()),
         };
-        Ok(Some(Connector {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
+        let sources = c.sources.iter().filter_map(|s| Source::parse(s)).collect();
+        Ok(Some(Connector::configured(c, tenant_id, client_id, credential, c.cloud, sources)))
+    }
+
+    /// A connector whose endpoints, publisher id and request budget follow the settings: the
+    /// cloud's endpoints unless LOGIN_BASE_URL, GRAPH_BASE_URL or MANAGEMENT_BASE_URL override
+    /// them, PUBLISHER_IDENTIFIER (default: the tenant id), MANAGEMENT_REQUESTS_PER_MINUTE. Used
+    /// for the environment's tenant and for tenants stored in the database alike.
+    pub fn configured(
+        c: &CollectionSettings,
+        tenant_id: &str,
+        client_id: &str,
+        credential: Credential,
+        cloud: Cloud,
+        sources: Vec<Source>,
+    ) -> Connector {
+        Connector {
+            tenant_id: tenant_id.to_string(),
+            client_id: client_id.to_string(),
             credential,
-            cloud: c.cloud,
-            login_url: c.login_base_url.clone().unwrap_or_else(|| c.cloud.login_url().to_string()),
-            graph_url: c.graph_base_url.clone().unwrap_or_else(|| c.cloud.graph_url().to_string()),
-            management_url: c.management_base_url.clone().unwrap_or_else(|| c.cloud.management_url().to_string()),
-            publisher_id: c.publisher_identifier.clone().unwrap_or_else(|| tenant_id.clone()),
-            sources: c.sources.iter().filter_map(|s| Source::parse(s)).collect(),
+            cloud,
+            login_url: c.login_base_url.clone().unwrap_or_else(|| cloud.login_url().to_string()),
+            graph_url: c.graph_base_url.clone().unwrap_or_else(|| cloud.graph_url().to_string()),
+            management_url: c.management_base_url.clone().unwrap_or_else(|| cloud.management_url().to_string()),
+            publisher_id: c.publisher_identifier.clone().unwrap_or_else(|| tenant_id.to_string()),
+            sources,
             management_rpm: c.management_requests_per_minute,
             demo: false,
-        }))
+        }
     }
 
     /// The token resource (scope without `/.default`) for an API: always the cloud's identifier,

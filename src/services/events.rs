@@ -1,108 +1,149 @@
-//! Reading events: keyset pagination over (occurred_at, id), newest first.
+//! [`app::services::EventService`] over the database: the query service for reading, the
+//! annotation service for tags and comments.
 
-use app::dto::{EventListRequest, EventPage, EventSummary, Severity};
-use app::error::AppError;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-};
+use app::auth::Caller;
+use app::dto::{Comment, EventDetail, EventPage, EventSummary, Facets, Histogram, Severity, TagInfo};
+use app::error::{AppError, ErrorCode};
+use app::query::{EventFilter, PageRequest};
 
+use super::annotations::{validate_comment, AnnotationService};
 use super::db_failure;
-use crate::store::entities::events::{Column, Entity};
+use super::query::{QueryService, StoredEvent};
 
-/// [`app::services::EventService`] over the database.
+/// Facet values per field.
+pub const FACET_LIMIT: u32 = 50;
+/// Histogram buckets at most.
+pub const HISTOGRAM_BUCKETS: u32 = 100;
+/// Related events shown on a detail page.
+pub const RELATED_LIMIT: u32 = 20;
+
+/// Reading and annotating events.
+#[derive(Clone)]
 pub struct DbEventService {
-    db: DatabaseConnection,
+    pub query: QueryService,
+    pub annotations: AnnotationService,
 }
 
 impl DbEventService {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
+        Self { query: QueryService::new(db.clone()), annotations: AnnotationService::new(db) }
     }
 }
 
-/// The columns the list shows (the raw record and flattened fields stay in the database).
-#[derive(FromQueryResult)]
-struct Row {
-    id: i64,
-    record_id: String,
-    tenant_id: String,
-    source: String,
-    occurred_at: chrono::DateTime<chrono::Utc>,
-    service: String,
-    operation: String,
-    result: String,
-    actor_display: Option<String>,
-    actor_upn: Option<String>,
-    actor_app_id: Option<String>,
-    actor_ip: Option<String>,
-    target_display: Option<String>,
-    summary: String,
-    severity: i16,
-    has_error: bool,
-}
-
-impl From<Row> for EventSummary {
-    fn from(r: Row) -> Self {
+impl From<StoredEvent> for EventSummary {
+    fn from(e: StoredEvent) -> Self {
         EventSummary {
-            id: r.id,
-            record_id: r.record_id,
-            tenant_id: r.tenant_id,
-            source: r.source,
-            occurred_at: r.occurred_at,
-            service: r.service,
-            operation: r.operation,
-            result: r.result,
-            actor: r.actor_display.or(r.actor_upn).or(r.actor_app_id),
-            actor_ip: r.actor_ip,
-            targets: r.target_display,
-            summary: r.summary,
-            severity: Severity::from_level(r.severity),
-            normalize_error: r.has_error,
+            actor: e.actor(),
+            id: e.id,
+            record_id: e.record_id,
+            tenant_id: e.tenant_id,
+            source: e.source,
+            occurred_at: e.occurred_at,
+            service: e.service,
+            operation: e.operation,
+            result: e.result,
+            actor_ip: e.actor_ip,
+            targets: e.target_display,
+            summary: e.summary,
+            severity: Severity::from_level(e.severity),
+            normalize_error: e.normalize_error.is_some(),
+            tags: e.tags,
         }
     }
+}
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "the event does not exist")
+}
+
+/// Validates a list of tags as sent by a client.
+pub fn parse_tags(parameter: &str, tags: &[String]) -> Result<Vec<String>, AppError> {
+    tags.iter()
+        .map(|t| app::dto::normalize_tag(t).map_err(|problem| AppError::invalid_input(parameter, problem)))
+        .collect()
 }
 
 #[async_trait::async_trait]
 impl app::services::EventService for DbEventService {
-    async fn list_events(&self, request: EventListRequest) -> Result<EventPage, AppError> {
-        let mut query = Entity::find()
-            .select_only()
-            .columns([
-                Column::Id,
-                Column::RecordId,
-                Column::TenantId,
-                Column::Source,
-                Column::OccurredAt,
-                Column::Service,
-                Column::Operation,
-                Column::Result,
-                Column::ActorDisplay,
-                Column::ActorUpn,
-                Column::ActorAppId,
-                Column::ActorIp,
-                Column::TargetDisplay,
-                Column::Summary,
-                Column::Severity,
-            ])
-            .column_as(Column::NormalizeError.is_not_null(), "has_error")
-            .order_by_desc(Column::OccurredAt)
-            .order_by_desc(Column::Id)
-            .limit(u64::from(request.page_size) + 1);
-        if let Some(cursor) = request.cursor {
-            query = query.filter(
-                Condition::any()
-                    .add(Column::OccurredAt.lt(cursor.occurred_at))
-                    .add(Column::OccurredAt.eq(cursor.occurred_at).and(Column::Id.lt(cursor.id))),
-            );
-        }
-        let mut rows: Vec<Row> =
-            query.into_model::<Row>().all(&self.db).await.map_err(|e| db_failure("list_events", e))?;
-        let next_cursor = if rows.len() > request.page_size as usize {
-            rows.truncate(request.page_size as usize);
-            rows.last().map(|last| app::dto::EventCursor { occurred_at: last.occurred_at, id: last.id }.encode())
-        } else {
-            None
-        };
-        Ok(EventPage { items: rows.into_iter().map(EventSummary::from).collect(), next_cursor })
+    async fn list_events(&self, filter: EventFilter, page: PageRequest) -> Result<EventPage, AppError> {
+        let query = filter.parse(chrono::Utc::now())?;
+        let page = self
+            .query
+            .page(&query, page.cursor, page.page_size, false)
+            .await
+            .map_err(|e| db_failure("list_events", e))?;
+        Ok(EventPage {
+            items: page.items.into_iter().map(EventSummary::from).collect(),
+            next_cursor: page.next_cursor.map(|c| c.encode()),
+        })
+    }
+
+    async fn facets(&self, filter: EventFilter) -> Result<Facets, AppError> {
+        let query = filter.parse(chrono::Utc::now())?;
+        self.query.facets(&query, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))
+    }
+
+    async fn histogram(&self, filter: EventFilter) -> Result<Histogram, AppError> {
+        let query = filter.parse(chrono::Utc::now())?;
+        self.query.histogram(&query, None, HISTOGRAM_BUCKETS).await.map_err(|e| db_failure("histogram", e))
+    }
+
+    async fn event_detail(&self, id: i64) -> Result<EventDetail, AppError> {
+        let event = self.query.by_row_id(id).await.map_err(|e| db_failure("event_detail", e))?.ok_or_else(not_found)?;
+        let related = self.query.related(&event, RELATED_LIMIT).await.map_err(|e| db_failure("event_detail", e))?;
+        let tags = self.annotations.tags(id).await.map_err(|e| db_failure("event_detail", e))?;
+        let comments = self.annotations.comments(id).await.map_err(|e| db_failure("event_detail", e))?;
+        let raw_text = event.raw.clone().unwrap_or_default();
+        let raw = serde_json::from_str::<serde_json::Value>(&raw_text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or(raw_text);
+        let flattened: Vec<(String, String)> = event
+            .flattened
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<std::collections::BTreeMap<String, String>>(f).ok())
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        Ok(EventDetail {
+            content_type: event.content_type.clone(),
+            dedupe_key: event.dedupe_key.clone(),
+            ingested_at: event.ingested_at,
+            correlation_id: event.correlation_id.clone(),
+            actor_upn: event.actor_upn.clone(),
+            actor_app_id: event.actor_app_id.clone(),
+            normalize_error_message: event.normalize_error.clone(),
+            flattened,
+            raw,
+            tags,
+            comments,
+            related: related.into_iter().map(EventSummary::from).collect(),
+            event: event.into(),
+        })
+    }
+
+    async fn change_tags(
+        &self,
+        caller: &Caller,
+        id: i64,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> Result<Vec<TagInfo>, AppError> {
+        let add = parse_tags("add", &add)?;
+        let remove = parse_tags("remove", &remove)?;
+        self.annotations.change_tags(caller, id, &add, &remove, None).await.map_err(|e| e.into_app_error("change_tags"))
+    }
+
+    async fn add_comment(&self, caller: &Caller, id: i64, body: String) -> Result<Comment, AppError> {
+        let body = validate_comment(&body)?;
+        self.annotations.add_comment(caller, id, &body).await.map_err(|e| e.into_app_error("add_comment"))
+    }
+
+    async fn edit_comment(&self, caller: &Caller, id: i64, comment_id: i64, body: String) -> Result<Comment, AppError> {
+        let body = validate_comment(&body)?;
+        self.annotations.edit_comment(caller, id, comment_id, &body).await.map_err(|e| e.into_app_error("edit_comment"))
+    }
+
+    async fn delete_comment(&self, caller: &Caller, id: i64, comment_id: i64) -> Result<(), AppError> {
+        self.annotations.delete_comment(caller, id, comment_id).await.map_err(|e| e.into_app_error("delete_comment"))
     }
 }

@@ -1,7 +1,10 @@
 //! Implementations of the app crate's service traits over the database. Transaction boundaries
 //! live here; server functions and REST handlers only call these.
 
+pub mod annotations;
+pub mod bench;
 mod events;
+pub mod query;
 mod system;
 
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use std::sync::Arc;
 use app::error::AppError;
 use sea_orm::{DatabaseConnection, DbErr};
 
-pub use events::DbEventService;
+pub use events::{parse_tags, DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use system::DbSystemService;
 
 use crate::config::Settings;

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod retention;
+pub mod search;
 pub mod synthetic;
 pub mod writer;
 
@@ -12,6 +13,20 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::DatabaseUrl;
+
+/// SQLite has one writer at a time; writers that find it busy sleep and retry (the busy
+/// handler), which wastes most of the time when several collectors write at once. AOC's
+/// writers (the write path, the search indexer) queue here instead. PostgreSQL needs no queue.
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for this process's turn to write, on SQLite; `None` on PostgreSQL.
+pub async fn write_turn(db: &impl ConnectionTrait) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        Some(SQLITE_WRITER.lock().await)
+    } else {
+        None
+    }
+}
 
 /// A storage failure at start-up or in maintenance commands.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Statement};
 use serde_json::json;
 
 use super::entities::events;
@@ -68,6 +68,13 @@ pub async fn generate(
     seed: u64,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let before: i64 = db
+        .query_one(Statement::from_string(backend, "SELECT COALESCE(MAX(id), 0) AS n FROM events"))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
     let mut rng = StdRng::seed_from_u64(seed);
     let span_micros = i64::from(days.max(1)) * 86_400_000_000;
     let now = now.duration_trunc(Duration::microseconds(1)).unwrap_or(now);
@@ -125,6 +132,15 @@ pub async fn generate(
     if !batch.is_empty() {
         inserted += insert_batch(db, batch).await?;
     }
+    // Queue the new events for the full-text indexer, like the write path does.
+    db.execute(Statement::from_string(
+        backend,
+        format!(
+            "INSERT INTO search_queue (event_id) SELECT id FROM events WHERE id > {before} \
+             AND id NOT IN (SELECT event_id FROM search_queue)"
+        ),
+    ))
+    .await?;
     Ok(inserted)
 }
 

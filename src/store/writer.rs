@@ -192,6 +192,7 @@ pub async fn store_batch(
     let now = Utc::now();
     let total = rows.len() as u64;
     let normalize_errors = rows.iter().filter(|r| r.normalize_error.is_some()).count() as u64;
+    let turn = super::write_turn(db).await;
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
     let mut inserted = Vec::new();
@@ -262,10 +263,20 @@ pub async fn store_batch(
             inserted.push(NewEvent { id, tenant_id, source, dedupe_key });
         }
     }
+    // Queue the new events for the full-text indexer (see `store::search`).
+    for chunk in inserted.chunks(1000) {
+        let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
+        execute(
+            &txn,
+            Statement::from_string(backend, format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(","))),
+        )
+        .await?;
+    }
     for completion in completions {
         apply_completion(&txn, completion, now).await?;
     }
     txn.commit().await?;
+    drop(turn);
     let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
     subscribers.publish(outcome.inserted.clone());
     Ok(outcome)

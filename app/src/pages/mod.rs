@@ -1,9 +1,11 @@
 //! One module per page.
 
-mod events;
+mod event;
+pub(crate) mod events;
 mod planned;
 mod settings;
 
+pub use event::EventDetailPage;
 pub use events::EventsPage;
 pub use planned::{AlertsPage, RulesPage, SourcesPage};
 pub use settings::SettingsPage;

@@ -1,18 +1,99 @@
-//! Server functions over stored events.
+//! Server functions over stored events: search, facets, histogram, detail, tags and comments.
 
 use leptos::prelude::*;
 
-use crate::dto::EventPage;
+use crate::dto::{Comment, EventDetail, EventPage, Facets, Histogram, TagInfo};
 use crate::error::AppError;
+use crate::query::EventFilter;
 
-/// One page of stored events, newest first. `cursor` is the `next_cursor` of the previous page.
+/// One page of events matching `filter`, newest first. `cursor` is the `next_cursor` of the
+/// previous page; `page_size` is 1–500 (default 50).
 #[server(endpoint = "list_events")]
-pub async fn list_events(cursor: Option<String>, page_size: Option<u32>) -> Result<EventPage, AppError> {
+pub async fn list_events(
+    cursor: Option<String>,
+    page_size: Option<String>,
+    filter: Option<EventFilter>,
+) -> Result<EventPage, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
-    use crate::dto::EventListRequest;
+    use crate::query::PageRequest;
 
     caller()?.require(Permission::ViewEvents)?;
-    let request = EventListRequest::parse(cursor.as_deref(), page_size)?;
-    services()?.events.list_events(request).await
+    let page = PageRequest::parse(cursor.as_deref(), page_size.as_deref())?;
+    services()?.events.list_events(filter.unwrap_or_default(), page).await
+}
+
+/// Distinct values with counts under `filter` (they feed the filter dropdowns).
+#[server(endpoint = "event_facets")]
+pub async fn event_facets(filter: Option<EventFilter>) -> Result<Facets, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.events.facets(filter.unwrap_or_default()).await
+}
+
+/// Event counts over time under `filter`.
+#[server(endpoint = "event_histogram")]
+pub async fn event_histogram(filter: Option<EventFilter>) -> Result<Histogram, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.events.histogram(filter.unwrap_or_default()).await
+}
+
+/// Everything about one event, by AOC's row id.
+#[server(endpoint = "get_event")]
+pub async fn get_event(id: i64) -> Result<EventDetail, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.events.event_detail(id).await
+}
+
+/// Adds a tag to an event, or removes it when `remove` is true.
+#[server(endpoint = "tag_event")]
+pub async fn tag_event(id: i64, tag: String, remove: Option<bool>) -> Result<Vec<TagInfo>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::TagEvents)?;
+    let (add, remove) = if remove.unwrap_or(false) { (vec![], vec![tag]) } else { (vec![tag], vec![]) };
+    services()?.events.change_tags(&caller, id, add, remove).await
+}
+
+/// Adds a comment to an event.
+#[server(endpoint = "add_comment")]
+pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::CommentOnEvents)?;
+    services()?.events.add_comment(&caller, id, body).await
+}
+
+/// Edits one of the caller's own comments.
+#[server(endpoint = "edit_comment")]
+pub async fn edit_comment(id: i64, comment_id: i64, body: String) -> Result<Comment, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::CommentOnEvents)?;
+    services()?.events.edit_comment(&caller, id, comment_id, body).await
+}
+
+/// Deletes a comment (administrators).
+#[server(endpoint = "delete_comment")]
+pub async fn delete_comment(id: i64, comment_id: i64) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::DeleteComments)?;
+    services()?.events.delete_comment(&caller, id, comment_id).await
 }

@@ -5,4 +5,5 @@ pub mod coverage_windows;
 pub mod events;
 pub mod seen_blobs;
 pub mod source_status;
+pub mod tenants;
 pub mod watermarks;

@@ -1,0 +1,212 @@
+//! `aoc bench query`: the query side on a database holding N realistic events (from the
+//! simulator's activity generator, normalized and stored through the real write path, then
+//! indexed by the real indexer). Prints p50 and p95 of each query the Events page and the API
+//! run. Loading is skipped when the database already holds enough events.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DurationRound, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use app::dto::EventCursor;
+use app::query::{EventFilter, EventQuery};
+
+use super::query::QueryService;
+use crate::config::DatabaseUrl;
+use crate::normalize::{normalize, Context, Source};
+use crate::simulator::activity::{build_tenant, records_for_hour, ActivityConfig, Feed};
+use crate::store::writer::{store_batch, EventRow, Subscribers};
+
+const DAYS: i64 = 30;
+
+async fn count(db: &DatabaseConnection) -> anyhow::Result<u64> {
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM events"))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no count"))?;
+    Ok(row.try_get::<i64>("", "n")? as u64)
+}
+
+fn source_of(feed: Feed) -> (Source, Option<&'static str>) {
+    match feed {
+        Feed::DirectoryAudits => (Source::Directory, None),
+        Feed::SignIns => (Source::Signin, None),
+        Feed::IntuneAuditEvents => (Source::Intune, None),
+        other => (Source::Unified, other.content_type()),
+    }
+}
+
+/// Loads about `target` events spread over the last 30 days.
+async fn load(db: &DatabaseConnection, target: u64) -> anyhow::Result<()> {
+    let have = count(db).await?;
+    if have >= target {
+        println!("database already holds {have} events; not loading");
+        return Ok(());
+    }
+    let per_day = ((target - have) as f64 / DAYS as f64 * 1.02) as u32;
+    let config = ActivityConfig { seed: 7, events_per_day: per_day, scenarios: true };
+    let tenant = build_tenant(7, 0);
+    let now = Utc::now().duration_trunc(chrono::Duration::hours(1))?;
+    let started = Instant::now();
+    let mut stored = have;
+    let subscribers = Subscribers::default();
+    let mut batch = Vec::with_capacity(2_000);
+    'hours: for h in 0..DAYS * 24 {
+        let hour = now - chrono::Duration::hours(h + 1);
+        for feed in Feed::ALL {
+            let (source, content_type) = source_of(feed);
+            for record in records_for_hour(&config, &tenant, feed, hour) {
+                let n = normalize(source, content_type, &record.json, &Context::default());
+                batch.push(EventRow::new(&tenant.tenant_id, source, content_type, record.json, n, Utc::now()));
+                if batch.len() == 2_000 {
+                    let out = store_batch(db, std::mem::take(&mut batch), &[], &subscribers).await?;
+                    stored += out.inserted.len() as u64;
+                    if stored >= target {
+                        break 'hours;
+                    }
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let out = store_batch(db, batch, &[], &subscribers).await?;
+        stored += out.inserted.len() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "loaded {} events in {secs:.1} s ({:.0} events/s, generate + normalize + store)",
+        stored - have,
+        (stored - have) as f64 / secs
+    );
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+async fn measure<F, Fut>(name: &str, runs: usize, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let mut times = Vec::with_capacity(runs);
+    let mut rows = 0;
+    f().await?; // warm-up
+    for _ in 0..runs {
+        let t = Instant::now();
+        rows = f().await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{name:<44} p50 {:>8.1} ms   p95 {:>8.1} ms   ({rows} rows)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95)
+    );
+    Ok(())
+}
+
+fn q(filter: EventFilter) -> anyhow::Result<EventQuery> {
+    filter.parse(Utc::now()).map_err(|e| anyhow::anyhow!(e.message))
+}
+
+/// Runs the query benchmark and prints its figures.
+pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.display()));
+    let db = crate::store::connect(&DatabaseUrl::new(url)).await?;
+    crate::store::migrate(&db).await?;
+    let backend = crate::store::backend_name(&db);
+    println!("aoc bench query: {backend}, target {events} events, {runs} runs per query");
+    load(&db, events).await?;
+    let queued = crate::store::search::queue_length(&db).await?;
+    if queued > 0 {
+        let t = Instant::now();
+        let n = crate::store::search::index_pending(&db).await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!("indexed {n} events for full text in {secs:.1} s ({:.0} events/s)", n as f64 / secs);
+    }
+    let analyze = if backend == "postgres" { "VACUUM ANALYZE" } else { "ANALYZE" };
+    db.execute_unprepared(analyze).await?;
+    let total = count(&db).await?;
+    println!("events stored: {total}");
+    let service = QueryService::new(db.clone());
+
+    // Values to look for: a rare one (one record's id, found in its raw record) and a common word.
+    let sample = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT record_id, occurred_at, id FROM events WHERE source = 'unified' ORDER BY id LIMIT 1 OFFSET 12345",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no events"))?;
+    let rare: String = sample.try_get("", "record_id")?;
+    let deep_rows = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT occurred_at, id FROM events ORDER BY occurred_at DESC, id DESC LIMIT 1 OFFSET {}",
+                total * 4 / 5
+            ),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no events"))?;
+    let deep = EventCursor { occurred_at: deep_rows.try_get("", "occurred_at")?, id: deep_rows.try_get("", "id")? };
+
+    let three = q(EventFilter {
+        service: Some("Exchange".into()),
+        result: Some("success".into()),
+        source: Some("unified".into()),
+        ..Default::default()
+    })?;
+    let everything = q(EventFilter::default())?;
+    let last_day = q(EventFilter { last: Some("24h".into()), ..Default::default() })?;
+    let rare_text = q(EventFilter { search: Some(rare.clone()), ..Default::default() })?;
+    let common_text = q(EventFilter { search: Some("success".into()), ..Default::default() })?;
+    let field_text =
+        q(EventFilter { search: Some("Parameters.Identity:nobody@example.invalid".into()), ..Default::default() })?;
+
+    let s = &service;
+    measure("first page, 3 filters", runs, || async { Ok(s.page(&three, None, 50, false).await?.items.len()) }).await?;
+    measure("first page, no filter (API shape, with raw)", runs, || async {
+        Ok(s.page(&everything, None, 50, true).await?.items.len())
+    })
+    .await?;
+    measure("deep page by cursor (80% down)", runs, || async {
+        Ok(s.page(&everything, Some(deep), 50, false).await?.items.len())
+    })
+    .await?;
+    measure("deep page by cursor, 3 filters", runs, || async {
+        Ok(s.page(&three, Some(deep), 50, false).await?.items.len())
+    })
+    .await?;
+    measure("free text, rare raw value (a record id)", runs, || async {
+        Ok(s.page(&rare_text, None, 50, false).await?.items.len())
+    })
+    .await?;
+    measure("free text, common word (\"success\")", runs, || async {
+        Ok(s.page(&common_text, None, 50, false).await?.items.len())
+    })
+    .await?;
+    measure("flattened field:value, no match", runs, || async {
+        Ok(s.page(&field_text, None, 50, false).await?.items.len())
+    })
+    .await?;
+    measure("facets, last 24 h", runs, || async { Ok(s.facets(&last_day, 50).await?.service.len()) }).await?;
+    measure("facets, all events", runs.min(5), || async { Ok(s.facets(&everything, 50).await?.service.len()) }).await?;
+    measure("histogram, last 24 h", runs, || async { Ok(s.histogram(&last_day, None, 100).await?.buckets.len()) })
+        .await?;
+    measure("histogram, all events", runs.min(5), || async {
+        Ok(s.histogram(&everything, None, 100).await?.buckets.len())
+    })
+    .await?;
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("aoc-bench-query-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,581 @@
+//! The query service: one implementation of filtering, free text, keyset pagination, facets and
+//! the histogram, used by the server functions, the REST API and export alike.
+//!
+//! SQL is assembled from a validated [`EventQuery`] with every value bound as a parameter. Free
+//! text goes to the backend's full-text index (`store::search`) for indexed events and to a scan
+//! of the raw records of still-queued events, so results are complete while indexing catches up.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, Statement, Value};
+
+use app::dto::{EventCursor, FacetValue, Facets, Histogram, HistogramBucket};
+use app::query::{Clause, EventQuery, Field};
+
+/// A SQL text with its bound values, placeholders written for the backend.
+pub struct Sql {
+    backend: DatabaseBackend,
+    pub text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(backend: DatabaseBackend, text: impl Into<String>) -> Self {
+        Self { backend, text: text.into(), values: Vec::new() }
+    }
+
+    /// Binds a value and returns its placeholder.
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        if self.backend == DatabaseBackend::Postgres {
+            format!("${}", self.values.len())
+        } else {
+            "?".to_string()
+        }
+    }
+
+    pub fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    pub fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Case-insensitive LIKE for the backend.
+fn ilike(backend: DatabaseBackend) -> &'static str {
+    if backend == DatabaseBackend::Postgres {
+        "ILIKE"
+    } else {
+        "LIKE"
+    }
+}
+
+/// The full-text match expression for a list of token phrases (all must match).
+fn fts_expression(backend: DatabaseBackend, phrases: &[&[String]]) -> String {
+    let parts: Vec<String> = phrases
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|tokens| {
+            if backend == DatabaseBackend::Postgres {
+                // Tokens are letters and digits only, so they cannot break the tsquery syntax.
+                if tokens.len() == 1 {
+                    tokens[0].clone()
+                } else {
+                    format!("({})", tokens.join(" <-> "))
+                }
+            } else {
+                format!("\"{}\"", tokens.join(" "))
+            }
+        })
+        .collect();
+    if backend == DatabaseBackend::Postgres {
+        parts.join(" & ")
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// `e.id IN (...)`: indexed events matching every phrase, and queued events whose raw record
+/// contains every text (case-insensitive).
+fn text_condition(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
+    let backend = sql.backend;
+    let expression = fts_expression(backend, phrases);
+    let p = sql.bind(expression);
+    let indexed = if backend == DatabaseBackend::Postgres {
+        format!("SELECT event_id FROM event_search WHERE doc @@ to_tsquery('simple', {p})")
+    } else {
+        format!("SELECT rowid FROM event_search WHERE event_search MATCH {p}")
+    };
+    let mut queued = String::from("SELECT q.event_id FROM search_queue q JOIN events r ON r.id = q.event_id WHERE 1=1");
+    for text in texts {
+        let p = sql.bind(format!("%{}%", like_escape(text)));
+        queued.push_str(&format!(" AND r.raw {} {p} ESCAPE '\\'", ilike(backend)));
+    }
+    sql.push(&format!("e.id IN ({indexed} UNION ALL {queued})"));
+}
+
+/// Appends one clause as a boolean SQL expression.
+fn clause_sql(sql: &mut Sql, clause: &Clause) {
+    let backend = sql.backend;
+    match clause {
+        Clause::Field(field, value) => match field {
+            Field::Tenant => eq(sql, "e.tenant_id", value),
+            Field::Source => eq(sql, "e.source", value),
+            Field::Service => eq(sql, "e.service", value),
+            Field::Operation => eq(sql, "e.operation", value),
+            Field::Result => eq(sql, "e.result", value),
+            Field::Ip => eq(sql, "e.actor_ip", value),
+            Field::RecordId => eq(sql, "e.record_id", value),
+            Field::Correlation => eq(sql, "e.correlation_id", value),
+            Field::Severity => {
+                let level: i16 = value.parse().unwrap_or(0);
+                let p = sql.bind(level);
+                sql.push(&format!("e.severity = {p}"));
+            }
+            Field::Actor => {
+                if value.contains('*') {
+                    let pattern = like_escape(value).replace('*', "%");
+                    let op = ilike(backend);
+                    let a = sql.bind(pattern.clone());
+                    let b = sql.bind(pattern.clone());
+                    let c = sql.bind(pattern);
+                    sql.push(&format!(
+                        "(e.actor_upn {op} {a} ESCAPE '\\' OR e.actor_display {op} {b} ESCAPE '\\' \
+                         OR e.actor_app_id {op} {c} ESCAPE '\\')"
+                    ));
+                } else {
+                    let a = sql.bind(value.clone());
+                    let b = sql.bind(value.clone());
+                    let c = sql.bind(value.clone());
+                    sql.push(&format!("(e.actor_upn = {a} OR e.actor_display = {b} OR e.actor_app_id = {c})"));
+                }
+            }
+            Field::Target => {
+                let p = sql.bind(format!("%{}%", like_escape(value)));
+                sql.push(&format!("e.targets {} {p} ESCAPE '\\'", ilike(backend)));
+            }
+            Field::Tag => {
+                let p = sql.bind(value.clone());
+                sql.push(&format!("EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = {p})"));
+            }
+        },
+        Clause::MinSeverity(level) => {
+            let p = sql.bind(*level);
+            sql.push(&format!("e.severity >= {p}"));
+        }
+        Clause::Text { text, tokens } => text_condition(sql, &[tokens.as_slice()], &[text.as_str()]),
+        Clause::Flattened { key, value, tokens } => {
+            // `"key":"value"` inside the flattened JSON object, JSON-escaped like the stored text.
+            let needle = format!(
+                "{}:{}",
+                serde_json::to_string(key).unwrap_or_default(),
+                serde_json::to_string(value).unwrap_or_default()
+            );
+            let p = sql.bind(format!("%{}%", like_escape(&needle)));
+            sql.push(&format!("(e.flattened {} {p} ESCAPE '\\'", ilike(backend)));
+            if !tokens.is_empty() {
+                sql.push(" AND ");
+                text_condition(sql, &[tokens.as_slice()], &[value.as_str()]);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+fn eq(sql: &mut Sql, column: &str, value: &str) {
+    let p = sql.bind(value.to_string());
+    sql.push(&format!("{column} = {p}"));
+}
+
+/// Appends ` AND ...` for every condition of `query` (time range included).
+pub fn where_sql(sql: &mut Sql, query: &EventQuery) {
+    if let Some(start) = query.start {
+        let p = sql.bind(start);
+        sql.push(&format!(" AND e.occurred_at >= {p}"));
+    }
+    if let Some(end) = query.end {
+        let p = sql.bind(end);
+        sql.push(&format!(" AND e.occurred_at < {p}"));
+    }
+    // Positive free text is merged into one index lookup.
+    let mut phrases: Vec<&[String]> = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    for term in &query.terms {
+        match (&term.clause, term.negated) {
+            (Clause::Text { text, tokens }, false) => {
+                phrases.push(tokens.as_slice());
+                texts.push(text.as_str());
+            }
+            (clause, false) => {
+                sql.push(" AND ");
+                clause_sql(sql, clause);
+            }
+            (clause, true) => {
+                sql.push(" AND NOT COALESCE((");
+                clause_sql(sql, clause);
+                sql.push("), FALSE)");
+            }
+        }
+    }
+    if !phrases.is_empty() {
+        sql.push(" AND ");
+        text_condition(sql, &phrases, &texts);
+    }
+}
+
+/// The columns of an event row the query side reads.
+pub const EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.source, e.content_type, e.record_id, e.dedupe_key, \
+     e.occurred_at, e.ingested_at, e.service, e.operation, e.result, e.actor_display, e.actor_upn, e.actor_app_id, \
+     e.actor_ip, e.targets, e.target_display, e.summary, e.severity, e.correlation_id, e.normalize_error";
+
+/// One stored event as the query side returns it (the raw record only when asked for).
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub tenant_id: String,
+    pub source: String,
+    pub content_type: Option<String>,
+    pub record_id: String,
+    pub dedupe_key: String,
+    pub occurred_at: DateTime<Utc>,
+    pub ingested_at: DateTime<Utc>,
+    pub service: String,
+    pub operation: String,
+    pub result: String,
+    pub actor_display: Option<String>,
+    pub actor_upn: Option<String>,
+    pub actor_app_id: Option<String>,
+    pub actor_ip: Option<String>,
+    pub targets: String,
+    pub target_display: Option<String>,
+    pub summary: String,
+    pub severity: i16,
+    pub correlation_id: Option<String>,
+    pub normalize_error: Option<String>,
+    pub raw: Option<String>,
+    pub flattened: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl StoredEvent {
+    fn from_row(row: &QueryResult, with_raw: bool) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.try_get("", "id")?,
+            tenant_id: row.try_get("", "tenant_id")?,
+            source: row.try_get("", "source")?,
+            content_type: row.try_get("", "content_type")?,
+            record_id: row.try_get("", "record_id")?,
+            dedupe_key: row.try_get("", "dedupe_key")?,
+            occurred_at: row.try_get("", "occurred_at")?,
+            ingested_at: row.try_get("", "ingested_at")?,
+            service: row.try_get("", "service")?,
+            operation: row.try_get("", "operation")?,
+            result: row.try_get("", "result")?,
+            actor_display: row.try_get("", "actor_display")?,
+            actor_upn: row.try_get("", "actor_upn")?,
+            actor_app_id: row.try_get("", "actor_app_id")?,
+            actor_ip: row.try_get("", "actor_ip")?,
+            targets: row.try_get("", "targets")?,
+            target_display: row.try_get("", "target_display")?,
+            summary: row.try_get("", "summary")?,
+            severity: row.try_get("", "severity")?,
+            correlation_id: row.try_get("", "correlation_id")?,
+            normalize_error: row.try_get("", "normalize_error")?,
+            raw: if with_raw { Some(row.try_get("", "raw")?) } else { None },
+            flattened: if with_raw { Some(row.try_get("", "flattened")?) } else { None },
+            tags: Vec::new(),
+        })
+    }
+
+    /// The actor as one line: display name, else UPN, else app id.
+    pub fn actor(&self) -> Option<String> {
+        self.actor_display.clone().or_else(|| self.actor_upn.clone()).or_else(|| self.actor_app_id.clone())
+    }
+
+    /// The cursor that continues after this event.
+    pub fn cursor(&self) -> EventCursor {
+        EventCursor { occurred_at: self.occurred_at, id: self.id }
+    }
+}
+
+/// A page of stored events.
+pub struct StoredPage {
+    pub items: Vec<StoredEvent>,
+    pub next_cursor: Option<EventCursor>,
+}
+
+/// Reads events over one database.
+#[derive(Clone)]
+pub struct QueryService {
+    db: DatabaseConnection,
+}
+
+impl QueryService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// One page newest first, strictly after `cursor`; `with_raw` adds the raw record and the
+    /// flattened fields.
+    pub async fn page(
+        &self,
+        query: &EventQuery,
+        cursor: Option<EventCursor>,
+        page_size: u32,
+        with_raw: bool,
+    ) -> Result<StoredPage, DbErr> {
+        let backend = self.db.get_database_backend();
+        let extra = if with_raw { ", e.raw, e.flattened" } else { "" };
+        let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS}{extra} FROM events e WHERE 1=1"));
+        if let Some(c) = cursor {
+            let t = sql.bind(c.occurred_at);
+            let id = sql.bind(c.id);
+            sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
+        }
+        where_sql(&mut sql, query);
+        sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {}", u64::from(page_size) + 1));
+        let rows = self.db.query_all(sql.statement()).await?;
+        let mut items = rows.iter().map(|r| StoredEvent::from_row(r, with_raw)).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > page_size as usize {
+            items.truncate(page_size as usize);
+            items.last().map(StoredEvent::cursor)
+        } else {
+            None
+        };
+        self.attach_tags(&mut items).await?;
+        Ok(StoredPage { items, next_cursor })
+    }
+
+    /// Fills in the tags of `items`.
+    pub async fn attach_tags(&self, items: &mut [StoredEvent]) -> Result<(), DbErr> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = items.iter().map(|e| e.id.to_string()).collect();
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT event_id, tag FROM event_tags WHERE event_id IN ({}) ORDER BY tag", ids.join(",")),
+            ))
+            .await?;
+        for row in rows {
+            let id: i64 = row.try_get("", "event_id")?;
+            let tag: String = row.try_get("", "tag")?;
+            if let Some(e) = items.iter_mut().find(|e| e.id == id) {
+                e.tags.push(tag);
+            }
+        }
+        Ok(())
+    }
+
+    /// One event by AOC's row id, with raw record and flattened fields.
+    pub async fn by_row_id(&self, id: i64) -> Result<Option<StoredEvent>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let mut sql =
+            Sql::new(backend, format!("SELECT {EVENT_COLUMNS}, e.raw, e.flattened FROM events e WHERE e.id = "));
+        let p = sql.bind(id);
+        sql.push(&p);
+        let Some(row) = self.db.query_one(sql.statement()).await? else { return Ok(None) };
+        let mut event = StoredEvent::from_row(&row, true)?;
+        self.attach_tags(std::slice::from_mut(&mut event)).await?;
+        Ok(Some(event))
+    }
+
+    /// The row ids of events whose source record id is `record_id` (optionally in one tenant).
+    pub async fn row_ids_for_record(&self, record_id: &str, tenant: Option<&str>) -> Result<Vec<i64>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let mut sql = Sql::new(backend, "SELECT e.id FROM events e WHERE e.record_id = ");
+        let p = sql.bind(record_id.to_string());
+        sql.push(&p);
+        if let Some(tenant) = tenant {
+            let p = sql.bind(tenant.to_string());
+            sql.push(&format!(" AND e.tenant_id = {p}"));
+        }
+        sql.push(" ORDER BY e.id LIMIT 10");
+        let rows = self.db.query_all(sql.statement()).await?;
+        rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
+    }
+
+    /// Events related to `event`: same correlation id, or same actor within an hour; newest first.
+    pub async fn related(&self, event: &StoredEvent, limit: u32) -> Result<Vec<StoredEvent>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id <> "));
+        let p = sql.bind(event.id);
+        sql.push(&p);
+        let t = sql.bind(event.tenant_id.clone());
+        sql.push(&format!(" AND e.tenant_id = {t} AND ("));
+        let mut any = false;
+        if let Some(correlation) = &event.correlation_id {
+            let p = sql.bind(correlation.clone());
+            sql.push(&format!("e.correlation_id = {p}"));
+            any = true;
+        }
+        let actor = event.actor_upn.clone().or_else(|| event.actor_app_id.clone());
+        if let Some(actor) = actor {
+            if any {
+                sql.push(" OR ");
+            }
+            let column = if event.actor_upn.is_some() { "e.actor_upn" } else { "e.actor_app_id" };
+            let a = sql.bind(actor);
+            let from = sql.bind(event.occurred_at - chrono::Duration::hours(1));
+            let to = sql.bind(event.occurred_at + chrono::Duration::hours(1));
+            sql.push(&format!("({column} = {a} AND e.occurred_at >= {from} AND e.occurred_at <= {to})"));
+            any = true;
+        }
+        if !any {
+            return Ok(Vec::new());
+        }
+        sql.push(&format!(") ORDER BY e.occurred_at DESC, e.id DESC LIMIT {limit}"));
+        let rows = self.db.query_all(sql.statement()).await?;
+        let mut items = rows.iter().map(|r| StoredEvent::from_row(r, false)).collect::<Result<Vec<_>, _>>()?;
+        self.attach_tags(&mut items).await?;
+        Ok(items)
+    }
+
+    /// Distinct values with counts under `query`, for the filter dropdowns.
+    pub async fn facets(&self, query: &EventQuery, limit: u32) -> Result<Facets, DbErr> {
+        let backend = self.db.get_database_backend();
+        let facet = |expression: &str| {
+            let mut sql =
+                Sql::new(backend, format!("SELECT {expression} AS value, COUNT(*) AS n FROM events e WHERE 1=1"));
+            where_sql(&mut sql, query);
+            sql.push(&format!(" GROUP BY {expression} ORDER BY n DESC, value LIMIT {limit}"));
+            sql.statement()
+        };
+        let actor = "COALESCE(e.actor_upn, e.actor_display, e.actor_app_id, '')";
+        let severity_text = "e.severity";
+        let mut total = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
+        where_sql(&mut total, query);
+        let (total, service, operation, result, actor, severity) = tokio::try_join!(
+            self.db.query_one(total.statement()),
+            self.db.query_all(facet("e.service")),
+            self.db.query_all(facet("e.operation")),
+            self.db.query_all(facet("e.result")),
+            self.db.query_all(facet(actor)),
+            self.db.query_all(facet(severity_text)),
+        )?;
+        let values = |rows: Vec<QueryResult>| -> Result<Vec<FacetValue>, DbErr> {
+            rows.iter()
+                .map(|r| {
+                    Ok(FacetValue { value: r.try_get("", "value")?, count: r.try_get::<i64>("", "n")?.max(0) as u64 })
+                })
+                .collect()
+        };
+        let severity = severity
+            .iter()
+            .map(|r| {
+                let level: i16 = r.try_get("", "value")?;
+                Ok(FacetValue {
+                    value: app::dto::Severity::from_level(level).as_str().to_string(),
+                    count: r.try_get::<i64>("", "n")?.max(0) as u64,
+                })
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        Ok(Facets {
+            total: total.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64,
+            service: values(service)?,
+            operation: values(operation)?,
+            result: values(result)?,
+            actor: values(actor)?,
+            severity,
+        })
+    }
+
+    /// Counts per time bucket under `query`. The bucket width is `bucket_seconds`, or chosen
+    /// so the range has at most `max_buckets` buckets.
+    pub async fn histogram(
+        &self,
+        query: &EventQuery,
+        bucket_seconds: Option<i64>,
+        max_buckets: u32,
+    ) -> Result<Histogram, DbErr> {
+        let backend = self.db.get_database_backend();
+        let (first, last) = match (query.start, query.end) {
+            (Some(s), Some(e)) => (s, e),
+            _ => {
+                let mut sql = Sql::new(
+                    backend,
+                    "SELECT MIN(e.occurred_at) AS first, MAX(e.occurred_at) AS last FROM events e WHERE 1=1",
+                );
+                where_sql(&mut sql, query);
+                let row = self.db.query_one(sql.statement()).await?;
+                let first: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "first").ok()).flatten();
+                let last: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "last").ok()).flatten();
+                match (first, last) {
+                    (Some(f), Some(l)) => (query.start.unwrap_or(f), query.end.unwrap_or(l)),
+                    _ => return Ok(Histogram { bucket_seconds: bucket_seconds.unwrap_or(3600), buckets: Vec::new() }),
+                }
+            }
+        };
+        let span = (last - first).num_seconds().max(1);
+        let width = bucket_seconds.unwrap_or_else(|| choose_bucket(span, max_buckets.max(1)));
+        let bucket = if backend == DatabaseBackend::Postgres {
+            format!("CAST(FLOOR(EXTRACT(EPOCH FROM e.occurred_at) / {width}) AS BIGINT)")
+        } else {
+            format!("CAST(unixepoch(e.occurred_at) / {width} AS INTEGER)")
+        };
+        let mut sql = Sql::new(backend, format!("SELECT {bucket} AS b, COUNT(*) AS n FROM events e WHERE 1=1"));
+        where_sql(&mut sql, query);
+        sql.push(&format!(" GROUP BY {bucket} ORDER BY b"));
+        let rows = self.db.query_all(sql.statement()).await?;
+        let mut counts = std::collections::BTreeMap::new();
+        for row in rows {
+            let b: i64 = row.try_get("", "b")?;
+            let n: i64 = row.try_get("", "n")?;
+            counts.insert(b, n.max(0) as u64);
+        }
+        let first_bucket = first.timestamp().div_euclid(width);
+        let last_bucket = if query.end.is_some() {
+            (last.timestamp() - 1).div_euclid(width)
+        } else {
+            last.timestamp().div_euclid(width)
+        };
+        let first_bucket = counts.keys().next().map_or(first_bucket, |&k| k.min(first_bucket));
+        let last_bucket = counts.keys().last().map_or(last_bucket, |&k| k.max(last_bucket));
+        let buckets = (first_bucket..=last_bucket)
+            .take(10_000)
+            .map(|b| HistogramBucket {
+                start: DateTime::from_timestamp(b * width, 0).unwrap_or_default(),
+                count: counts.get(&b).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(Histogram { bucket_seconds: width, buckets })
+    }
+}
+
+/// The smallest of the usual widths that covers `span` seconds in at most `max` buckets.
+pub fn choose_bucket(span: i64, max: u32) -> i64 {
+    const WIDTHS: [i64; 12] =
+        [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400, 365 * 86_400];
+    WIDTHS.into_iter().find(|w| span / w < i64::from(max)).unwrap_or(365 * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn full_text_expressions_per_backend() {
+        let a = vec!["global".to_string(), "administrator".to_string()];
+        let b = vec!["forward".to_string()];
+        assert_eq!(
+            fts_expression(DatabaseBackend::Sqlite, &[a.as_slice(), b.as_slice()]),
+            "\"global administrator\" AND \"forward\""
+        );
+        assert_eq!(
+            fts_expression(DatabaseBackend::Postgres, &[a.as_slice(), b.as_slice()]),
+            "(global <-> administrator) & forward"
+        );
+    }
+
+    #[test]
+    fn bucket_widths_keep_the_count_bounded() {
+        assert_eq!(choose_bucket(3600, 100), 60);
+        assert_eq!(choose_bucket(86_400, 100), 900);
+        assert_eq!(choose_bucket(7 * 86_400, 100), 3 * 3600);
+        assert_eq!(choose_bucket(i64::MAX / 2, 100), 365 * 86_400);
+    }
+}
