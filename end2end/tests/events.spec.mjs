@@ -60,3 +60,52 @@ test('demo data is labelled as such', async ({ page }) => {
   await expect(page.locator('#demo-banner')).toContainText('Demo data');
   await expect(page.locator('#events-table tbody tr')).toHaveCount(50);
 });
+
+test('filters narrow the list and an event opens with its raw record, tags and comments', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/events');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  // Pick the first service the facets offer and apply it.
+  const service = await page.locator('#filter-service option').nth(1).getAttribute('value');
+  await page.locator('#filter-service').selectOption(service);
+  await page.locator('#filter-apply').click();
+  await expect(page).toHaveURL(new RegExp(`service=${encodeURIComponent(service)}`));
+  const services = await page.locator('#events-table tbody tr td:nth-child(3)').allTextContents();
+  expect(services.length).toBeGreaterThan(0);
+  expect(new Set(services)).toEqual(new Set([service]));
+  await expect(page.locator('#event-histogram')).toBeVisible();
+
+  // Open the first event.
+  await page.locator('#events-table tbody tr').first().locator('td.time a').click();
+  await expect(page).toHaveURL(/\/events\/\d+$/);
+  await expect(page.locator('#event-raw')).toContainText('"');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+
+  // Tag it and comment on it; tenant-like text is shown as text, never as markup.
+  await page.locator('#tag-input').fill('Investigating');
+  await page.locator('#tag-add').click();
+  await expect(page.locator('#event-tags')).toContainText('investigating');
+  await page.locator('#comment-input').fill('<b>checked</b> with the user');
+  await page.locator('#comment-add').click();
+  await expect(page.locator('#event-comments')).toContainText('<b>checked</b> with the user');
+  expect(await page.locator('#event-comments b').count()).toBe(0);
+  expect(errors).toEqual([]);
+});
+
+test('free text search finds a value from the raw records', async ({ page }) => {
+  await page.goto('/events?search=' + encodeURIComponent('"Global Administrator"'));
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  const rows = page.locator('#events-table tbody tr');
+  await expect(page.locator('#filter-search')).toHaveValue('"Global Administrator"');
+  if (process.env.AOC_E2E_DEMO !== 'true') {
+    // Generated events name "Global Administrator" as a target in their raw records.
+    await expect(rows.first()).toBeVisible();
+    const summaries = await page.locator('#events-table tbody td.summary').allTextContents();
+    expect(summaries.every((s) => s.includes('Global Administrator'))).toBeTruthy();
+  }
+  const none = await page.goto('/events?search=zz-no-such-value-zz');
+  expect(none.status()).toBe(200);
+  await expect(page.locator('#events-empty')).toContainText('No events match');
+  const bad = await page.goto('/events?search=' + encodeURIComponent('"unclosed'));
+  await expect(page.locator('.error-banner')).toContainText('search');
+});
