@@ -196,6 +196,10 @@ enum BenchKind {
         /// Add one oversized blob of this many MB (and collect only the Unified Audit Log).
         #[arg(long, default_value_t = 0)]
         blob_mb: u32,
+        /// Management API budget (requests per minute) enforced by the simulator and given to
+        /// AOC; reports the time the budget allows and the most requests in any minute.
+        #[arg(long)]
+        budget: Option<u32>,
     },
     /// Query latency (p50, p95) on a database of N generated events, loaded if needed.
     Query {
@@ -264,13 +268,12 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb } }) => {
+        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget } }) => {
             telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb)));
+            let result =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
+                    |rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget)),
+                );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

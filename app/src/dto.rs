@@ -216,7 +216,12 @@ pub struct FacetValue {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Facets {
+    /// Events matching the filter (exact).
     pub total: u64,
+    /// Set when more events match than are counted: the values are counted over this many of
+    /// the newest matching events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u64>,
     pub service: Vec<FacetValue>,
     pub operation: Vec<FacetValue>,
     pub result: Vec<FacetValue>,

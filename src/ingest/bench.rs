@@ -28,7 +28,16 @@ impl Drop for SimProcess {
 }
 
 /// Runs the ingestion benchmark and prints its figures.
-pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, blob_mb: u32) -> anyhow::Result<()> {
+/// With `budget`, the simulator enforces that many Management API requests per minute, AOC is
+/// told the same budget, only the Unified Audit Log is collected, and the run reports how long
+/// the budget alone would take for the requests made, and whether it was ever exceeded.
+pub async fn run(
+    database_url: Option<String>,
+    events_per_day: u32,
+    hours: u32,
+    blob_mb: u32,
+    budget: Option<u32>,
+) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let faults = format!("{{\"oversized_blob_mb\":{blob_mb}}}");
     // History just longer than the window, so the oversized blob (30 hours after the start of
@@ -40,7 +49,7 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
             "--events-per-day",
             &events_per_day.to_string(),
             "--budget-per-minute",
-            "2000000",
+            &budget.unwrap_or(2_000_000).to_string(),
             "--graph-reports-limit",
             "0",
             "--page-size",
@@ -69,7 +78,7 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
     let db = store::connect(&url).await?;
     store::migrate(&db).await?;
     let collector = Collector::new(db, Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sources = if blob_mb > 0 { vec![Source::Unified] } else { Source::ALL.to_vec() };
+    let sources = if blob_mb > 0 || budget.is_some() { vec![Source::Unified] } else { Source::ALL.to_vec() };
     collector.add_connector(Connector {
         tenant_id: t["tenant_id"].as_str().unwrap_or_default().into(),
         client_id: t["apps"][0]["client_id"].as_str().unwrap_or_default().into(),
@@ -80,7 +89,7 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
         management_url: base.clone(),
         publisher_id: t["tenant_id"].as_str().unwrap_or_default().into(),
         sources,
-        management_rpm: 2_000_000,
+        management_rpm: budget.unwrap_or(2_000_000),
         demo: false,
     });
     // Warm the simulator: asking for the ground truth generates (and caches) every hour, so the
@@ -95,6 +104,7 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
             .bytes()
             .await?;
     }
+    http.post(format!("{base}/_sim/stats/reset")).send().await?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let started = Instant::now();
     let summary = collector.collect_all(Some(hours), true).await;
@@ -116,6 +126,19 @@ pub async fn run(database_url: Option<String>, events_per_day: u32, hours: u32, 
         "peak RSS of the AOC process: {:.0} MiB (before collecting: {rss_before:.0} MiB)",
         peak_rss_mib().unwrap_or(0.0)
     );
+    if let Some(budget) = budget {
+        let stats: serde_json::Value = http.get(format!("{base}/_sim/stats")).send().await?.json().await?;
+        let requests = stats["management_requests"].as_u64().unwrap_or(0);
+        let allowed = requests as f64 / f64::from(budget) * 60.0;
+        println!(
+            "management requests: {requests} ({} blob downloads); the budget of {budget}/min allows them in {allowed:.1} s; \
+             took {seconds:.1} s = {:.2}x; most requests in any 60 s: {}; throttled (AF429): {}",
+            stats["blob_fetches"],
+            seconds / allowed.max(0.001),
+            stats["max_management_requests_per_minute"],
+            stats["throttled"],
+        );
+    }
     let _ = std::fs::remove_dir_all(&temp);
     Ok(())
 }

@@ -88,24 +88,62 @@ fn fts_expression(backend: DatabaseBackend, phrases: &[&[String]]) -> String {
     }
 }
 
-/// `e.id IN (...)`: indexed events matching every phrase, and queued events whose raw record
-/// contains every text (case-insensitive).
-fn text_condition(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
+/// A subquery of the ids of indexed events matching every phrase, and of queued events whose
+/// raw record contains every text (case-insensitive).
+fn text_ids(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) -> String {
     let backend = sql.backend;
     let expression = fts_expression(backend, phrases);
     let p = sql.bind(expression);
     let indexed = if backend == DatabaseBackend::Postgres {
-        format!("SELECT event_id FROM event_search WHERE doc @@ to_tsquery('simple', {p})")
+        format!("SELECT event_id AS id FROM event_search WHERE doc @@ to_tsquery('simple', {p})")
     } else {
-        format!("SELECT rowid FROM event_search WHERE event_search MATCH {p}")
+        format!("SELECT rowid AS id FROM event_search WHERE event_search MATCH {p}")
     };
-    let mut queued = String::from("SELECT q.event_id FROM search_queue q JOIN events r ON r.id = q.event_id WHERE 1=1");
+    // The queue is usually tiny or empty: make SQLite start from it (CROSS JOIN fixes the join
+    // order there) rather than scan every raw record when its statistics say otherwise.
+    let join = if backend == DatabaseBackend::Postgres { "JOIN" } else { "CROSS JOIN" };
+    let mut queued = format!("SELECT q.event_id FROM search_queue q {join} events r ON r.id = q.event_id WHERE 1=1");
     for text in texts {
         let p = sql.bind(format!("%{}%", like_escape(text)));
         queued.push_str(&format!(" AND r.raw {} {p} ESCAPE '\\'", ilike(backend)));
     }
-    sql.push(&format!("e.id IN ({indexed} UNION ALL {queued})"));
+    format!("{indexed} UNION ALL {queued}")
 }
+
+/// `e.id IN (...)` over [`text_ids`].
+fn text_condition(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
+    let ids = text_ids(sql, phrases, texts);
+    sql.push(&format!("e.id IN ({ids})"));
+}
+
+/// The positive free-text terms of a query, merged: (token phrases, texts as typed).
+fn positive_text(query: &EventQuery) -> (Vec<&[String]>, Vec<&str>) {
+    let mut phrases = Vec::new();
+    let mut texts = Vec::new();
+    for term in query.terms.iter().filter(|t| !t.negated) {
+        match &term.clause {
+            Clause::Text { text, tokens } => {
+                phrases.push(tokens.as_slice());
+                texts.push(text.as_str());
+            }
+            // A flattened field's value is also one of the raw record's values.
+            Clause::Flattened { value, tokens, .. } if !tokens.is_empty() => {
+                phrases.push(tokens.as_slice());
+                texts.push(value.as_str());
+            }
+            _ => {}
+        }
+    }
+    (phrases, texts)
+}
+
+/// Most candidate ids a selective free-text search hands to the main query as a list. Up to
+/// this many, looking the matches up by id and sorting them beats walking the time index and
+/// testing each event; above it (common words) the walk finds a page quickly.
+pub const CANDIDATE_LIMIT: usize = 5_000;
+
+/// Facet values are counted over at most this many of the newest matching events.
+pub const FACET_SAMPLE: u64 = 50_000;
 
 /// Appends one clause as a boolean SQL expression.
 fn clause_sql(sql: &mut Sql, clause: &Clause) {
@@ -164,13 +202,11 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
                 serde_json::to_string(key).unwrap_or_default(),
                 serde_json::to_string(value).unwrap_or_default()
             );
+            // (A positive one also narrows the free-text lookup by its value's tokens: see
+            // `positive_text`.)
+            let _ = tokens;
             let p = sql.bind(format!("%{}%", like_escape(&needle)));
-            sql.push(&format!("(e.flattened {} {p} ESCAPE '\\'", ilike(backend)));
-            if !tokens.is_empty() {
-                sql.push(" AND ");
-                text_condition(sql, &[tokens.as_slice()], &[value.as_str()]);
-            }
-            sql.push(")");
+            sql.push(&format!("e.flattened {} {p} ESCAPE '\\'", ilike(backend)));
         }
     }
 }
@@ -182,6 +218,12 @@ fn eq(sql: &mut Sql, column: &str, value: &str) {
 
 /// Appends ` AND ...` for every condition of `query` (time range included).
 pub fn where_sql(sql: &mut Sql, query: &EventQuery) {
+    where_sql_with(sql, query, None);
+}
+
+/// Like [`where_sql`]; `candidates`, when given, are the ids the positive free text matches
+/// (see [`QueryService::text_candidates`]).
+pub fn where_sql_with(sql: &mut Sql, query: &EventQuery, candidates: Option<&[i64]>) {
     if let Some(start) = query.start {
         let p = sql.bind(start);
         sql.push(&format!(" AND e.occurred_at >= {p}"));
@@ -190,15 +232,10 @@ pub fn where_sql(sql: &mut Sql, query: &EventQuery) {
         let p = sql.bind(end);
         sql.push(&format!(" AND e.occurred_at < {p}"));
     }
-    // Positive free text is merged into one index lookup.
-    let mut phrases: Vec<&[String]> = Vec::new();
-    let mut texts: Vec<&str> = Vec::new();
     for term in &query.terms {
         match (&term.clause, term.negated) {
-            (Clause::Text { text, tokens }, false) => {
-                phrases.push(tokens.as_slice());
-                texts.push(text.as_str());
-            }
+            // Positive free text is merged into one index lookup below.
+            (Clause::Text { .. }, false) => {}
             (clause, false) => {
                 sql.push(" AND ");
                 clause_sql(sql, clause);
@@ -210,9 +247,20 @@ pub fn where_sql(sql: &mut Sql, query: &EventQuery) {
             }
         }
     }
-    if !phrases.is_empty() {
-        sql.push(" AND ");
-        text_condition(sql, &phrases, &texts);
+    let (phrases, texts) = positive_text(query);
+    if phrases.is_empty() {
+        return;
+    }
+    match candidates {
+        Some([]) => sql.push(" AND 1 = 0"),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            sql.push(&format!(" AND e.id IN ({})", list.join(",")));
+        }
+        None => {
+            sql.push(" AND ");
+            text_condition(sql, &phrases, &texts);
+        }
     }
 }
 
@@ -312,6 +360,27 @@ impl QueryService {
         &self.db
     }
 
+    /// The ids the positive free text of `query` matches, when there are at most
+    /// [`CANDIDATE_LIMIT`]; `None` when the query has no free text or the match is common.
+    pub async fn text_candidates(&self, query: &EventQuery) -> Result<Option<Vec<i64>>, DbErr> {
+        let (phrases, texts) = positive_text(query);
+        if phrases.is_empty() {
+            return Ok(None);
+        }
+        let mut sql = Sql::new(self.db.get_database_backend(), "SELECT id FROM (");
+        let ids = text_ids(&mut sql, &phrases, &texts);
+        sql.push(&ids);
+        sql.push(&format!(") m LIMIT {}", CANDIDATE_LIMIT + 1));
+        let rows = self.db.query_all(sql.statement()).await?;
+        if rows.len() > CANDIDATE_LIMIT {
+            return Ok(None);
+        }
+        let mut ids = rows.iter().map(|r| r.try_get::<i64>("", "id")).collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Some(ids))
+    }
+
     /// One page newest first, strictly after `cursor`; `with_raw` adds the raw record and the
     /// flattened fields.
     pub async fn page(
@@ -329,7 +398,8 @@ impl QueryService {
             let id = sql.bind(c.id);
             sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
         }
-        where_sql(&mut sql, query);
+        let candidates = self.text_candidates(query).await?;
+        where_sql_with(&mut sql, query, candidates.as_deref());
         sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {}", u64::from(page_size) + 1));
         let rows = self.db.query_all(sql.statement()).await?;
         let mut items = rows.iter().map(|r| StoredEvent::from_row(r, with_raw)).collect::<Result<Vec<_>, _>>()?;
@@ -433,17 +503,29 @@ impl QueryService {
     /// Distinct values with counts under `query`, for the filter dropdowns.
     pub async fn facets(&self, query: &EventQuery, limit: u32) -> Result<Facets, DbErr> {
         let backend = self.db.get_database_backend();
+        let candidates = self.text_candidates(query).await?;
+        let candidates = candidates.as_deref();
+        // Values are counted over the newest FACET_SAMPLE matching events, so the dropdowns
+        // stay fast on any number of events; the total is exact.
         let facet = |expression: &str| {
-            let mut sql =
-                Sql::new(backend, format!("SELECT {expression} AS value, COUNT(*) AS n FROM events e WHERE 1=1"));
-            where_sql(&mut sql, query);
-            sql.push(&format!(" GROUP BY {expression} ORDER BY n DESC, value LIMIT {limit}"));
+            let mut sql = Sql::new(
+                backend,
+                "SELECT e.service, e.operation, e.result, e.actor_upn, e.actor_display, e.actor_app_id, e.severity \
+                 FROM events e WHERE 1=1",
+            );
+            where_sql_with(&mut sql, query, candidates);
+            sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {FACET_SAMPLE}"));
+            let inner = std::mem::take(&mut sql.text);
+            sql.text = format!(
+                "SELECT {expression} AS value, COUNT(*) AS n FROM ({inner}) e GROUP BY {expression} \
+                 ORDER BY n DESC, value LIMIT {limit}"
+            );
             sql.statement()
         };
         let actor = "COALESCE(e.actor_upn, e.actor_display, e.actor_app_id, '')";
         let severity_text = "e.severity";
         let mut total = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
-        where_sql(&mut total, query);
+        where_sql_with(&mut total, query, candidates);
         let (total, service, operation, result, actor, severity) = tokio::try_join!(
             self.db.query_one(total.statement()),
             self.db.query_all(facet("e.service")),
@@ -469,8 +551,10 @@ impl QueryService {
                 })
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
+        let total = total.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64;
         Ok(Facets {
-            total: total.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64,
+            total,
+            sample: (total > FACET_SAMPLE).then_some(FACET_SAMPLE),
             service: values(service)?,
             operation: values(operation)?,
             result: values(result)?,
@@ -488,6 +572,8 @@ impl QueryService {
         max_buckets: u32,
     ) -> Result<Histogram, DbErr> {
         let backend = self.db.get_database_backend();
+        let candidates = self.text_candidates(query).await?;
+        let candidates = candidates.as_deref();
         let (first, last) = match (query.start, query.end) {
             (Some(s), Some(e)) => (s, e),
             _ => {
@@ -495,7 +581,7 @@ impl QueryService {
                     backend,
                     "SELECT MIN(e.occurred_at) AS first, MAX(e.occurred_at) AS last FROM events e WHERE 1=1",
                 );
-                where_sql(&mut sql, query);
+                where_sql_with(&mut sql, query, candidates);
                 let row = self.db.query_one(sql.statement()).await?;
                 let first: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "first").ok()).flatten();
                 let last: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "last").ok()).flatten();
@@ -513,7 +599,7 @@ impl QueryService {
             format!("CAST(unixepoch(e.occurred_at) / {width} AS INTEGER)")
         };
         let mut sql = Sql::new(backend, format!("SELECT {bucket} AS b, COUNT(*) AS n FROM events e WHERE 1=1"));
-        where_sql(&mut sql, query);
+        where_sql_with(&mut sql, query, candidates);
         sql.push(&format!(" GROUP BY {bucket} ORDER BY b"));
         let rows = self.db.query_all(sql.statement()).await?;
         let mut counts = std::collections::BTreeMap::new();

@@ -110,7 +110,7 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
     let rows = db
         .query_all(Statement::from_string(
             DatabaseBackend::Sqlite,
-            format!("SELECT e.id, e.raw FROM search_queue q JOIN events e ON e.id = q.event_id ORDER BY q.event_id LIMIT {limit}"),
+            format!("SELECT e.id, e.raw FROM search_queue q CROSS JOIN events e ON e.id = q.event_id ORDER BY q.event_id LIMIT {limit}"),
         ))
         .await?;
     // Queue entries whose event is gone are dropped with the rest.
