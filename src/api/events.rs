@@ -627,6 +627,7 @@ pub async fn export(
         "events",
         None,
         serde_json::json!({ "format": if jsonl { "jsonl" } else { "csv" }, "filter": filter }),
+        None,
     )
     .await
     .map_err(|e| db_failure("api_export", e))?;

@@ -13,10 +13,10 @@
 use std::fmt;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ use super::{MaintenanceError, EXAMPLES, MAINTENANCE_TENANT};
 use crate::normalize::{self, Source};
 use crate::store::entities::{events, watermarks};
 use crate::store::synthetic::SYNTHETIC_TENANT;
-use crate::store::writer::EventRow;
+use crate::store::writer::{upsert_watermark, EventRow};
 
 /// The `watermarks.source` of the progress row.
 pub const PROGRESS_SOURCE: &str = "maintenance:renormalize";
@@ -261,26 +261,7 @@ pub async fn progress(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
 
 async fn save_progress(db: &impl ConnectionTrait, last_id: i64) -> Result<(), DbErr> {
     let now = Utc::now();
-    let model = watermarks::ActiveModel {
-        tenant_id: Set(MAINTENANCE_TENANT.into()),
-        source: Set(PROGRESS_SOURCE.into()),
-        position: Set(now),
-        cursor: Set(Some(last_id.to_string())),
-        updated_at: Set(now),
-    };
-    watermarks::Entity::insert(model)
-        .on_conflict(
-            OnConflict::columns([watermarks::Column::TenantId, watermarks::Column::Source])
-                .update_columns([
-                    watermarks::Column::Position,
-                    watermarks::Column::Cursor,
-                    watermarks::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    upsert_watermark(db, MAINTENANCE_TENANT, PROGRESS_SOURCE, now, Some(last_id.to_string()), now).await
 }
 
 async fn clear_progress(db: &impl ConnectionTrait) -> Result<(), DbErr> {

@@ -68,6 +68,7 @@ pub async fn audit(
     target_kind: &str,
     target_id: Option<String>,
     details: serde_json::Value,
+    request_id: Option<&str>,
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(
@@ -87,7 +88,7 @@ pub async fn audit(
         sql.bind(target_kind.to_string()),
         sql.bind(target_id),
         sql.bind(details.to_string()),
-        sql.bind(Option::<String>::None),
+        sql.bind(request_id.map(str::to_string)),
     ];
     sql.push(&values.join(", "));
     sql.push(")");
@@ -196,6 +197,7 @@ impl AnnotationService {
                 "event",
                 Some(event_id.to_string()),
                 serde_json::json!({ "record_id": record_id, "added": to_add, "removed": to_remove }),
+                None,
             )
             .await?;
         }
@@ -237,6 +239,7 @@ impl AnnotationService {
             "event",
             Some(event_id.to_string()),
             serde_json::json!({ "record_id": record_id, "comment_id": comment.id }),
+            None,
         )
         .await?;
         txn.commit().await?;
@@ -287,6 +290,7 @@ impl AnnotationService {
             "event",
             Some(event_id.to_string()),
             serde_json::json!({ "comment_id": comment_id }),
+            None,
         )
         .await?;
         txn.commit().await?;
@@ -308,6 +312,7 @@ impl AnnotationService {
             "event",
             Some(event_id.to_string()),
             serde_json::json!({ "comment_id": comment_id, "author": author }),
+            None,
         )
         .await?;
         txn.commit().await?;

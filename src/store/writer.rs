@@ -307,25 +307,7 @@ async fn apply_completion<C: ConnectionTrait>(
                 .await?;
         }
         Completion::Watermark { tenant_id, source, position, cursor } => {
-            let model = watermarks::ActiveModel {
-                tenant_id: sea_orm::Set(tenant_id.clone()),
-                source: sea_orm::Set(source.clone()),
-                position: sea_orm::Set(*position),
-                cursor: sea_orm::Set(cursor.clone()),
-                updated_at: sea_orm::Set(now),
-            };
-            watermarks::Entity::insert(model)
-                .on_conflict(
-                    OnConflict::columns([watermarks::Column::TenantId, watermarks::Column::Source])
-                        .update_columns([
-                            watermarks::Column::Position,
-                            watermarks::Column::Cursor,
-                            watermarks::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
+            upsert_watermark(db, tenant_id, source, *position, cursor.clone(), now).await?;
         }
         Completion::Window { tenant_id, source, content_type, start, end, records } => {
             let model = coverage_windows::ActiveModel {
@@ -362,6 +344,37 @@ async fn apply_completion<C: ConnectionTrait>(
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Sets the watermark of (`tenant_id`, `source`), creating it if needed.
+pub async fn upsert_watermark<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    source: &str,
+    position: DateTime<Utc>,
+    cursor: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let model = watermarks::ActiveModel {
+        tenant_id: sea_orm::Set(tenant_id.to_string()),
+        source: sea_orm::Set(source.to_string()),
+        position: sea_orm::Set(position),
+        cursor: sea_orm::Set(cursor),
+        updated_at: sea_orm::Set(now),
+    };
+    watermarks::Entity::insert(model)
+        .on_conflict(
+            OnConflict::columns([watermarks::Column::TenantId, watermarks::Column::Source])
+                .update_columns([
+                    watermarks::Column::Position,
+                    watermarks::Column::Cursor,
+                    watermarks::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

@@ -21,7 +21,6 @@ use std::time::Duration;
 use app::auth::Caller;
 use app::error::{AppError, ErrorCode};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
@@ -546,26 +545,16 @@ async fn record_change(
     actor: &Actor<'_>,
     action: &str,
     tenant_id: &str,
-    mut details: serde_json::Value,
+    details: serde_json::Value,
 ) -> Result<(), DbErr> {
-    if let Some(map) = details.as_object_mut() {
-        map.insert("actor_subject".into(), json!(actor.caller.subject));
-    }
-    let mut insert = Query::insert();
-    insert.into_table(Alias::new("audit_trail")).columns(
-        ["occurred_at", "actor", "action", "target_kind", "target_id", "details", "request_id"].map(Alias::new),
-    );
-    insert
-        .values([
-            Utc::now().into(),
-            actor.caller.display_name.clone().into(),
-            action.into(),
-            "tenant".into(),
-            tenant_id.into(),
-            details.to_string().into(),
-            actor.request_id.map(str::to_string).into(),
-        ])
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
-    txn.execute(txn.get_database_backend().build(&insert)).await?;
-    Ok(())
+    crate::services::annotations::audit(
+        txn,
+        actor.caller,
+        action,
+        "tenant",
+        Some(tenant_id.to_string()),
+        details,
+        actor.request_id,
+    )
+    .await
 }
