@@ -200,6 +200,11 @@ enum BenchKind {
         /// AOC; reports the time the budget allows and the most requests in any minute.
         #[arg(long)]
         budget: Option<u32>,
+        /// Sources to collect, comma-separated (default: all four; only `unified` with
+        /// --blob-mb or --budget). Sign-ins and directory audits share Microsoft's limit of 5
+        /// requests per 10 s, so they measure the limit, not AOC.
+        #[arg(long, value_delimiter = ',')]
+        sources: Vec<String>,
     },
     /// Query latency (p50, p95) on a database of N generated events, loaded if needed.
     Query {
@@ -268,11 +273,11 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget } }) => {
+        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources } }) => {
             telemetry::init(aoc::config::LogFormat::Text);
             let result =
                 tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
-                    |rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget)),
+                    |rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources)),
                 );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,

@@ -107,7 +107,64 @@ async fn retention_deletes_only_older_events_in_batches(backend: Backend) {
     assert!(oldest.occurred_at >= cutoff);
 }
 
+/// Many collectors writing at once: on SQLite their batches are committed together (group
+/// commit), yet each caller must get exactly its own outcome, every record is stored once, and
+/// every completion is recorded.
+async fn concurrent_batches_each_get_their_own_exact_outcome(backend: Backend) {
+    use aoc::normalize::{normalize, Context, Source};
+    use aoc::store::writer::{store_batch, Completion, EventRow, Subscribers};
+    let Some(database) = test_database(backend).await else { return };
+    let db = store::connect(&database.url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let subscribers = Subscribers::default();
+    let mut announced = subscribers.subscribe();
+    let now = Utc::now();
+    let tasks = (0..24usize).map(|task| {
+        let (db, subscribers) = (db.clone(), subscribers.clone());
+        async move {
+            // Task t stores records 40t .. 40t+99: each overlaps the next two tasks' ranges, and
+            // batch sizes vary so statements of both shapes are used.
+            let size = 60 + task % 41;
+            let rows: Vec<EventRow> = (task * 40..task * 40 + size)
+                .map(|i| {
+                    let raw = serde_json::json!({"Id": format!("rec-{i}"), "CreationTime": "2026-11-20T10:00:00",
+                        "Operation": "FileAccessed", "Workload": "SharePoint", "UserId": "a@contoso.com", "RecordType": 6})
+                    .to_string();
+                    let n = normalize(Source::Unified, Some("Audit.SharePoint"), &raw, &Context::default());
+                    EventRow::new("tenant-1", Source::Unified, Some("Audit.SharePoint"), raw, n, now)
+                })
+                .collect();
+            let done = Completion::Blob {
+                tenant_id: "tenant-1".into(),
+                content_id: format!("blob-{task}"),
+                content_type: "Audit.SharePoint".into(),
+                created: now,
+                records: size as i64,
+            };
+            let outcome = store_batch(&db, rows, &[done], &subscribers).await.unwrap();
+            assert_eq!(outcome.inserted.len() as u64 + outcome.duplicates, size as u64, "task {task}");
+            outcome.inserted.into_iter().map(|e| e.dedupe_key).collect::<Vec<_>>()
+        }
+    });
+    let results = futures_util::future::join_all(tasks.map(tokio::spawn)).await;
+    let mut keys: Vec<String> = results.into_iter().flat_map(|r| r.unwrap()).collect();
+    let claimed = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(claimed, keys.len(), "a record was reported inserted to two callers");
+    let distinct = 23 * 40 + 60 + 23 % 41;
+    assert_eq!(keys.len(), distinct);
+    assert_eq!(store::entities::events::Entity::find().count(&db).await.unwrap(), distinct as u64);
+    assert_eq!(store::entities::seen_blobs::Entity::find().count(&db).await.unwrap(), 24);
+    let mut announced_count = 0;
+    while let Ok(batch) = announced.try_recv() {
+        announced_count += batch.len();
+    }
+    assert_eq!(announced_count, distinct, "subscribers see each new event once");
+}
+
 on_both_backends!(
+    concurrent_batches_each_get_their_own_exact_outcome,
     retention_deletes_only_older_events_in_batches,
     migrations_go_up_down_and_up_again,
     the_same_record_is_stored_once_per_tenant,

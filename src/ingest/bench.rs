@@ -37,7 +37,20 @@ pub async fn run(
     hours: u32,
     blob_mb: u32,
     budget: Option<u32>,
+    sources: Vec<String>,
 ) -> anyhow::Result<()> {
+    let sources: Vec<Source> = if sources.is_empty() {
+        if blob_mb > 0 || budget.is_some() {
+            vec![Source::Unified]
+        } else {
+            Source::ALL.to_vec()
+        }
+    } else {
+        sources
+            .iter()
+            .map(|s| Source::parse(s.trim()).ok_or_else(|| anyhow::anyhow!("--sources: unknown source {s:?} (unified, directory, signin, intune)")))
+            .collect::<anyhow::Result<_>>()?
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let faults = format!("{{\"oversized_blob_mb\":{blob_mb}}}");
     // History just longer than the window, so the oversized blob (30 hours after the start of
@@ -78,7 +91,6 @@ pub async fn run(
     let db = store::connect(&url).await?;
     store::migrate(&db).await?;
     let collector = Collector::new(db, Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sources = if blob_mb > 0 || budget.is_some() { vec![Source::Unified] } else { Source::ALL.to_vec() };
     collector.add_connector(Connector {
         tenant_id: t["tenant_id"].as_str().unwrap_or_default().into(),
         client_id: t["apps"][0]["client_id"].as_str().unwrap_or_default().into(),
@@ -125,6 +137,10 @@ pub async fn run(
     println!(
         "peak RSS of the AOC process: {:.0} MiB (before collecting: {rss_before:.0} MiB)",
         peak_rss_mib().unwrap_or(0.0)
+    );
+    let (waited, held, batches, rows) = crate::store::writer::TIMING.totals();
+    println!(
+        "write path: {batches} transactions, {rows} rows; writer connection held {held:.1} s, waited for {waited:.1} s (summed over tasks)"
     );
     if let Some(budget) = budget {
         let stats: serde_json::Value = http.get(format!("{base}/_sim/stats")).send().await?.json().await?;

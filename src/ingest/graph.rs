@@ -13,7 +13,7 @@ use super::http::{Budget, CallError};
 use super::wire::GraphPage;
 use super::{IngestError, SourceSummary};
 use crate::normalize::{self, Source};
-use crate::store::writer::{store_batch, Completion, EventRow};
+use crate::store::writer::{store_batch, Completion};
 
 struct Resource {
     path: &'static str,
@@ -111,18 +111,7 @@ pub async fn collect(
         let raws: Vec<String> = page.value.into_iter().map(|v| v.get().to_string()).collect();
         let fetched = raws.len() as u64;
         total += fetched as i64;
-        let rows: Vec<EventRow> = raws
-            .into_iter()
-            .map(|raw| {
-                let n = match source {
-                    Source::Directory | Source::Signin | Source::Intune => {
-                        normalize::normalize(source, None, &raw, &context)
-                    }
-                    Source::Unified => unreachable!("graph sources only"),
-                };
-                EventRow::new(&c.tenant_id, source, None, raw, n, now)
-            })
-            .collect();
+        let rows = normalize::rows_off_thread(&c.tenant_id, source, None, raws, &context, now).await;
         let mut completions = Vec::new();
         if next.is_none() {
             completions.push(Completion::Window {

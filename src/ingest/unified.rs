@@ -20,7 +20,7 @@ use super::jsonstream::ArraySplitter;
 use super::wire::{ContentDescriptor, SubscriptionEntry};
 use super::{ledger, IngestError, SourceSummary};
 use crate::normalize::{self, Source};
-use crate::store::writer::{store_batch, Completion, EventRow};
+use crate::store::writer::{store_batch, Completion};
 
 /// The content types of the Unified Audit Log.
 pub const CONTENT_TYPES: [&str; 5] =
@@ -305,13 +305,7 @@ async fn store_records(
 ) -> Result<(), String> {
     let now = Utc::now();
     let fetched = raws.len() as u64;
-    let rows: Vec<EventRow> = raws
-        .into_iter()
-        .map(|raw| {
-            let n = normalize::normalize(Source::Unified, Some(content_type), &raw, context);
-            EventRow::new(&c.tenant_id, Source::Unified, Some(content_type), raw, n, now)
-        })
-        .collect();
+    let rows = normalize::rows_off_thread(&c.tenant_id, Source::Unified, Some(content_type), raws, context, now).await;
     let outcome = store_batch(&col.db, rows, completions, &col.subscribers)
         .await
         .map_err(|e| format!("storing records failed: {e}"))?;
@@ -361,73 +355,97 @@ pub async fn collect(
             .push("the Management Activity API only reaches 7 days back; older content cannot be collected".into());
     }
     let shared = Mutex::new(std::mem::take(summary));
-    let mut first_error: Option<IngestError> = None;
-    for ct in content_types {
-        let key = format!("unified:{ct}");
-        let watermark = ledger::watermark(&col.db, &c.tenant_id, &key).await?;
-        let wanted = match hours {
-            Some(h) => now - Duration::hours(i64::from(h.min(168))),
-            None => watermark.map_or(floor, |w| w.min(now - RECONCILE)),
-        };
-        if let Some(w) = watermark {
-            if w < floor {
-                shared.lock().unwrap_or_else(|p| p.into_inner()).warnings.push(format!(
-                    "{ct}: collection fell more than 7 days behind; content between {} and {} could no longer be retrieved",
-                    w.format("%Y-%m-%d %H:%M"),
-                    floor.format("%Y-%m-%d %H:%M")
-                ));
-            }
-        }
-        let mut start = wanted.max(floor);
-        // Where the watermark stands: it only moves forward over windows done in order. A
-        // first on-demand run sets none (older content is still missing); a watermark older than
-        // seven days restarts at the floor (the gap was reported above).
-        let mut position: Option<DateTime<Utc>> = match (watermark, hours) {
-            (Some(w), _) => Some(w.max(floor)),
-            (None, None) => Some(start),
-            (None, Some(_)) => None,
-        };
-        let mut contiguous = true;
-        while start < now {
-            col.keep_lease(c, "unified").await?;
-            let next_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1);
-            let end = next_hour.min(now);
-            match collect_window(col, c, ct, start, end, &shared).await {
-                Ok(()) => {
-                    let records = window_records(col, c, ct, start, end).await?;
-                    let mut completions = vec![Completion::Window {
-                        tenant_id: c.tenant_id.clone(),
-                        source: "unified".into(),
-                        content_type: ct.into(),
-                        start,
-                        end,
-                        records,
-                    }];
-                    if position.is_some_and(|p| contiguous && start <= p && end > p) {
-                        position = Some(end);
-                        completions.push(Completion::Watermark {
-                            tenant_id: c.tenant_id.clone(),
-                            source: key.clone(),
-                            position: end,
-                            cursor: None,
-                        });
-                    }
-                    store_batch(&col.db, Vec::new(), &completions, &col.subscribers).await?;
-                }
-                Err(e) => {
-                    contiguous = false;
-                    ledger::window_failed(&col.db, &c.tenant_id, "unified", ct, start, end, &e.to_string()).await?;
-                    let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                    s.failed += 1;
-                    if first_error.is_none() {
-                        first_error = Some(e);
-                    }
-                }
-            }
-            start = end;
+    // Content types are independent (each has its own watermark), so they are collected at
+    // once: listing one window, fetching blobs and storing overlap instead of waiting on each
+    // other. The request budget is shared through the tenant's limiter.
+    let results = futures_util::future::join_all(
+        content_types.into_iter().map(|ct| collect_content_type(col, c, ct, hours, now, floor, &shared)),
+    )
+    .await;
+    *summary = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    // A lost lease matters most (the caller stops); otherwise the first content type's failure.
+    let mut errors: Vec<IngestError> = results.into_iter().filter_map(Result::err).collect();
+    match errors.iter().position(|e| matches!(e, IngestError::Leased)) {
+        Some(i) => Err(errors.swap_remove(i)),
+        None if !errors.is_empty() => Err(errors.swap_remove(0)),
+        None => Ok(()),
+    }
+}
+
+/// Collects one content type's windows, oldest first, advancing its watermark over windows done
+/// in order. Returns the first failure after trying every window.
+async fn collect_content_type(
+    col: &Collector,
+    c: &Connector,
+    ct: &'static str,
+    hours: Option<u32>,
+    now: DateTime<Utc>,
+    floor: DateTime<Utc>,
+    shared: &Mutex<SourceSummary>,
+) -> Result<(), IngestError> {
+    let key = format!("unified:{ct}");
+    let watermark = ledger::watermark(&col.db, &c.tenant_id, &key).await?;
+    let wanted = match hours {
+        Some(h) => now - Duration::hours(i64::from(h.min(168))),
+        None => watermark.map_or(floor, |w| w.min(now - RECONCILE)),
+    };
+    if let Some(w) = watermark {
+        if w < floor {
+            shared.lock().unwrap_or_else(|p| p.into_inner()).warnings.push(format!(
+                "{ct}: collection fell more than 7 days behind; content between {} and {} could no longer be retrieved",
+                w.format("%Y-%m-%d %H:%M"),
+                floor.format("%Y-%m-%d %H:%M")
+            ));
         }
     }
-    *summary = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut start = wanted.max(floor);
+    // Where the watermark stands: it only moves forward over windows done in order. A first
+    // on-demand run sets none (older content is still missing); a watermark older than seven
+    // days restarts at the floor (the gap was reported above).
+    let mut position: Option<DateTime<Utc>> = match (watermark, hours) {
+        (Some(w), _) => Some(w.max(floor)),
+        (None, None) => Some(start),
+        (None, Some(_)) => None,
+    };
+    let mut contiguous = true;
+    let mut first_error: Option<IngestError> = None;
+    while start < now {
+        col.keep_lease(c, "unified").await?;
+        let next_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1);
+        let end = next_hour.min(now);
+        match collect_window(col, c, ct, start, end, shared).await {
+            Ok(()) => {
+                let records = window_records(col, c, ct, start, end).await?;
+                let mut completions = vec![Completion::Window {
+                    tenant_id: c.tenant_id.clone(),
+                    source: "unified".into(),
+                    content_type: ct.into(),
+                    start,
+                    end,
+                    records,
+                }];
+                if position.is_some_and(|p| contiguous && start <= p && end > p) {
+                    position = Some(end);
+                    completions.push(Completion::Watermark {
+                        tenant_id: c.tenant_id.clone(),
+                        source: key.clone(),
+                        position: end,
+                        cursor: None,
+                    });
+                }
+                store_batch(&col.db, Vec::new(), &completions, &col.subscribers).await?;
+            }
+            Err(e) => {
+                contiguous = false;
+                ledger::window_failed(&col.db, &c.tenant_id, "unified", ct, start, end, &e.to_string()).await?;
+                shared.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+        }
+        start = end;
+    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
@@ -442,10 +460,14 @@ async fn collect_window(
     end: DateTime<Utc>,
     summary: &Mutex<SourceSummary>,
 ) -> Result<(), IngestError> {
+    let began = Instant::now();
     let mut blobs = list_window(col, c, ct, start, end).await?;
+    let listed = began.elapsed();
     let ids: Vec<String> = blobs.iter().map(|b| b.content_id.clone()).collect();
     let seen = ledger::seen_blobs(&col.db, &c.tenant_id, &ids).await?;
     blobs.retain(|b| !seen.contains(&b.content_id));
+    let checked = began.elapsed();
+    let count = blobs.len();
     // Oldest first, as the reference clients do: listings are not ordered.
     blobs.sort_by(|a, b| (&a.content_created, &a.content_id).cmp(&(&b.content_created, &b.content_id)));
     let results: Vec<Result<BlobResult, IngestError>> = stream::iter(blobs.into_iter())
@@ -453,6 +475,15 @@ async fn collect_window(
         .buffer_unordered(BLOB_CONCURRENCY)
         .collect()
         .await;
+    tracing::debug!(
+        content_type = ct,
+        %start,
+        blobs = count,
+        list_ms = listed.as_millis() as u64,
+        seen_ms = (checked - listed).as_millis() as u64,
+        fetch_ms = (began.elapsed() - checked).as_millis() as u64,
+        "window collected"
+    );
     let mut error = None;
     for r in results {
         match r {

@@ -7,6 +7,7 @@ pub mod search;
 pub mod synthetic;
 pub mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -15,17 +16,91 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::config::DatabaseUrl;
 
 /// SQLite has one writer at a time; writers that find it busy sleep and retry (the busy
-/// handler), which wastes most of the time when several collectors write at once. AOC's
-/// writers (the write path, the search indexer) queue here instead. PostgreSQL needs no queue.
-static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// handler), which wastes most of the time when several collectors write at once. And in WAL
+/// mode a connection drops its whole page cache whenever another connection wrote since its last
+/// transaction, so pool connections taking turns at writing each start cold and re-read every
+/// index page they touch. AOC's bulk writers (the write path, the search indexer) therefore share
+/// one dedicated connection per SQLite file, taken in turn; its cache stays warm. PostgreSQL
+/// needs neither.
+static SQLITE_WRITERS: std::sync::Mutex<Option<std::collections::HashMap<std::path::PathBuf, Arc<WriterSlot>>>> =
+    std::sync::Mutex::new(None);
 
-/// Waits for this process's turn to write, on SQLite; `None` on PostgreSQL.
-pub async fn write_turn(db: &impl ConnectionTrait) -> Option<tokio::sync::MutexGuard<'static, ()>> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        Some(SQLITE_WRITER.lock().await)
-    } else {
-        None
+/// One SQLite file's writer connection, and the write-path batches waiting for it (see
+/// `writer::store_batch`: whoever gets the connection commits every waiting batch at once).
+pub struct WriterSlot {
+    conn: Arc<tokio::sync::Mutex<DatabaseConnection>>,
+    pub(crate) pending: std::sync::Mutex<Vec<writer::Pending>>,
+}
+
+impl WriterSlot {
+    /// Waits for the writer connection.
+    pub async fn lock(&self) -> tokio::sync::OwnedMutexGuard<DatabaseConnection> {
+        self.conn.clone().lock_owned().await
     }
+}
+
+/// The connection bulk writes go through: on SQLite the file's dedicated writer connection, held
+/// for as long as this value lives; on PostgreSQL the pool itself.
+pub struct Writer<'a> {
+    pool: &'a DatabaseConnection,
+    dedicated: Option<tokio::sync::OwnedMutexGuard<DatabaseConnection>>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = DatabaseConnection;
+
+    fn deref(&self) -> &DatabaseConnection {
+        self.dedicated.as_deref().unwrap_or(self.pool)
+    }
+}
+
+/// Waits for this process's turn to write to `db` and returns the connection to write with.
+pub async fn writer(db: &DatabaseConnection) -> Result<Writer<'_>, DbErr> {
+    Ok(match sqlite_writer(db).await? {
+        Some(slot) => Writer { pool: db, dedicated: Some(slot.lock().await) },
+        None => Writer { pool: db, dedicated: None },
+    })
+}
+
+/// The writer slot of `db`'s SQLite file, opened on first use; `None` on PostgreSQL and for
+/// in-memory SQLite.
+pub async fn sqlite_writer(db: &DatabaseConnection) -> Result<Option<Arc<WriterSlot>>, DbErr> {
+    let DatabaseConnection::SqlxSqlitePoolConnection(_) = db else {
+        return Ok(None);
+    };
+    let pool = db.get_sqlite_connection_pool();
+    let options = pool.connect_options();
+    let file = options.get_filename().to_path_buf();
+    if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let existing = {
+        let writers = SQLITE_WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+        writers.as_ref().and_then(|w| w.get(&file).cloned())
+    };
+    if let Some(slot) = existing {
+        return Ok(Some(slot));
+    }
+    let single = sea_orm::sqlx::pool::PoolOptions::<sea_orm::sqlx::Sqlite>::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(600))
+        .connect_with((*options).clone())
+        .await
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
+    let conn = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(single);
+    let mut writers = SQLITE_WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+    // Another task may have opened one meanwhile: keep the first.
+    let slot = writers
+        .get_or_insert_with(Default::default)
+        .entry(file)
+        .or_insert_with(|| {
+            Arc::new(WriterSlot { conn: Arc::new(tokio::sync::Mutex::new(conn)), pending: Default::default() })
+        })
+        .clone();
+    Ok(Some(slot))
 }
 
 /// A storage failure at start-up or in maintenance commands.
@@ -65,9 +140,22 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
+                // SQLite's default page cache is 2 MB: with the indexes a UI needs, the write
+                // path then re-reads index pages from the OS for every batch. Pages are
+                // allocated as used, so idle connections stay small.
+                .pragma("cache_size", sqlite_cache_pragma())
+                .pragma("temp_store", "memory")
+                // Checkpoint every ~32 MB of WAL instead of ~4 MB: hot index pages are copied
+                // into the database file once per checkpoint, not once per few batches.
+                .pragma("wal_autocheckpoint", "8000")
         });
     let db = Database::connect(options).await.map_err(|source| StoreError::Connect { url: url.redacted(), source })?;
     Ok(db)
+}
+
+fn sqlite_cache_pragma() -> String {
+    let mib: i64 = std::env::var("AOC_SQLITE_CACHE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    format!("-{}", mib.clamp(2, 4096) * 1024)
 }
 
 /// Applies every pending migration.

@@ -132,8 +132,8 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
     if rows.is_empty() && orphans.is_empty() {
         return Ok(0);
     }
-    let _turn = super::write_turn(db).await;
-    let txn = db.begin().await?;
+    let writer = super::writer(db).await?;
+    let txn = writer.begin().await?;
     let n = write_batch(&txn, &rows, &orphans).await?;
     txn.commit().await?;
     Ok(n)

@@ -12,8 +12,11 @@ use tokio::sync::broadcast;
 use super::entities::{coverage_windows, events, seen_blobs, watermarks};
 use crate::normalize::{NormalizeError, Normalized, Source};
 
-/// Rows per INSERT statement (SQLite allows 32,766 bound values; 23 columns × 400 stay far below).
-const ROWS_PER_STATEMENT: usize = 400;
+/// Rows per INSERT statement. Statements have only two shapes (this many rows, and one row for
+/// the rest of a batch), so both backends prepare each shape once per connection and reuse it; a
+/// statement of any other row count would be parsed and planned anew (for a multi-row insert
+/// with a dozen indexes that costs more than executing it).
+const ROWS_PER_STATEMENT: usize = 50;
 
 /// An event ready to store.
 #[derive(Clone, Debug)]
@@ -147,6 +150,43 @@ pub struct NewEvent {
     pub dedupe_key: String,
 }
 
+/// Where the write path spends its time, for benchmarks: waiting for the writer connection
+/// (SQLite has one) and holding it (the transaction), summed over every batch of the process.
+pub struct WriteTiming {
+    waited_ns: std::sync::atomic::AtomicU64,
+    held_ns: std::sync::atomic::AtomicU64,
+    batches: std::sync::atomic::AtomicU64,
+    rows: std::sync::atomic::AtomicU64,
+}
+
+pub static TIMING: WriteTiming = WriteTiming {
+    waited_ns: std::sync::atomic::AtomicU64::new(0),
+    held_ns: std::sync::atomic::AtomicU64::new(0),
+    batches: std::sync::atomic::AtomicU64::new(0),
+    rows: std::sync::atomic::AtomicU64::new(0),
+};
+
+impl WriteTiming {
+    fn record(&self, waited: std::time::Duration, held: std::time::Duration, rows: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waited_ns.fetch_add(waited.as_nanos() as u64, Relaxed);
+        self.held_ns.fetch_add(held.as_nanos() as u64, Relaxed);
+        self.batches.fetch_add(1, Relaxed);
+        self.rows.fetch_add(rows, Relaxed);
+    }
+
+    /// (seconds waited, seconds held, batches, rows) so far.
+    pub fn totals(&self) -> (f64, f64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.waited_ns.load(Relaxed) as f64 / 1e9,
+            self.held_ns.load(Relaxed) as f64 / 1e9,
+            self.batches.load(Relaxed),
+            self.rows.load(Relaxed),
+        )
+    }
+}
+
 /// The outcome of one stored batch.
 #[derive(Clone, Debug, Default)]
 pub struct BatchOutcome {
@@ -181,8 +221,28 @@ impl Subscribers {
     }
 }
 
+/// Rows of one batch turned into INSERT statements, with what the transaction also records.
+pub(crate) struct Request {
+    /// One statement per chunk of rows, with the chunk's tenant and source.
+    inserts: Vec<(Statement, String, Source)>,
+    completions: Vec<Completion>,
+    now: DateTime<Utc>,
+}
+
+/// A request waiting for the SQLite writer connection, and where its outcome goes.
+pub(crate) type Pending = (Request, tokio::sync::oneshot::Sender<Result<Vec<NewEvent>, DbErr>>);
+
+/// Most rows one group commit takes in (the rest wait for the next).
+const GROUP_ROWS: usize = 8_000;
+
 /// Inserts `rows` that are not stored yet and records `completions`, in one transaction; then
 /// announces the newly inserted events.
+///
+/// On SQLite, batches that arrive while another is being written wait together and are then
+/// committed in one transaction (group commit): SQLite writes every page a transaction touched
+/// to the WAL once per commit, and the pages of the random-key indexes (dedupe key, record id)
+/// are shared by many small batches. Each batch's outcome is its own; if the group fails, each
+/// batch is retried alone so one bad batch cannot fail the others.
 pub async fn store_batch(
     db: &DatabaseConnection,
     rows: Vec<EventRow>,
@@ -192,11 +252,163 @@ pub async fn store_batch(
     let now = Utc::now();
     let total = rows.len() as u64;
     let normalize_errors = rows.iter().filter(|r| r.normalize_error.is_some()).count() as u64;
-    let turn = super::write_turn(db).await;
-    let txn = db.begin().await?;
+    // Statements are built before waiting for the writer, so it is held only to execute them.
+    let request = Request { inserts: build_inserts(db.get_database_backend(), rows, now), completions: completions.to_vec(), now };
+    let asked = std::time::Instant::now();
+    let inserted = match super::sqlite_writer(db).await? {
+        Some(slot) => {
+            let (reply, mut outcome) = tokio::sync::oneshot::channel();
+            slot.pending.lock().unwrap_or_else(|p| p.into_inner()).push((request, reply));
+            let conn = slot.lock().await;
+            let got = std::time::Instant::now();
+            let mut rows_written = 0u64;
+            // Oldest first: groups are taken from the front until this batch has been written
+            // (usually by the first group; by another writer if it is already answered).
+            let result = loop {
+                match outcome.try_recv() {
+                    Ok(result) => break result,
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                        break Err(DbErr::Custom("the write of this batch was abandoned; it will be retried".into()))
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                        let group = {
+                            let mut pending = slot.pending.lock().unwrap_or_else(|p| p.into_inner());
+                            let mut rows = 0;
+                            let take = pending
+                                .iter()
+                                .take_while(|(r, _)| {
+                                    rows += r.rows();
+                                    rows <= GROUP_ROWS
+                                })
+                                .count()
+                                .max(1)
+                                .min(pending.len());
+                            pending.drain(..take).collect::<Vec<_>>()
+                        };
+                        if group.is_empty() {
+                            break Err(DbErr::Custom("the write of this batch was lost; it will be retried".into()));
+                        }
+                        rows_written += group.iter().map(|(r, _)| r.rows() as u64).sum::<u64>();
+                        write_group(&conn, group).await;
+                    }
+                }
+            };
+            if rows_written > 0 {
+                TIMING.record(got - asked, got.elapsed(), rows_written);
+            }
+            drop(conn);
+            result?
+        }
+        None => {
+            let got = std::time::Instant::now();
+            let txn = db.begin().await?;
+            let inserted = apply(&txn, &request).await?;
+            txn.commit().await?;
+            TIMING.record(got - asked, got.elapsed(), total);
+            inserted
+        }
+    };
+    let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
+    subscribers.publish(outcome.inserted.clone());
+    Ok(outcome)
+}
+impl Request {
+    fn rows(&self) -> usize {
+        self.inserts.iter().map(|(s, _, _)| s.values.as_ref().map_or(0, |v| v.0.len() / COLUMNS)).sum()
+    }
+}
+
+/// Writes a group of waiting batches in one transaction and answers each; if that fails, each
+/// batch alone.
+async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
+    let together = async {
+        let began = std::time::Instant::now();
+        let txn = conn.begin().await?;
+        let mut results = Vec::with_capacity(group.len());
+        for (request, _) in &group {
+            results.push(apply(&txn, request).await?);
+        }
+        let applied = began.elapsed();
+        txn.commit().await?;
+        tracing::debug!(
+            batches = group.len(),
+            rows = group.iter().map(|(r, _)| r.rows()).sum::<usize>(),
+            apply_ms = applied.as_millis() as u64,
+            commit_ms = (began.elapsed() - applied).as_millis() as u64,
+            "group committed"
+        );
+        Ok::<_, DbErr>(results)
+    }
+    .await;
+    match together {
+        Ok(results) => {
+            for ((_, reply), result) in group.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Err(error) if group.len() == 1 => {
+            if let Some((_, reply)) = group.into_iter().next() {
+                let _ = reply.send(Err(error));
+            }
+        }
+        Err(_) => {
+            for (request, reply) in group {
+                let alone = async {
+                    let txn = conn.begin().await?;
+                    let inserted = apply(&txn, &request).await?;
+                    txn.commit().await?;
+                    Ok(inserted)
+                }
+                .await;
+                let _ = reply.send(alone);
+            }
+        }
+    }
+}
+
+/// Runs one request's statements in `txn`: the inserts (returning the new rows), the search
+/// queue entries of the new rows, and the completions.
+async fn apply(txn: &sea_orm::DatabaseTransaction, request: &Request) -> Result<Vec<NewEvent>, DbErr> {
     let backend = txn.get_database_backend();
     let mut inserted = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for (statement, tenant_id, source) in &request.inserts {
+        for row in txn.query_all(statement.clone()).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let dedupe_key: String = row.try_get("", "dedupe_key")?;
+            inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source: *source, dedupe_key });
+        }
+    }
+    // Queue the new events for the full-text indexer (see `store::search`).
+    for chunk in inserted.chunks(1000) {
+        let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
+        execute(
+            txn,
+            Statement::from_string(backend, format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(","))),
+        )
+        .await?;
+    }
+    for completion in &request.completions {
+        apply_completion(txn, completion, request.now).await?;
+    }
+    Ok(inserted)
+}
+
+/// Columns per inserted row.
+const COLUMNS: usize = 22;
+
+/// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`: `ROWS_PER_STATEMENT` rows
+/// each, then one row each for the rest. The rows are moved into the statements: raw records are the bulk of a batch's memory.
+fn build_inserts(backend: sea_orm::DbBackend, rows: Vec<EventRow>, now: DateTime<Utc>) -> Vec<(Statement, String, Source)> {
+    let mut statements = Vec::new();
+    let full = rows.len() / ROWS_PER_STATEMENT * ROWS_PER_STATEMENT;
+    let mut rows = rows.into_iter();
+    let mut taken = 0;
+    loop {
+        let size = if taken < full { ROWS_PER_STATEMENT } else { 1 };
+        let chunk: Vec<EventRow> = rows.by_ref().take(size).collect();
+        taken += chunk.len();
+        let Some(first) = chunk.first() else { break };
+        let (chunk_source, chunk_tenant) = (first.source, first.tenant_id.clone());
         let mut insert = Query::insert();
         insert.into_table(events::Entity).columns([
             events::Column::TenantId,
@@ -224,29 +436,30 @@ pub async fn store_batch(
         ]);
         for r in chunk {
             let values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
-                r.tenant_id.clone().into(),
+                r.tenant_id.into(),
                 r.source.as_str().into(),
-                r.content_type.clone().into(),
-                r.record_id.clone().into(),
-                r.dedupe_key.clone().into(),
+                r.content_type.into(),
+                r.record_id.into(),
+                r.dedupe_key.into(),
                 r.occurred_at.into(),
                 now.into(),
-                r.service.clone().into(),
-                r.operation.clone().into(),
-                r.result.clone().into(),
-                r.actor_display.clone().into(),
-                r.actor_upn.clone().into(),
-                r.actor_app_id.clone().into(),
-                r.actor_ip.clone().into(),
-                r.targets.clone().into(),
-                r.target_display.clone().into(),
-                r.summary.clone().into(),
+                r.service.into(),
+                r.operation.into(),
+                r.result.into(),
+                r.actor_display.into(),
+                r.actor_upn.into(),
+                r.actor_app_id.into(),
+                r.actor_ip.into(),
+                r.targets.into(),
+                r.target_display.into(),
+                r.summary.into(),
                 r.severity.into(),
-                r.correlation_id.clone().into(),
-                r.flattened.clone().into(),
-                r.raw.clone().into(),
-                r.normalize_error.clone().into(),
+                r.correlation_id.into(),
+                r.flattened.into(),
+                r.raw.into(),
+                r.normalize_error.into(),
             ];
+            debug_assert_eq!(values.len(), COLUMNS);
             insert.values_panic(values);
         }
         insert
@@ -254,32 +467,9 @@ pub async fn store_batch(
                 OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
             )
             .returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
-        let statement = backend.build(&insert);
-        for row in txn.query_all(statement).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let dedupe_key: String = row.try_get("", "dedupe_key")?;
-            let source = chunk.first().map(|r| r.source).unwrap_or(Source::Unified);
-            let tenant_id = chunk.first().map(|r| r.tenant_id.clone()).unwrap_or_default();
-            inserted.push(NewEvent { id, tenant_id, source, dedupe_key });
-        }
+        statements.push((backend.build(&insert), chunk_tenant, chunk_source));
     }
-    // Queue the new events for the full-text indexer (see `store::search`).
-    for chunk in inserted.chunks(1000) {
-        let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
-        execute(
-            &txn,
-            Statement::from_string(backend, format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(","))),
-        )
-        .await?;
-    }
-    for completion in completions {
-        apply_completion(&txn, completion, now).await?;
-    }
-    txn.commit().await?;
-    drop(turn);
-    let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
-    subscribers.publish(outcome.inserted.clone());
-    Ok(outcome)
+    statements
 }
 
 async fn apply_completion<C: ConnectionTrait>(
