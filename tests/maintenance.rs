@@ -402,7 +402,7 @@ async fn dedupe_removes_a_record_stored_under_two_keys_and_keeps_what_points_at_
 async fn dedupe_removes_events_sharing_a_dedupe_key_once_the_unique_index_is_gone(backend: Backend) {
     let Some((_database, db)) = database(backend).await else { return };
     let ids = collect_sample(&db).await;
-    sql(&db, "DROP INDEX ux_events_tenant_dedupe").await;
+    sql(&db, "DROP INDEX ux_events_dedupe_tenant").await;
     let key = event(&db, ids[0]).await.dedupe_key;
     let copy = copy_event(&db, ids[0], &key).await;
     assert_eq!(violated_checks(&db).await, vec!["duplicate_dedupe_key"]);
@@ -505,7 +505,7 @@ impl Damage {
                 sql(db, &format!("UPDATE events SET source = 'exchange_online' WHERE id = {}", ids[0])).await;
             }
             Damage::SharedDedupeKey => {
-                sql(db, "DROP INDEX ux_events_tenant_dedupe").await;
+                sql(db, "DROP INDEX ux_events_dedupe_tenant").await;
                 let key = event(db, ids[0]).await.dedupe_key;
                 copy_event(db, ids[0], &key).await;
             }

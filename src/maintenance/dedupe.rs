@@ -1,5 +1,5 @@
 //! Records stored more than once. Two kinds are looked for: events sharing (tenant, dedupe key),
-//! which the unique index `ux_events_tenant_dedupe` should make impossible, and events holding
+//! which the unique index `ux_events_dedupe_tenant` should make impossible, and events holding
 //! the same record (tenant, source, record id) under different dedupe keys, which happens when
 //! the way keys are derived changed between versions. With `apply`, every group keeps its lowest
 //! id; the tags, comments, alerts and export entries of the others move to it where the kept

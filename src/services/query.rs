@@ -117,24 +117,37 @@ fn text_condition(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
 }
 
 /// The positive free-text terms of a query, merged: (token phrases, texts as typed).
-fn positive_text(query: &EventQuery) -> (Vec<&[String]>, Vec<&str>) {
+fn positive_text(query: &EventQuery) -> (Vec<Vec<String>>, Vec<String>) {
     let mut phrases = Vec::new();
     let mut texts = Vec::new();
     for term in query.terms.iter().filter(|t| !t.negated) {
         match &term.clause {
             Clause::Text { text, tokens } => {
-                phrases.push(tokens.as_slice());
-                texts.push(text.as_str());
+                phrases.push(tokens.clone());
+                texts.push(text.clone());
             }
             // A flattened field's value is also one of the raw record's values.
             Clause::Flattened { value, tokens, .. } if !tokens.is_empty() => {
-                phrases.push(tokens.as_slice());
-                texts.push(value.as_str());
+                phrases.push(tokens.clone());
+                texts.push(value.clone());
+            }
+            // So is the correlation id, which has no index of its own (see the migration
+            // `lean_event_indexes`): the full-text index finds its few events.
+            Clause::Field(Field::Correlation, value) => {
+                let tokens = app::query::tokens(value);
+                if !tokens.is_empty() {
+                    phrases.push(tokens);
+                    texts.push(value.clone());
+                }
             }
             _ => {}
         }
     }
     (phrases, texts)
+}
+
+fn borrowed<'a>(phrases: &'a [Vec<String>], texts: &'a [String]) -> (Vec<&'a [String]>, Vec<&'a str>) {
+    (phrases.iter().map(Vec::as_slice).collect(), texts.iter().map(String::as_str).collect())
 }
 
 /// Most candidate ids a selective free-text search hands to the main query as a list. Up to
@@ -156,7 +169,7 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
             Field::Operation => eq(sql, "e.operation", value),
             Field::Result => eq(sql, "e.result", value),
             Field::Ip => eq(sql, "e.actor_ip", value),
-            Field::RecordId => eq(sql, "e.record_id", value),
+            Field::RecordId => record_id_sql(sql, value),
             Field::Correlation => eq(sql, "e.correlation_id", value),
             Field::Severity => {
                 let level: i16 = value.parse().unwrap_or(0);
@@ -211,6 +224,19 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
     }
 }
 
+/// Events whose source record id is `record_id`, through the dedupe key (always
+/// `source:record id`), which is indexed.
+fn record_id_sql(sql: &mut Sql, record_id: &str) {
+    let keys: Vec<String> = crate::normalize::Source::ALL
+        .iter()
+        .map(|s| {
+            let p = sql.bind(crate::store::writer::dedupe_key(*s, record_id));
+            p
+        })
+        .collect();
+    sql.push(&format!("e.dedupe_key IN ({})", keys.join(", ")));
+}
+
 fn eq(sql: &mut Sql, column: &str, value: &str) {
     let p = sql.bind(value.to_string());
     sql.push(&format!("{column} = {p}"));
@@ -259,6 +285,7 @@ pub fn where_sql_with(sql: &mut Sql, query: &EventQuery, candidates: Option<&[i6
         }
         None => {
             sql.push(" AND ");
+            let (phrases, texts) = borrowed(&phrases, &texts);
             text_condition(sql, &phrases, &texts);
         }
     }
@@ -368,6 +395,7 @@ impl QueryService {
             return Ok(None);
         }
         let mut sql = Sql::new(self.db.get_database_backend(), "SELECT id FROM (");
+        let (phrases, texts) = borrowed(&phrases, &texts);
         let ids = text_ids(&mut sql, &phrases, &texts);
         sql.push(&ids);
         sql.push(&format!(") m LIMIT {}", CANDIDATE_LIMIT + 1));
@@ -452,9 +480,8 @@ impl QueryService {
     /// The row ids of events whose source record id is `record_id` (optionally in one tenant).
     pub async fn row_ids_for_record(&self, record_id: &str, tenant: Option<&str>) -> Result<Vec<i64>, DbErr> {
         let backend = self.db.get_database_backend();
-        let mut sql = Sql::new(backend, "SELECT e.id FROM events e WHERE e.record_id = ");
-        let p = sql.bind(record_id.to_string());
-        sql.push(&p);
+        let mut sql = Sql::new(backend, "SELECT e.id FROM events e WHERE ");
+        record_id_sql(&mut sql, record_id);
         if let Some(tenant) = tenant {
             let p = sql.bind(tenant.to_string());
             sql.push(&format!(" AND e.tenant_id = {p}"));
@@ -467,35 +494,45 @@ impl QueryService {
     /// Events related to `event`: same correlation id, or same actor within an hour; newest first.
     pub async fn related(&self, event: &StoredEvent, limit: u32) -> Result<Vec<StoredEvent>, DbErr> {
         let backend = self.db.get_database_backend();
-        let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id <> "));
-        let p = sql.bind(event.id);
-        sql.push(&p);
-        let t = sql.bind(event.tenant_id.clone());
-        sql.push(&format!(" AND e.tenant_id = {t} AND ("));
-        let mut any = false;
-        if let Some(correlation) = &event.correlation_id {
+        let start = |sql: &mut Sql| {
+            let p = sql.bind(event.id);
+            let t = sql.bind(event.tenant_id.clone());
+            sql.push(&format!(" AND e.id <> {p} AND e.tenant_id = {t}"));
+        };
+        let mut items: Vec<StoredEvent> = Vec::new();
+        // Same correlation id: looked up through the full-text index (the id is a raw value).
+        let tokens = event.correlation_id.as_deref().map(app::query::tokens).unwrap_or_default();
+        if let (Some(correlation), false) = (&event.correlation_id, tokens.is_empty()) {
+            let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS} FROM events e WHERE 1=1"));
+            start(&mut sql);
             let p = sql.bind(correlation.clone());
-            sql.push(&format!("e.correlation_id = {p}"));
-            any = true;
+            sql.push(&format!(" AND e.correlation_id = {p} AND "));
+            text_condition(&mut sql, &[tokens.as_slice()], &[correlation.as_str()]);
+            sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {limit}"));
+            for row in self.db.query_all(sql.statement()).await? {
+                items.push(StoredEvent::from_row(&row, false)?);
+            }
         }
+        // Same actor within an hour (index on actor and time).
         let actor = event.actor_upn.clone().or_else(|| event.actor_app_id.clone());
         if let Some(actor) = actor {
-            if any {
-                sql.push(" OR ");
-            }
             let column = if event.actor_upn.is_some() { "e.actor_upn" } else { "e.actor_app_id" };
+            let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS} FROM events e WHERE 1=1"));
+            start(&mut sql);
             let a = sql.bind(actor);
             let from = sql.bind(event.occurred_at - chrono::Duration::hours(1));
             let to = sql.bind(event.occurred_at + chrono::Duration::hours(1));
-            sql.push(&format!("({column} = {a} AND e.occurred_at >= {from} AND e.occurred_at <= {to})"));
-            any = true;
+            sql.push(&format!(
+                " AND {column} = {a} AND e.occurred_at >= {from} AND e.occurred_at <= {to} \
+                 ORDER BY e.occurred_at DESC, e.id DESC LIMIT {limit}"
+            ));
+            for row in self.db.query_all(sql.statement()).await? {
+                items.push(StoredEvent::from_row(&row, false)?);
+            }
         }
-        if !any {
-            return Ok(Vec::new());
-        }
-        sql.push(&format!(") ORDER BY e.occurred_at DESC, e.id DESC LIMIT {limit}"));
-        let rows = self.db.query_all(sql.statement()).await?;
-        let mut items = rows.iter().map(|r| StoredEvent::from_row(r, false)).collect::<Result<Vec<_>, _>>()?;
+        items.sort_by(|a, b| (b.occurred_at, b.id).cmp(&(a.occurred_at, a.id)));
+        items.dedup_by_key(|e| e.id);
+        items.truncate(limit as usize);
         self.attach_tags(&mut items).await?;
         Ok(items)
     }
