@@ -543,59 +543,62 @@ impl QueryService {
         let candidates = self.text_candidates(query).await?;
         let candidates = candidates.as_deref();
         // Values are counted over the newest FACET_SAMPLE matching events, so the dropdowns
-        // stay fast on any number of events; the total is exact.
-        let facet = |expression: &str| {
-            let mut sql = Sql::new(
-                backend,
-                "SELECT e.service, e.operation, e.result, e.actor_upn, e.actor_display, e.actor_app_id, e.severity \
-                 FROM events e WHERE 1=1",
-            );
-            where_sql_with(&mut sql, query, candidates);
-            sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {FACET_SAMPLE}"));
-            let inner = std::mem::take(&mut sql.text);
-            sql.text = format!(
-                "SELECT {expression} AS value, COUNT(*) AS n FROM ({inner}) e GROUP BY {expression} \
-                 ORDER BY n DESC, value LIMIT {limit}"
-            );
-            sql.statement()
-        };
-        let actor = "COALESCE(e.actor_upn, e.actor_display, e.actor_app_id, '')";
-        let severity_text = "e.severity";
+        // stay fast on any number of events; the total is exact. The sample is read once and
+        // every facet is counted from it (reading the rows is the cost, not counting).
+        let mut sql = Sql::new(
+            backend,
+            "SELECT e.service, e.operation, e.result, \
+             COALESCE(e.actor_upn, e.actor_display, e.actor_app_id, '') AS actor, e.severity \
+             FROM events e WHERE 1=1",
+        );
+        where_sql_with(&mut sql, query, candidates);
+        sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {FACET_SAMPLE}"));
+        let inner = std::mem::take(&mut sql.text);
+        let branches: Vec<String> = ["service", "operation", "result", "actor", "severity"]
+            .iter()
+            .map(|name| {
+                format!(
+                    "SELECT * FROM (SELECT '{name}' AS facet, CAST(s.{name} AS TEXT) AS value, COUNT(*) AS n \
+                     FROM s GROUP BY s.{name} ORDER BY n DESC, value LIMIT {limit}) f_{name}"
+                )
+            })
+            .collect();
+        sql.text = format!("WITH s AS MATERIALIZED ({inner}) {}", branches.join(" UNION ALL "));
         let mut total = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
         where_sql_with(&mut total, query, candidates);
-        let (total, service, operation, result, actor, severity) = tokio::try_join!(
-            self.db.query_one(total.statement()),
-            self.db.query_all(facet("e.service")),
-            self.db.query_all(facet("e.operation")),
-            self.db.query_all(facet("e.result")),
-            self.db.query_all(facet(actor)),
-            self.db.query_all(facet(severity_text)),
-        )?;
-        let values = |rows: Vec<QueryResult>| -> Result<Vec<FacetValue>, DbErr> {
-            rows.iter()
-                .map(|r| {
-                    Ok(FacetValue { value: r.try_get("", "value")?, count: r.try_get::<i64>("", "n")?.max(0) as u64 })
-                })
-                .collect()
-        };
-        let severity = severity
-            .iter()
-            .map(|r| {
-                let level: i16 = r.try_get("", "value")?;
-                Ok(FacetValue {
-                    value: app::dto::Severity::from_level(level).as_str().to_string(),
-                    count: r.try_get::<i64>("", "n")?.max(0) as u64,
-                })
-            })
-            .collect::<Result<Vec<_>, DbErr>>()?;
+        let (total, rows) = tokio::try_join!(self.db.query_one(total.statement()), self.db.query_all(sql.statement()))?;
+        let (mut service, mut operation, mut result, mut actor, mut severity) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let facet: String = row.try_get("", "facet")?;
+            let value: String = row.try_get::<Option<String>>("", "value")?.unwrap_or_default();
+            let count = row.try_get::<i64>("", "n")?.max(0) as u64;
+            match facet.as_str() {
+                "service" => service.push(FacetValue { value, count }),
+                "operation" => operation.push(FacetValue { value, count }),
+                "result" => result.push(FacetValue { value, count }),
+                "actor" => actor.push(FacetValue { value, count }),
+                _ => {
+                    let level: i16 = value.trim().parse().unwrap_or(0);
+                    severity.push(FacetValue {
+                        value: app::dto::Severity::from_level(level).as_str().to_string(),
+                        count,
+                    })
+                }
+            }
+        }
+        // UNION ALL keeps each branch's rows but not necessarily their order.
+        for list in [&mut service, &mut operation, &mut result, &mut actor, &mut severity] {
+            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        }
         let total = total.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64;
         Ok(Facets {
             total,
             sample: (total > FACET_SAMPLE).then_some(FACET_SAMPLE),
-            service: values(service)?,
-            operation: values(operation)?,
-            result: values(result)?,
-            actor: values(actor)?,
+            service,
+            operation,
+            result,
+            actor,
             severity,
         })
     }
