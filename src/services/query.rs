@@ -155,6 +155,10 @@ fn borrowed<'a>(phrases: &'a [Vec<String>], texts: &'a [String]) -> (Vec<&'a [St
 /// testing each event; above it (common words) the walk finds a page quickly.
 pub const CANDIDATE_LIMIT: usize = 5_000;
 
+/// Histograms of at most this many buckets count each bucket as an index range; longer ones
+/// group every matching event by its bucket.
+const MAX_RANGE_BUCKETS: i64 = 1_000;
+
 /// Facet values are counted over at most this many of the newest matching events.
 pub const FACET_SAMPLE: u64 = 50_000;
 
@@ -633,27 +637,47 @@ impl QueryService {
         };
         let span = (last - first).num_seconds().max(1);
         let width = bucket_seconds.unwrap_or_else(|| choose_bucket(span, max_buckets.max(1)));
-        let bucket = if backend == DatabaseBackend::Postgres {
-            format!("CAST(FLOOR(EXTRACT(EPOCH FROM e.occurred_at) / {width}) AS BIGINT)")
-        } else {
-            format!("CAST(unixepoch(e.occurred_at) / {width} AS INTEGER)")
-        };
-        let mut sql = Sql::new(backend, format!("SELECT {bucket} AS b, COUNT(*) AS n FROM events e WHERE 1=1"));
-        where_sql_with(&mut sql, query, candidates);
-        sql.push(&format!(" GROUP BY {bucket} ORDER BY b"));
-        let rows = self.db.query_all(sql.statement()).await?;
-        let mut counts = std::collections::BTreeMap::new();
-        for row in rows {
-            let b: i64 = row.try_get("", "b")?;
-            let n: i64 = row.try_get("", "n")?;
-            counts.insert(b, n.max(0) as u64);
-        }
         let first_bucket = first.timestamp().div_euclid(width);
         let last_bucket = if query.end.is_some() {
             (last.timestamp() - 1).div_euclid(width)
         } else {
             last.timestamp().div_euclid(width)
         };
+        let counts = if (0..=MAX_RANGE_BUCKETS).contains(&(last_bucket - first_bucket)) {
+            // Each bucket counted as a range of the time index (or of the filter's own index):
+            // no per-row time arithmetic, and no grouping.
+            let mut sql = Sql::new(backend, "WITH b(i, lo, hi) AS (VALUES ");
+            for (n, bucket) in (first_bucket..=last_bucket).enumerate() {
+                if n > 0 {
+                    sql.push(", ");
+                }
+                let lo = sql.bind(DateTime::from_timestamp(bucket * width, 0).unwrap_or_default());
+                let hi = sql.bind(DateTime::from_timestamp((bucket + 1) * width, 0).unwrap_or_default());
+                sql.push(&format!("({bucket}, {lo}, {hi})"));
+            }
+            sql.push(
+                ") SELECT CAST(b.i AS BIGINT) AS b, (SELECT COUNT(*) FROM events e \
+                 WHERE e.occurred_at >= b.lo AND e.occurred_at < b.hi",
+            );
+            where_sql_with(&mut sql, query, candidates);
+            sql.push(") AS n FROM b ORDER BY b.i");
+            self.db.query_all(sql.statement()).await?
+        } else {
+            let bucket = if backend == DatabaseBackend::Postgres {
+                format!("CAST(FLOOR(EXTRACT(EPOCH FROM e.occurred_at) / {width}) AS BIGINT)")
+            } else {
+                format!("CAST(unixepoch(e.occurred_at) / {width} AS INTEGER)")
+            };
+            let mut sql = Sql::new(backend, format!("SELECT {bucket} AS b, COUNT(*) AS n FROM events e WHERE 1=1"));
+            where_sql_with(&mut sql, query, candidates);
+            sql.push(&format!(" GROUP BY {bucket} ORDER BY b"));
+            self.db.query_all(sql.statement()).await?
+        };
+        let mut counts: std::collections::BTreeMap<i64, u64> = counts
+            .iter()
+            .map(|row| Ok((row.try_get::<i64>("", "b")?, row.try_get::<i64>("", "n")?.max(0) as u64)))
+            .collect::<Result<_, DbErr>>()?;
+        counts.retain(|_, n| *n > 0);
         let first_bucket = counts.keys().next().map_or(first_bucket, |&k| k.min(first_bucket));
         let last_bucket = counts.keys().last().map_or(last_bucket, |&k| k.max(last_bucket));
         let buckets = (first_bucket..=last_bucket)
