@@ -111,7 +111,7 @@ pub async fn collect(
         let raws: Vec<String> = page.value.into_iter().map(|v| v.get().to_string()).collect();
         let fetched = raws.len() as u64;
         total += fetched as i64;
-        let rows = normalize::rows_off_thread(&c.tenant_id, source, None, raws, &context, now).await;
+        let rows = super::rows_off_thread(&c.tenant_id, source, None, raws, &context, now).await;
         let mut completions = Vec::new();
         if next.is_none() {
             completions.push(Completion::Window {

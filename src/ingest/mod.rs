@@ -21,6 +21,9 @@ pub mod wire;
 
 use serde::Serialize;
 
+use crate::normalize;
+use crate::store::writer::EventRow;
+
 pub use collector::Collector;
 pub use connector::{Connector, Credential};
 
@@ -116,4 +119,31 @@ pub struct CollectSummary {
     pub started_at: String,
     pub finished_at: String,
     pub sources: Vec<SourceSummary>,
+}
+
+/// Normalizes a batch of raw records into rows, on the blocking pool: normalization is CPU work,
+/// and doing it on the collector's own task would put every blob of a source on one thread.
+pub async fn rows_off_thread(
+    tenant_id: &str,
+    source: normalize::Source,
+    content_type: Option<&str>,
+    raws: Vec<String>,
+    context: &normalize::Context,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<EventRow> {
+    let (tenant, ct, context) = (tenant_id.to_string(), content_type.map(str::to_string), context.clone());
+    let work = move || {
+        raws.into_iter()
+            .map(|raw| {
+                let n = normalize::normalize(source, ct.as_deref(), &raw, &context);
+                EventRow::new(&tenant, source, ct.as_deref(), raw, n, now)
+            })
+            .collect::<Vec<_>>()
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(rows) => rows,
+        // The closure does not panic on any input (property-tested); if it ever did, the
+        // panic is the bug to see.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }

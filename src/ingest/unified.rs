@@ -305,7 +305,7 @@ async fn store_records(
 ) -> Result<(), String> {
     let now = Utc::now();
     let fetched = raws.len() as u64;
-    let rows = normalize::rows_off_thread(&c.tenant_id, Source::Unified, Some(content_type), raws, context, now).await;
+    let rows = super::rows_off_thread(&c.tenant_id, Source::Unified, Some(content_type), raws, context, now).await;
     let outcome = store_batch(&col.db, rows, completions, &col.subscribers)
         .await
         .map_err(|e| format!("storing records failed: {e}"))?;

@@ -160,33 +160,6 @@ pub fn normalize(
     }
 }
 
-/// Normalizes a batch of raw records into rows, on the blocking pool: normalization is CPU work,
-/// and doing it on the collector's own task would put every blob of a source on one thread.
-pub async fn rows_off_thread(
-    tenant_id: &str,
-    source: Source,
-    content_type: Option<&str>,
-    raws: Vec<String>,
-    context: &Context,
-    now: DateTime<Utc>,
-) -> Vec<crate::store::writer::EventRow> {
-    let (tenant, ct, context) = (tenant_id.to_string(), content_type.map(str::to_string), context.clone());
-    let work = move || {
-        raws.into_iter()
-            .map(|raw| {
-                let n = normalize(source, ct.as_deref(), &raw, &context);
-                crate::store::writer::EventRow::new(&tenant, source, ct.as_deref(), raw, n, now)
-            })
-            .collect::<Vec<_>>()
-    };
-    match tokio::task::spawn_blocking(work).await {
-        Ok(rows) => rows,
-        // The closure does not panic on any input (property-tested); if it ever did, the
-        // panic is the bug to see.
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// Identity of a record that failed to normalize, so it can still be stored exactly once:
 /// its id (`Id`/`id` when present) and dedupe key (the id, or a hash of the raw text), and a time
 /// (the record's own when it can be read, else `fallback_time`).

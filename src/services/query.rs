@@ -233,10 +233,7 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
 fn record_id_sql(sql: &mut Sql, record_id: &str) {
     let keys: Vec<String> = crate::normalize::Source::ALL
         .iter()
-        .map(|s| {
-            let p = sql.bind(crate::store::writer::dedupe_key(*s, record_id));
-            p
-        })
+        .map(|s| sql.bind(crate::store::writer::dedupe_key(*s, record_id)))
         .collect();
     sql.push(&format!("e.dedupe_key IN ({})", keys.join(", ")));
 }

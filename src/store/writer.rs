@@ -225,6 +225,8 @@ impl Subscribers {
 pub(crate) struct Request {
     /// One statement per chunk of rows, with the chunk's tenant and source.
     inserts: Vec<(Statement, String, Source)>,
+    /// Rows across `inserts`.
+    rows: usize,
     completions: Vec<Completion>,
     now: DateTime<Utc>,
 }
@@ -253,7 +255,12 @@ pub async fn store_batch(
     let total = rows.len() as u64;
     let normalize_errors = rows.iter().filter(|r| r.normalize_error.is_some()).count() as u64;
     // Statements are built before waiting for the writer, so it is held only to execute them.
-    let request = Request { inserts: build_inserts(db.get_database_backend(), rows, now), completions: completions.to_vec(), now };
+    let request = Request {
+        rows: rows.len(),
+        inserts: build_inserts(db.get_database_backend(), rows, now),
+        completions: completions.to_vec(),
+        now,
+    };
     let asked = std::time::Instant::now();
     let inserted = match super::sqlite_writer(db).await? {
         Some(slot) => {
@@ -277,7 +284,7 @@ pub async fn store_batch(
                             let take = pending
                                 .iter()
                                 .take_while(|(r, _)| {
-                                    rows += r.rows();
+                                    rows += r.rows;
                                     rows <= GROUP_ROWS
                                 })
                                 .count()
@@ -288,7 +295,7 @@ pub async fn store_batch(
                         if group.is_empty() {
                             break Err(DbErr::Custom("the write of this batch was lost; it will be retried".into()));
                         }
-                        rows_written += group.iter().map(|(r, _)| r.rows() as u64).sum::<u64>();
+                        rows_written += group.iter().map(|(r, _)| r.rows as u64).sum::<u64>();
                         write_group(&conn, group).await;
                     }
                 }
@@ -301,9 +308,7 @@ pub async fn store_batch(
         }
         None => {
             let got = std::time::Instant::now();
-            let txn = db.begin().await?;
-            let inserted = apply(&txn, &request).await?;
-            txn.commit().await?;
+            let inserted = write_alone(db, &request).await?;
             TIMING.record(got - asked, got.elapsed(), total);
             inserted
         }
@@ -312,12 +317,6 @@ pub async fn store_batch(
     subscribers.publish(outcome.inserted.clone());
     Ok(outcome)
 }
-impl Request {
-    fn rows(&self) -> usize {
-        self.inserts.iter().map(|(s, _, _)| s.values.as_ref().map_or(0, |v| v.0.len() / COLUMNS)).sum()
-    }
-}
-
 /// Writes a group of waiting batches in one transaction and answers each; if that fails, each
 /// batch alone.
 async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
@@ -332,7 +331,7 @@ async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
         txn.commit().await?;
         tracing::debug!(
             batches = group.len(),
-            rows = group.iter().map(|(r, _)| r.rows()).sum::<usize>(),
+            rows = group.iter().map(|(r, _)| r.rows).sum::<usize>(),
             apply_ms = applied.as_millis() as u64,
             commit_ms = (began.elapsed() - applied).as_millis() as u64,
             "group committed"
@@ -353,17 +352,18 @@ async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
         }
         Err(_) => {
             for (request, reply) in group {
-                let alone = async {
-                    let txn = conn.begin().await?;
-                    let inserted = apply(&txn, &request).await?;
-                    txn.commit().await?;
-                    Ok(inserted)
-                }
-                .await;
-                let _ = reply.send(alone);
+                let _ = reply.send(write_alone(conn, &request).await);
             }
         }
     }
+}
+
+/// One request in a transaction of its own.
+async fn write_alone(conn: &DatabaseConnection, request: &Request) -> Result<Vec<NewEvent>, DbErr> {
+    let txn = conn.begin().await?;
+    let inserted = apply(&txn, request).await?;
+    txn.commit().await?;
+    Ok(inserted)
 }
 
 /// Runs one request's statements in `txn`: the inserts (returning the new rows), the search
@@ -392,9 +392,6 @@ async fn apply(txn: &sea_orm::DatabaseTransaction, request: &Request) -> Result<
     }
     Ok(inserted)
 }
-
-/// Columns per inserted row.
-const COLUMNS: usize = 22;
 
 /// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`: `ROWS_PER_STATEMENT` rows
 /// each, then one row each for the rest. The rows are moved into the statements: raw records are the bulk of a batch's memory.
@@ -459,7 +456,6 @@ fn build_inserts(backend: sea_orm::DbBackend, rows: Vec<EventRow>, now: DateTime
                 r.raw.into(),
                 r.normalize_error.into(),
             ];
-            debug_assert_eq!(values.len(), COLUMNS);
             insert.values_panic(values);
         }
         insert
