@@ -273,12 +273,17 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Bench { which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources } }) => {
+        Some(Command::Bench {
+            which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources },
+        }) => {
             telemetry::init(aoc::config::LogFormat::Text);
-            let result =
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
-                    |rt| rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources)),
-                );
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| {
+                    rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources))
+                });
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

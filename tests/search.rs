@@ -476,9 +476,30 @@ async fn openapi_document_is_served(backend: Backend) {
 /// and after indexing.
 async fn correlation_and_record_id_lookups_use_other_indexes(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
-    store_ual(&app, TENANT_A, "c1", 0, directory("Update user.", "anna@contoso.example", "Success", "x@contoso.example", "9f1c-aa01")).await;
-    store_ual(&app, TENANT_A, "c2", 300, directory("Reset password.", "ben@contoso.example", "Success", "y@contoso.example", "9f1c-aa01")).await;
-    store_ual(&app, TENANT_A, "c3", 1, directory("Update user.", "carl@contoso.example", "Success", "z@contoso.example", "9f1c-aa02")).await;
+    store_ual(
+        &app,
+        TENANT_A,
+        "c1",
+        0,
+        directory("Update user.", "anna@contoso.example", "Success", "x@contoso.example", "9f1c-aa01"),
+    )
+    .await;
+    store_ual(
+        &app,
+        TENANT_A,
+        "c2",
+        300,
+        directory("Reset password.", "ben@contoso.example", "Success", "y@contoso.example", "9f1c-aa01"),
+    )
+    .await;
+    store_ual(
+        &app,
+        TENANT_A,
+        "c3",
+        1,
+        directory("Update user.", "carl@contoso.example", "Success", "z@contoso.example", "9f1c-aa02"),
+    )
+    .await;
     for indexed in [false, true] {
         if indexed {
             aoc::store::search::index_pending(&app.db).await.expect("index");
@@ -487,7 +508,8 @@ async fn correlation_and_record_id_lookups_use_other_indexes(backend: Backend) {
         assert_eq!(ids(&app, "search=id:c3").await, vec!["c3"], "indexed: {indexed}");
         let (status, body) = get(&app, "/api/events/c1").await;
         assert_eq!(status, 200, "{body}");
-        let related: Vec<&str> = body["related"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let related: Vec<&str> =
+            body["related"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
         // c2 is five hours away and by someone else: related only through the correlation id.
         assert_eq!(related, vec!["c2"], "indexed: {indexed}");
     }

@@ -48,7 +48,11 @@ pub async fn run(
     } else {
         sources
             .iter()
-            .map(|s| Source::parse(s.trim()).ok_or_else(|| anyhow::anyhow!("--sources: unknown source {s:?} (unified, directory, signin, intune)")))
+            .map(|s| {
+                Source::parse(s.trim()).ok_or_else(|| {
+                    anyhow::anyhow!("--sources: unknown source {s:?} (unified, directory, signin, intune)")
+                })
+            })
             .collect::<anyhow::Result<_>>()?
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

@@ -581,10 +581,8 @@ impl QueryService {
                 "actor" => actor.push(FacetValue { value, count }),
                 _ => {
                     let level: i16 = value.trim().parse().unwrap_or(0);
-                    severity.push(FacetValue {
-                        value: app::dto::Severity::from_level(level).as_str().to_string(),
-                        count,
-                    })
+                    severity
+                        .push(FacetValue { value: app::dto::Severity::from_level(level).as_str().to_string(), count })
                 }
             }
         }

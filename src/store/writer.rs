@@ -395,7 +395,11 @@ async fn apply(txn: &sea_orm::DatabaseTransaction, request: &Request) -> Result<
 
 /// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`: `ROWS_PER_STATEMENT` rows
 /// each, then one row each for the rest. The rows are moved into the statements: raw records are the bulk of a batch's memory.
-fn build_inserts(backend: sea_orm::DbBackend, rows: Vec<EventRow>, now: DateTime<Utc>) -> Vec<(Statement, String, Source)> {
+fn build_inserts(
+    backend: sea_orm::DbBackend,
+    rows: Vec<EventRow>,
+    now: DateTime<Utc>,
+) -> Vec<(Statement, String, Source)> {
     let mut statements = Vec::new();
     let full = rows.len() / ROWS_PER_STATEMENT * ROWS_PER_STATEMENT;
     let mut rows = rows.into_iter();
