@@ -130,6 +130,9 @@ enum MaintenanceAction {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the hourly event counts (what the histogram and facet totals read) from the
+    /// events. Triggers keep them exact; run this when `verify` reports `hourly_counts`.
+    Recount,
 }
 
 /// Flags of `aoc simulate`.
@@ -482,6 +485,10 @@ async fn maintenance(db: &sea_orm::DatabaseConnection, action: MaintenanceAction
             } else {
                 println!("{report}");
             }
+        }
+        MaintenanceAction::Recount => {
+            let rows = aoc::store::rollup::recount(db).await?;
+            println!("hourly counts rebuilt: {rows} (tenant, source, hour) rows");
         }
         MaintenanceAction::Verify { json } => {
             let report = maintenance::verify(db).await?;

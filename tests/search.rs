@@ -515,7 +515,115 @@ async fn correlation_and_record_id_lookups_use_other_indexes(backend: Backend) {
     }
 }
 
+/// The hourly counts (`event_hours`, kept by triggers) give the same histogram and facet total
+/// as counting the events, through inserts by any path, retention, an event moved in time,
+/// compaction and a rebuild; `verify` notices when they drift and `recount` mends them.
+async fn hourly_counts_follow_every_write(backend: Backend) {
+    use aoc::services::query::QueryService;
+    use app::query::EventFilter;
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(app) = spawn_app(backend).await else { return };
+    let db = &app.db;
+    // 60 events of one tenant over ~10 hours, on and off the hour, inserted directly (not through
+    // the write path), plus three of another tenant through the write path.
+    let hour0 = DateTime::from_timestamp((Utc::now().timestamp() / 3600 - 12) * 3600, 0).unwrap();
+    let mut times: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for i in 0..60i64 {
+        let at = hour0 + Duration::minutes(i * 10) + Duration::seconds(if i % 6 == 0 { 0 } else { 7 });
+        let id = common::insert_event(db, &format!("h{i}"), at, "Set-Mailbox").await;
+        times.push((id, at));
+    }
+    for (n, id) in ["o1", "o2", "o3"].iter().enumerate() {
+        store_ual(&app, TENANT_A, id, 600 + n as i64 * 61, sharepoint("FileAccessed", "lee@contoso.example", "x"))
+            .await;
+    }
+    let service = QueryService::new(db.clone());
+    let check = |times: Vec<(i64, DateTime<Utc>)>, label: &'static str| {
+        let service = &service;
+        async move {
+            let ranges = [
+                (None, None),
+                (Some(hour0 + Duration::minutes(95)), Some(hour0 + Duration::minutes(455))),
+                (Some(hour0 + Duration::hours(2)), Some(hour0 + Duration::hours(5))),
+                (Some(hour0 + Duration::minutes(130)), Some(hour0 + Duration::minutes(200))),
+                (Some(hour0 + Duration::minutes(125)), Some(hour0 + Duration::minutes(135))),
+            ];
+            for (start, end) in ranges {
+                let filter = EventFilter {
+                    tenant: Some("contoso.example".into()),
+                    start: start.map(|t: DateTime<Utc>| t.to_rfc3339()),
+                    end: end.map(|t: DateTime<Utc>| t.to_rfc3339()),
+                    ..Default::default()
+                };
+                let query = filter.parse(Utc::now()).expect("query");
+                let inside: Vec<DateTime<Utc>> = times
+                    .iter()
+                    .map(|t| t.1)
+                    .filter(|t| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t < e))
+                    .collect();
+                for width in [3600i64, 3 * 3600] {
+                    let hist = service.histogram(&query, Some(width), 100).await.expect("histogram");
+                    let mut expected = std::collections::BTreeMap::<i64, u64>::new();
+                    for t in &inside {
+                        *expected.entry(t.timestamp().div_euclid(width) * width).or_default() += 1;
+                    }
+                    let got: std::collections::BTreeMap<i64, u64> =
+                        hist.buckets.iter().filter(|b| b.count > 0).map(|b| (b.start.timestamp(), b.count)).collect();
+                    assert_eq!(got, expected, "{label}: {start:?}..{end:?} by {width} s");
+                }
+                let facets = service.facets(&query, 10).await.expect("facets");
+                assert_eq!(facets.total, inside.len() as u64, "{label}: facet total {start:?}..{end:?}");
+            }
+        }
+    };
+    check(times.clone(), "inserted").await;
+    let report = aoc::maintenance::verify(db).await.expect("verify");
+    assert!(report.is_ok(), "{report}");
+
+    // Retention removes the oldest two hours.
+    let cutoff = hour0 + Duration::hours(2);
+    let deleted = aoc::store::retention::delete_before(db, cutoff, 7).await.expect("retention");
+    assert_eq!(deleted, 15, "12 of these and the three older ones of the other tenant");
+    times.retain(|t| t.1 >= cutoff);
+    check(times.clone(), "after retention").await;
+    // An event moved by three hours (as renormalize does when a time is corrected).
+    let (moved, at) = times[3];
+    let new_at = at + Duration::hours(3);
+    let backend_kind = db.get_database_backend();
+    let p = if backend_kind == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    db.execute(Statement::from_sql_and_values(
+        backend_kind,
+        format!("UPDATE events SET occurred_at = {} WHERE id = {}", p.0, p.1),
+        [new_at.into(), moved.into()],
+    ))
+    .await
+    .expect("move");
+    times[3].1 = new_at;
+    check(times.clone(), "after a move").await;
+    let before = aoc::store::rollup::rows(db).await.unwrap();
+    aoc::store::rollup::compact(db).await.expect("compact");
+    let after = aoc::store::rollup::rows(db).await.unwrap();
+    assert!(after <= before, "{after} > {before}");
+    check(times.clone(), "after compaction").await;
+
+    // Drift is a violation; recount mends it.
+    db.execute(Statement::from_string(
+        backend_kind,
+        "INSERT INTO event_hours (tenant_id, source, hour, n) VALUES ('contoso.example', 'unified', 1, 5)",
+    ))
+    .await
+    .expect("drift");
+    let report = aoc::maintenance::verify(db).await.expect("verify");
+    assert_eq!(report.violation_counts.get("hourly_counts"), Some(&1), "{report}");
+    assert!(report.to_string().contains("aoc maintenance recount"), "{report}");
+    aoc::store::rollup::recount(db).await.expect("recount");
+    let report = aoc::maintenance::verify(db).await.expect("verify");
+    assert!(report.is_ok(), "{report}");
+    check(times, "after recount").await;
+}
+
 on_both_backends!(
+    hourly_counts_follow_every_write,
     correlation_and_record_id_lookups_use_other_indexes,
     every_filter_matches_exactly_its_events,
     free_text_finds_raw_values_before_and_after_indexing,

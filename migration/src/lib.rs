@@ -7,6 +7,7 @@ mod m20261122_000001_initial_schema;
 mod m20261123_000002_collection_state;
 mod m20261129_000003_search;
 mod m20261130_000004_lean_event_indexes;
+mod m20261130_000005_event_hours;
 
 /// Every migration of AOC, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_collection_state::Migration),
             Box::new(m20261129_000003_search::Migration),
             Box::new(m20261130_000004_lean_event_indexes::Migration),
+            Box::new(m20261130_000005_event_hours::Migration),
         ]
     }
 }

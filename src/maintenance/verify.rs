@@ -128,6 +128,7 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, Maintenance
     check_watermarks(db, &mut report).await?;
     check_windows(db, &mut report).await?;
     check_window_counts(db, &mut report).await?;
+    check_hourly_counts(db, &mut report).await?;
     if let Some(id) = renormalize::progress(db).await? {
         report.notes.push(format!("an interrupted renormalize run will continue after event id {id}"));
     }
@@ -169,6 +170,39 @@ async fn check_events(db: &DatabaseConnection, report: &mut VerifyReport) -> Res
         if (rows.len() as u64) < BATCH {
             break;
         }
+    }
+    Ok(())
+}
+
+/// The hourly rollup (`event_hours`, kept by triggers) against the events themselves, in one
+/// statement so both are read from one snapshot while collection runs.
+async fn check_hourly_counts(db: &DatabaseConnection, report: &mut VerifyReport) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    let backend = db.get_database_backend();
+    let hour = if backend == sea_orm::DbBackend::Postgres {
+        "CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at) / 3600) AS BIGINT)"
+    } else {
+        "unixepoch(occurred_at) / 3600"
+    };
+    let sql = format!(
+        "SELECT tenant_id, source, hour, CAST(SUM(n) AS BIGINT) AS events, CAST(SUM(c) AS BIGINT) AS counted FROM (\
+         SELECT tenant_id, source, {hour} AS hour, COUNT(*) AS n, 0 AS c FROM events GROUP BY 1, 2, 3 \
+         UNION ALL SELECT tenant_id, source, hour, 0 AS n, SUM(n) AS c FROM event_hours GROUP BY 1, 2, 3) d \
+         GROUP BY tenant_id, source, hour HAVING SUM(n) <> SUM(c) ORDER BY hour LIMIT 1000"
+    );
+    for row in db.query_all(sea_orm::Statement::from_string(backend, sql)).await? {
+        let tenant: String = row.try_get("", "tenant_id")?;
+        let source: String = row.try_get("", "source")?;
+        let hour: i64 = row.try_get("", "hour")?;
+        let events: i64 = row.try_get("", "events")?;
+        let counted: i64 = row.try_get("", "counted")?;
+        report.violate("hourly_counts", || {
+            let at = DateTime::from_timestamp(hour * 3600, 0).map(time).unwrap_or_else(|| hour.to_string());
+            format!(
+                "tenant {tenant}, source {source}, hour {at}: {events} events stored but the hourly counts say {counted}; \
+                 run `aoc maintenance recount`"
+            )
+        });
     }
     Ok(())
 }

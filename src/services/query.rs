@@ -11,6 +11,8 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Query
 use app::dto::{EventCursor, FacetValue, Facets, Histogram, HistogramBucket};
 use app::query::{Clause, EventQuery, Field};
 
+use crate::store::rollup;
+
 /// A SQL text with its bound values, placeholders written for the backend.
 pub struct Sql {
     backend: DatabaseBackend,
@@ -565,9 +567,16 @@ impl QueryService {
             })
             .collect();
         sql.text = format!("WITH s AS MATERIALIZED ({inner}) {}", branches.join(" UNION ALL "));
-        let mut total = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
-        where_sql_with(&mut total, query, candidates);
-        let (total, rows) = tokio::try_join!(self.db.query_one(total.statement()), self.db.query_all(sql.statement()))?;
+        let total = async {
+            if let Some(hours) = self.hourly(query).await? {
+                return Ok(hours.values().sum::<u64>());
+            }
+            let mut total = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
+            where_sql_with(&mut total, query, candidates);
+            let row = self.db.query_one(total.statement()).await?;
+            Ok::<u64, DbErr>(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64)
+        };
+        let (total, rows) = tokio::try_join!(total, self.db.query_all(sql.statement()))?;
         let (mut service, mut operation, mut result, mut actor, mut severity) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for row in &rows {
@@ -590,7 +599,6 @@ impl QueryService {
         for list in [&mut service, &mut operation, &mut result, &mut actor, &mut severity] {
             list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         }
-        let total = total.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).max(0) as u64;
         Ok(Facets {
             total,
             sample: (total > FACET_SAMPLE).then_some(FACET_SAMPLE),
@@ -616,11 +624,13 @@ impl QueryService {
         let (first, last) = match (query.start, query.end) {
             (Some(s), Some(e)) => (s, e),
             _ => {
-                let mut sql = Sql::new(
-                    backend,
-                    "SELECT MIN(e.occurred_at) AS first, MAX(e.occurred_at) AS last FROM events e WHERE 1=1",
-                );
+                // Two subqueries: SQLite turns a lone MIN or MAX into one index seek, but scans
+                // for both in one SELECT.
+                let mut sql = Sql::new(backend, "SELECT (SELECT MIN(e.occurred_at) FROM events e WHERE 1=1");
                 where_sql_with(&mut sql, query, candidates);
+                sql.push(") AS first, (SELECT MAX(e.occurred_at) FROM events e WHERE 1=1");
+                where_sql_with(&mut sql, query, candidates);
+                sql.push(") AS last");
                 let row = self.db.query_one(sql.statement()).await?;
                 let first: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "first").ok()).flatten();
                 let last: Option<DateTime<Utc>> = row.as_ref().and_then(|r| r.try_get("", "last").ok()).flatten();
@@ -638,7 +648,43 @@ impl QueryService {
         } else {
             last.timestamp().div_euclid(width)
         };
-        let counts = if (0..=MAX_RANGE_BUCKETS).contains(&(last_bucket - first_bucket)) {
+        let hourly = if width % rollup::HOUR == 0 { self.hourly(query).await? } else { None };
+        let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+        if let Some(hours) = hourly {
+            // Whole hours fall in one bucket each (the width is a multiple of an hour).
+            for (hour, n) in hours {
+                *counts.entry((hour * rollup::HOUR).div_euclid(width)).or_default() += n;
+            }
+        } else {
+            let rows = self.bucket_counts(query, candidates, width, first_bucket, last_bucket).await?;
+            for row in rows {
+                counts.insert(row.try_get::<i64>("", "b")?, row.try_get::<i64>("", "n")?.max(0) as u64);
+            }
+        }
+        counts.retain(|_, n| *n > 0);
+        let first_bucket = counts.keys().next().map_or(first_bucket, |&k| k.min(first_bucket));
+        let last_bucket = counts.keys().last().map_or(last_bucket, |&k| k.max(last_bucket));
+        let buckets = (first_bucket..=last_bucket)
+            .take(10_000)
+            .map(|b| HistogramBucket {
+                start: DateTime::from_timestamp(b * width, 0).unwrap_or_default(),
+                count: counts.get(&b).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(Histogram { bucket_seconds: width, buckets })
+    }
+
+    /// Rows `(b, n)`: events per bucket of `width` seconds under `query`, counted from `events`.
+    async fn bucket_counts(
+        &self,
+        query: &EventQuery,
+        candidates: Option<&[i64]>,
+        width: i64,
+        first_bucket: i64,
+        last_bucket: i64,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        let backend = self.db.get_database_backend();
+        Ok(if (0..=MAX_RANGE_BUCKETS).contains(&(last_bucket - first_bucket)) {
             // Each bucket counted as a range of the time index (or of the filter's own index):
             // no per-row time arithmetic, and no grouping.
             let mut sql = Sql::new(backend, "WITH b(i, lo, hi) AS (VALUES ");
@@ -667,22 +713,77 @@ impl QueryService {
             where_sql_with(&mut sql, query, candidates);
             sql.push(&format!(" GROUP BY {bucket} ORDER BY b"));
             self.db.query_all(sql.statement()).await?
-        };
-        let mut counts: std::collections::BTreeMap<i64, u64> = counts
-            .iter()
-            .map(|row| Ok((row.try_get::<i64>("", "b")?, row.try_get::<i64>("", "n")?.max(0) as u64)))
-            .collect::<Result<_, DbErr>>()?;
-        counts.retain(|_, n| *n > 0);
-        let first_bucket = counts.keys().next().map_or(first_bucket, |&k| k.min(first_bucket));
-        let last_bucket = counts.keys().last().map_or(last_bucket, |&k| k.max(last_bucket));
-        let buckets = (first_bucket..=last_bucket)
-            .take(10_000)
-            .map(|b| HistogramBucket {
-                start: DateTime::from_timestamp(b * width, 0).unwrap_or_default(),
-                count: counts.get(&b).copied().unwrap_or(0),
-            })
-            .collect();
-        Ok(Histogram { bucket_seconds: width, buckets })
+        })
+    }
+
+    /// Events per UTC hour (hours since the epoch) under `query`, exact: whole hours from the
+    /// `event_hours` rollup, the partial hours at either end of the range counted from `events`.
+    /// `None` when the query filters on more than tenant, source and time, or its range lies
+    /// inside one hour.
+    pub async fn hourly(&self, query: &EventQuery) -> Result<Option<std::collections::BTreeMap<i64, u64>>, DbErr> {
+        use rollup::HOUR;
+        let only_tenant_and_source =
+            query.terms.iter().all(|t| matches!(t.clause, Clause::Field(Field::Tenant | Field::Source, _)));
+        if !only_tenant_and_source {
+            return Ok(None);
+        }
+        let aligned = |t: DateTime<Utc>| t.timestamp().rem_euclid(HOUR) == 0 && t.timestamp_subsec_nanos() == 0;
+        // Whole hours: [lo, hi).
+        let lo = query.start.map(|s| s.timestamp().div_euclid(HOUR) + i64::from(!aligned(s)));
+        let hi = query.end.map(|e| e.timestamp().div_euclid(HOUR));
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if lo > hi {
+                return Ok(None);
+            }
+        }
+        let backend = self.db.get_database_backend();
+        let mut sql =
+            Sql::new(backend, "SELECT h.hour AS hour, CAST(SUM(h.n) AS BIGINT) AS n FROM event_hours h WHERE 1=1");
+        if let Some(lo) = lo {
+            let p = sql.bind(lo);
+            sql.push(&format!(" AND h.hour >= {p}"));
+        }
+        if let Some(hi) = hi {
+            let p = sql.bind(hi);
+            sql.push(&format!(" AND h.hour < {p}"));
+        }
+        for term in &query.terms {
+            let Clause::Field(field, value) = &term.clause else { continue };
+            let column = if *field == Field::Tenant { "h.tenant_id" } else { "h.source" };
+            let p = sql.bind(value.clone());
+            let op = if term.negated { "<>" } else { "=" };
+            sql.push(&format!(" AND {column} {op} {p}"));
+        }
+        sql.push(" GROUP BY h.hour");
+        let mut hours = std::collections::BTreeMap::new();
+        for row in self.db.query_all(sql.statement()).await? {
+            let n = row.try_get::<i64>("", "n")?;
+            if n > 0 {
+                hours.insert(row.try_get::<i64>("", "hour")?, n as u64);
+            }
+        }
+        // The partial hours at the ends.
+        let mut edges = Vec::new();
+        if let (Some(start), Some(lo)) = (query.start, lo) {
+            if !aligned(start) {
+                edges.push((lo - 1, start, DateTime::from_timestamp(lo * HOUR, 0).unwrap_or_default()));
+            }
+        }
+        if let (Some(end), Some(hi)) = (query.end, hi) {
+            if !aligned(end) {
+                edges.push((hi, DateTime::from_timestamp(hi * HOUR, 0).unwrap_or_default(), end));
+            }
+        }
+        for (hour, from, to) in edges {
+            let part = EventQuery { terms: query.terms.clone(), start: Some(from), end: Some(to) };
+            let mut sql = Sql::new(backend, "SELECT COUNT(*) AS n FROM events e WHERE 1=1");
+            where_sql(&mut sql, &part);
+            let n = self.db.query_one(sql.statement()).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?;
+            if let Some(n) = n.filter(|n| *n > 0) {
+                *hours.entry(hour).or_default() += n as u64;
+            }
+        }
+        Ok(Some(hours))
     }
 }
 

@@ -215,18 +215,32 @@ pub async fn queue_length(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) as u64)
 }
 
-/// The background indexer: indexes whatever is queued, then waits a little; forever.
+/// The background indexer: indexes whatever is queued, then waits a little; forever. About
+/// once a minute it also folds the hourly rollup's delta rows (`store::rollup::compact`).
 pub async fn run(db: DatabaseConnection) {
+    const TICK: Duration = Duration::from_millis(500);
+    const COMPACT_EVERY: u32 = 120;
+    let mut ticks: u32 = 0;
     loop {
         match index_pending(&db).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(indexed = n, "search index caught up"),
             Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
         }
-        if let Ok(n) = queue_length(&db).await {
-            metrics::gauge!("aoc_search_queue_events").set(n as f64);
+        // The queue is counted (a scan on PostgreSQL) every 10 s, not every tick.
+        if ticks % 20 == 0 {
+            if let Ok(n) = queue_length(&db).await {
+                metrics::gauge!("aoc_search_queue_events").set(n as f64);
+            }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if ticks % COMPACT_EVERY == 0 {
+            match crate::store::rollup::compact(&db).await {
+                Ok(n) => tracing::debug!(rows = n, "hourly counts compacted"),
+                Err(e) => tracing::warn!(error = %e, "compacting the hourly counts failed; will retry"),
+            }
+        }
+        ticks = ticks.wrapping_add(1);
+        tokio::time::sleep(TICK).await;
     }
 }
 

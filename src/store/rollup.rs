@@ -1,0 +1,66 @@
+//! `event_hours`: events per (tenant, source, UTC hour), kept exact by triggers on `events`
+//! (migration `m20261130_000005_event_hours`). The histogram and the facet total read it instead
+//! of counting rows when the query filters on nothing but tenant, source and time.
+//!
+//! On PostgreSQL every write statement appends signed delta rows (so concurrent writers never
+//! wait on a shared counter); [`compact`] folds them into one row per key. Readers always sum.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
+
+/// Seconds per rollup bucket.
+pub const HOUR: i64 = 3600;
+
+/// Folds the delta rows into one row per (tenant, source, hour) and drops keys that sum to
+/// zero; returns how many rows it replaced. Safe while other transactions write: the delete
+/// only takes rows its statement sees, and a second compaction waits for the first's row locks.
+pub async fn compact(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "WITH d AS (DELETE FROM event_hours RETURNING tenant_id, source, hour, n) \
+             INSERT INTO event_hours (tenant_id, source, hour, n) \
+             SELECT tenant_id, source, hour, SUM(n) FROM d GROUP BY tenant_id, source, hour HAVING SUM(n) <> 0"
+        }
+        // One row per key already; only empty hours (after retention) go.
+        _ => "DELETE FROM event_hours WHERE n = 0",
+    };
+    Ok(db.execute(Statement::from_string(backend, sql)).await?.rows_affected())
+}
+
+/// Rows in `event_hours` (on PostgreSQL, the delta rows waiting to be compacted included).
+pub async fn rows(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM event_hours"))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0).max(0) as u64)
+}
+
+/// Rebuilds `event_hours` from the events (`aoc maintenance recount`), in one statement on
+/// PostgreSQL so the delete and the count see one snapshot while others write; returns the
+/// rows written.
+pub async fn recount(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::TransactionTrait;
+    let backend = db.get_database_backend();
+    match backend {
+        DatabaseBackend::Postgres => {
+            let sql = "WITH d AS (DELETE FROM event_hours) INSERT INTO event_hours (tenant_id, source, hour, n) \
+                       SELECT tenant_id, source, CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at) / 3600) AS BIGINT), COUNT(*) \
+                       FROM events GROUP BY 1, 2, 3";
+            Ok(db.execute(Statement::from_string(backend, sql)).await?.rows_affected())
+        }
+        _ => {
+            let txn = db.begin().await?;
+            txn.execute(Statement::from_string(backend, "DELETE FROM event_hours")).await?;
+            let written = txn
+                .execute(Statement::from_string(
+                    backend,
+                    "INSERT INTO event_hours (tenant_id, source, hour, n) \
+                     SELECT tenant_id, source, unixepoch(occurred_at) / 3600, COUNT(*) FROM events GROUP BY 1, 2, 3",
+                ))
+                .await?
+                .rows_affected();
+            txn.commit().await?;
+            Ok(written)
+        }
+    }
+}
