@@ -155,6 +155,9 @@ pub struct CollectionSettings {
     pub graph_client_state: Option<SecretString>,
     /// MANAGEMENT_WEBHOOK_AUTH_ID: the Webhook-AuthID Management API notifications must carry.
     pub management_auth_id: Option<SecretString>,
+    /// TENANT_DOMAINS: the environment tenant's own mail domains (comma-separated), added to
+    /// the verified domains Graph lists, so forwarding to them counts as internal.
+    pub tenant_domains: Vec<String>,
 }
 
 /// Where a certificate credential's PEM files are.
@@ -310,6 +313,19 @@ impl Env<'_> {
             .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
             .unwrap_or_default()
     }
+}
+
+/// A DNS name with at least one dot: letters, digits, hyphens.
+pub fn is_domain_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').count() >= 2
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -469,6 +485,13 @@ impl Settings {
                 list
             }
         };
+        let tenant_domains: Vec<String> = env.list("TENANT_DOMAINS").iter().map(|d| d.to_ascii_lowercase()).collect();
+        if let Some(bad) = tenant_domains.iter().find(|d| !is_domain_name(d)) {
+            return Err(ConfigError::new(
+                "TENANT_DOMAINS",
+                format!("expected a comma-separated list of domain names such as contoso.com; found {bad:?}"),
+            ));
+        }
         let collection = CollectionSettings {
             tenant_id,
             client_id,
@@ -486,6 +509,7 @@ impl Settings {
             demo: env.bool("AOC_DEMO", false)?,
             graph_client_state: env.secret("GRAPH_WEBHOOK_CLIENT_STATE"),
             management_auth_id: env.secret("MANAGEMENT_WEBHOOK_AUTH_ID"),
+            tenant_domains,
         };
 
         let retention_days = env.number("RETENTION_DAYS", 0, 36_500)?.filter(|d| *d > 0);
@@ -690,6 +714,11 @@ mod tests {
         assert_eq!(settings(&[("CLOUD", "mars")]).unwrap_err().variable, "CLOUD");
         assert_eq!(settings(&[("CLOUD", "GCC-High")]).unwrap().collection.cloud, Cloud::GccHigh);
         assert_eq!(settings(&[("SOURCES", "unified,mail")]).unwrap_err().variable, "SOURCES");
+        let s = settings(&[("TENANT_DOMAINS", "Contoso.com, contoso.onmicrosoft.com")]).unwrap();
+        assert_eq!(s.collection.tenant_domains, ["contoso.com", "contoso.onmicrosoft.com"]);
+        for bad in ["contoso", "x@contoso.com", "contoso..com", "-x.com", "<b>.com"] {
+            assert_eq!(settings(&[("TENANT_DOMAINS", bad)]).unwrap_err().variable, "TENANT_DOMAINS", "{bad}");
+        }
         assert_eq!(settings(&[("GRAPH_BASE_URL", "graph.local")]).unwrap_err().variable, "GRAPH_BASE_URL");
         assert_eq!(settings(&[("PUBLISHER_IDENTIFIER", "contoso.com")]).unwrap_err().variable, "PUBLISHER_IDENTIFIER");
     }

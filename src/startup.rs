@@ -80,6 +80,7 @@ pub fn demo_connector(sim: &crate::simulator::RunningSimulator) -> Connector {
         sources: crate::normalize::Source::ALL.to_vec(),
         management_rpm: 2000,
         demo: true,
+        domains: Vec::new(),
     }
 }
 

@@ -202,3 +202,30 @@ async fn missing_licences_and_permissions_are_clear_source_states() {
     assert_eq!(unified.state, "ok", "{unified:?}");
     assert!(unified.warnings.iter().any(|w| w.contains("ActivityFeed.ReadDlp")), "{unified:?}");
 }
+
+/// The tenant's own domains for normalization: the verified ones Graph lists plus TENANT_DOMAINS;
+/// an app that may not read them still gets the configured ones (and collection is unaffected).
+#[tokio::test]
+async fn tenant_domains_come_from_graph_and_the_configuration() {
+    for (app, from_graph) in [(0usize, true), (2, false)] {
+        let rig = rig(Backend::Sqlite, sim_config(), app).await.unwrap();
+        let tenant = rig.sim.state.tenants[0].model.clone();
+        let mut connector = rig.collector.connector(&tenant.tenant_id).unwrap();
+        connector.domains = vec!["Partner-Mail.example".into()];
+        let context = rig.collector.domains.context(&rig.collector.api, &connector).await;
+        let mut expected = vec!["partner-mail.example".to_string()];
+        if from_graph {
+            expected.push(tenant.domain.clone());
+            expected.push(aoc::simulator::graph::vanity_domain(&tenant.domain));
+        }
+        assert_eq!(context.tenant_domains, expected, "app {app}");
+        // Asked again: answered from the cache, no second Graph call.
+        let before: Value =
+            reqwest::get(format!("{}/_sim/stats", rig.sim.base_url)).await.unwrap().json().await.unwrap();
+        let again = rig.collector.domains.context(&rig.collector.api, &connector).await;
+        let after: Value =
+            reqwest::get(format!("{}/_sim/stats", rig.sim.base_url)).await.unwrap().json().await.unwrap();
+        assert_eq!(again.tenant_domains, expected);
+        assert_eq!(before["graph_requests"], after["graph_requests"], "app {app}");
+    }
+}

@@ -107,6 +107,7 @@ pub async fn run(
         sources,
         management_rpm: budget.unwrap_or(2_000_000),
         demo: false,
+        domains: Vec::new(),
     });
     // Warm the simulator: asking for the ground truth generates (and caches) every hour, so the
     // timed run measures AOC, not the simulator's generator.

@@ -34,6 +34,8 @@ pub struct Collector {
     /// Tenants registered but not collectable, with why (e.g. credentials that cannot be decrypted).
     problems: RwLock<HashMap<String, String>>,
     renewed: Mutex<HashMap<(String, String), Instant>>,
+    /// The tenants' own domains, for normalization.
+    pub domains: super::domains::DomainCache,
 }
 
 impl Collector {
@@ -48,6 +50,7 @@ impl Collector {
             connectors: RwLock::new(Vec::new()),
             problems: RwLock::new(HashMap::new()),
             renewed: Mutex::new(HashMap::new()),
+            domains: Default::default(),
         })
     }
 

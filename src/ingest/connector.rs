@@ -103,6 +103,9 @@ pub struct Connector {
     pub management_rpm: u32,
     /// Collected from the built-in simulator (shown as demo data).
     pub demo: bool,
+    /// The tenant's own mail domains as configured (TENANT_DOMAINS); Graph adds the verified
+    /// ones it lists (`ingest::domains`).
+    pub domains: Vec<String>,
 }
 
 impl Connector {
@@ -115,7 +118,9 @@ impl Connector {
             (None, None) => return Err("CLIENT_SECRET or CLIENT_CERTIFICATE_PATH is required".into()),
         };
         let sources = c.sources.iter().filter_map(|s| Source::parse(s)).collect();
-        Ok(Some(Connector::configured(c, tenant_id, client_id, credential, c.cloud, sources)))
+        let mut connector = Connector::configured(c, tenant_id, client_id, credential, c.cloud, sources);
+        connector.domains = c.tenant_domains.clone();
+        Ok(Some(connector))
     }
 
     /// A connector whose endpoints, publisher id and request budget follow the settings: the
@@ -142,6 +147,7 @@ impl Connector {
             sources,
             management_rpm: c.management_requests_per_minute,
             demo: false,
+            domains: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use super::connector::{Api, Connector};
 use super::http::{Budget, CallError};
 use super::wire::GraphPage;
 use super::{IngestError, SourceSummary};
-use crate::normalize::{self, Source};
+use crate::normalize::Source;
 use crate::store::writer::{store_batch, Completion};
 
 struct Resource {
@@ -56,7 +56,7 @@ fn resource(source: Source) -> Resource {
     }
 }
 
-fn follow(c: &Connector, link: &str) -> String {
+pub(super) fn follow(c: &Connector, link: &str) -> String {
     let canonical = c.cloud.graph_url();
     match link.strip_prefix(canonical) {
         Some(rest) if c.graph_url != canonical => format!("{}{rest}", c.graph_url),
@@ -97,7 +97,7 @@ pub async fn collect(
         .append_pair("$filter", &format!("{} ge {} and {} le {}", r.field, fmt(lower), r.field, fmt(upper)))
         .append_pair("$top", "1000");
     let mut url = first.to_string();
-    let context = normalize::Context::default();
+    let context = col.domains.context(&col.api, c).await;
     let mut total: i64 = 0;
     let mut pages = 0u32;
     loop {

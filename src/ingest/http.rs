@@ -60,6 +60,8 @@ pub enum Budget {
     GraphReports,
     /// Graph Intune auditEvents.
     GraphIntune,
+    /// Other Graph directory reads (the tenant's domains): a few a day.
+    GraphDirectory,
 }
 
 /// The HTTP client for Microsoft's APIs.
@@ -83,6 +85,7 @@ fn quota(budget: Budget, rpm: u32) -> Quota {
         // 1 + 10 s / 2.6 s < 5 requests in any 10 seconds.
         Budget::GraphReports => Quota::with_period(Duration::from_millis(2_600)).expect("a positive period"),
         Budget::GraphIntune => Quota::with_period(Duration::from_millis(1_100)).expect("a positive period"),
+        Budget::GraphDirectory => Quota::with_period(Duration::from_secs(1)).expect("a positive period"),
     }
 }
 

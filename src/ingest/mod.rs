@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod collector;
 pub mod connector;
+pub mod domains;
 pub mod graph;
 pub mod health;
 pub mod http;

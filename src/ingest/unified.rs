@@ -271,7 +271,7 @@ async fn store_stream(
     let mut pending: Vec<String> = Vec::new();
     let mut body = response.bytes_stream();
     let mut total = 0u64;
-    let context = normalize::Context::default();
+    let context = col.domains.context(&col.api, c).await;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| format!("the blob download failed: {}", super::token::without_url(&e)))?;
         splitter.push(&chunk, &mut pending).map_err(|e| e.to_string())?;
@@ -515,6 +515,7 @@ mod tests {
             sources: vec![],
             management_rpm: 2000,
             demo: false,
+            domains: Vec::new(),
         }
     }
 

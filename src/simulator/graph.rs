@@ -72,7 +72,53 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/v1.0/auditLogs/signIns", get(|s, q, h| list(s, q, h, &SIGNINS)))
         .route("/v1.0/deviceManagement/auditEvents", get(|s, q, h| list(s, q, h, &INTUNE)))
         .route("/v1.0/subscriptions", get(list_subscriptions).post(create_subscription))
+        .route("/v1.0/domains", get(domains))
         .route("/v1.0/subscriptions/{id}", patch(renew_subscription).delete(delete_subscription))
+}
+
+/// `GET /v1.0/domains`: the tenant's domains (Domain.Read.All or Directory.Read.All). The
+/// simulated tenants own their initial `onmicrosoft.com` domain and a vanity domain; the
+/// vanity domain carries no mailboxes, so it only shows whether a client reads the list.
+async fn domains(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    let rid = request_id(&headers);
+    let claims = match admit(&state, &headers, &rid).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(tenant) = state.tenant(&claims.tid) else {
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure.",
+            Some(&rid),
+        );
+    };
+    if !claims.roles.iter().any(|r| r == ROLE_DIRECTORY) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            Some(&rid),
+        );
+    }
+    let initial = &tenant.model.domain;
+    let vanity = vanity_domain(initial);
+    let domain = |id: &str, default: bool, initial: bool| {
+        json!({"authenticationType": "Managed", "availabilityStatus": null, "id": id, "isAdminManaged": true,
+               "isDefault": default, "isInitial": initial, "isRoot": true, "isVerified": true,
+               "supportedServices": ["Email", "OfficeCommunicationsOnline"]})
+    };
+    let body = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#domains",
+        "value": [domain(initial, false, true), domain(&vanity, true, false),
+                  {"id": format!("unverified.{vanity}"), "isVerified": false, "isDefault": false, "isInitial": false}],
+    });
+    (StatusCode::OK, [("request-id", rid)], Json(body)).into_response()
+}
+
+/// The vanity domain of a simulated tenant: `contoso-0.onmicrosoft.com` → `contoso-0.example`.
+pub fn vanity_domain(initial: &str) -> String {
+    format!("{}.example", initial.split('.').next().unwrap_or("tenant"))
 }
 
 /// When a record shows up in Graph: 1–10 minutes after it happened, for about 3 % of records
