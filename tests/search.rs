@@ -622,7 +622,60 @@ async fn hourly_counts_follow_every_write(backend: Backend) {
     check(times, "after recount").await;
 }
 
+/// Free text matching more events than the candidate limit (PostgreSQL checks the newest events
+/// one by one, then falls back to the general query): every page in order, none lost or twice,
+/// queued (not yet indexed) events included, with and without other filters.
+async fn common_words_page_exactly(backend: Backend) {
+    use aoc::services::query::{QueryService, CANDIDATE_LIMIT};
+    use app::query::EventFilter;
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(app) = spawn_app(backend).await else { return };
+    let db = &app.db;
+    let n = CANDIDATE_LIMIT + 300;
+    aoc::store::synthetic::generate(db, n, 3, 11, Utc::now() - Duration::hours(1)).await.expect("generate");
+    aoc::store::search::index_pending(db).await.expect("index");
+    // Three newer events still queued: found through their raw records.
+    for (i, id) in ["q1", "q2", "q3"].iter().enumerate() {
+        store_ual(&app, TENANT_A, id, -(i as i64) * 3, sharepoint("FileAccessed", "quinn@contoso.example", "x")).await;
+    }
+    let service = QueryService::new(db.clone());
+    let backend_kind = db.get_database_backend();
+    for (filter, oracle) in [
+        (EventFilter { search: Some("contoso".into()), ..Default::default() }, "1=1"),
+        (
+            EventFilter { search: Some("contoso".into()), service: Some("SharePoint".into()), ..Default::default() },
+            "service = 'SharePoint'",
+        ),
+    ] {
+        let expected: Vec<i64> = db
+            .query_all(Statement::from_string(
+                backend_kind,
+                format!("SELECT id FROM events WHERE {oracle} ORDER BY occurred_at DESC, id DESC"),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<i64>("", "id").unwrap())
+            .collect();
+        assert!(expected.len() > 1000, "{}", expected.len());
+        let query = filter.parse(Utc::now()).expect("query");
+        let (mut got, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = service.page(&query, cursor, 500, false).await.expect("page");
+            got.extend(page.items.iter().map(|e| e.id));
+            assert!(got.len() <= expected.len(), "{oracle}: more events than match");
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got.len(), expected.len(), "{oracle}");
+        assert!(got == expected, "{oracle}: pages differ from the oracle order");
+    }
+}
+
 on_both_backends!(
+    common_words_page_exactly,
     hourly_counts_follow_every_write,
     correlation_and_record_id_lookups_use_other_indexes,
     every_filter_matches_exactly_its_events,

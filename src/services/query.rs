@@ -157,6 +157,9 @@ fn borrowed<'a>(phrases: &'a [Vec<String>], texts: &'a [String]) -> (Vec<&'a [St
 /// testing each event; above it (common words) the walk finds a page quickly.
 pub const CANDIDATE_LIMIT: usize = 5_000;
 
+/// Events checked one by one for a common word on PostgreSQL (see `QueryService::walk_newest`).
+const WALK_ROWS: u32 = 5_000;
+
 /// Histograms of at most this many buckets count each bucket as an index range; longer ones
 /// group every matching event by its bucket.
 const MAX_RANGE_BUCKETS: i64 = 1_000;
@@ -253,6 +256,27 @@ pub fn where_sql(sql: &mut Sql, query: &EventQuery) {
 /// Like [`where_sql`]; `candidates`, when given, are the ids the positive free text matches
 /// (see [`QueryService::text_candidates`]).
 pub fn where_sql_with(sql: &mut Sql, query: &EventQuery, candidates: Option<&[i64]>) {
+    where_filters(sql, query);
+    let (phrases, texts) = positive_text(query);
+    if phrases.is_empty() {
+        return;
+    }
+    match candidates {
+        Some([]) => sql.push(" AND 1 = 0"),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            sql.push(&format!(" AND e.id IN ({})", list.join(",")));
+        }
+        None => {
+            sql.push(" AND ");
+            let (phrases, texts) = borrowed(&phrases, &texts);
+            text_condition(sql, &phrases, &texts);
+        }
+    }
+}
+
+/// Every condition of `query` but the merged lookup of its positive free text.
+fn where_filters(sql: &mut Sql, query: &EventQuery) {
     if let Some(start) = query.start {
         let p = sql.bind(start);
         sql.push(&format!(" AND e.occurred_at >= {p}"));
@@ -276,22 +300,21 @@ pub fn where_sql_with(sql: &mut Sql, query: &EventQuery, candidates: Option<&[i6
             }
         }
     }
-    let (phrases, texts) = positive_text(query);
-    if phrases.is_empty() {
-        return;
+}
+
+/// PostgreSQL: whether the event `e` matches every phrase (through its `event_search` row) or,
+/// still queued for indexing, contains every text in its raw record.
+fn text_check_per_row(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
+    let p = sql.bind(fts_expression(sql.backend, phrases));
+    sql.push(&format!(
+        "(EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND s.doc @@ to_tsquery('simple', {p})) \
+         OR EXISTS (SELECT 1 FROM search_queue q JOIN events r ON r.id = q.event_id WHERE q.event_id = e.id"
+    ));
+    for text in texts {
+        let p = sql.bind(format!("%{}%", like_escape(text)));
+        sql.push(&format!(" AND r.raw ILIKE {p} ESCAPE '\\'"));
     }
-    match candidates {
-        Some([]) => sql.push(" AND 1 = 0"),
-        Some(ids) => {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-            sql.push(&format!(" AND e.id IN ({})", list.join(",")));
-        }
-        None => {
-            sql.push(" AND ");
-            let (phrases, texts) = borrowed(&phrases, &texts);
-            text_condition(sql, &phrases, &texts);
-        }
-    }
+    sql.push("))");
 }
 
 /// The columns of an event row the query side reads.
@@ -430,9 +453,18 @@ impl QueryService {
             sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
         }
         let candidates = self.text_candidates(query).await?;
-        where_sql_with(&mut sql, query, candidates.as_deref());
-        sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {}", u64::from(page_size) + 1));
-        let rows = self.db.query_all(sql.statement()).await?;
+        let walked = match candidates {
+            None if backend == DatabaseBackend::Postgres => self.walk_newest(query, cursor, page_size, extra).await?,
+            _ => None,
+        };
+        let rows = match walked {
+            Some(rows) => rows,
+            None => {
+                where_sql_with(&mut sql, query, candidates.as_deref());
+                sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {}", u64::from(page_size) + 1));
+                self.db.query_all(sql.statement()).await?
+            }
+        };
         let mut items = rows.iter().map(|r| StoredEvent::from_row(r, with_raw)).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > page_size as usize {
             items.truncate(page_size as usize);
@@ -442,6 +474,40 @@ impl QueryService {
         };
         self.attach_tags(&mut items).await?;
         Ok(StoredPage { items, next_cursor })
+    }
+
+    /// PostgreSQL, free text matching more than [`CANDIDATE_LIMIT`] events: checks the newest
+    /// [`WALK_ROWS`] events under the other conditions one by one against their full-text row
+    /// (cheap there), instead of collecting every match and sorting. Exact when it fills the
+    /// page (no newer match can lie outside the rows walked); `None` otherwise, and the caller
+    /// runs the general query. A word in most records needs ~page-size rows.
+    async fn walk_newest(
+        &self,
+        query: &EventQuery,
+        cursor: Option<EventCursor>,
+        page_size: u32,
+        extra: &str,
+    ) -> Result<Option<Vec<QueryResult>>, DbErr> {
+        let (phrases, texts) = positive_text(query);
+        if phrases.is_empty() {
+            return Ok(None);
+        }
+        let backend = self.db.get_database_backend();
+        let mut sql =
+            Sql::new(backend, format!("SELECT * FROM (SELECT {EVENT_COLUMNS}{extra} FROM events e WHERE 1=1"));
+        if let Some(c) = cursor {
+            let t = sql.bind(c.occurred_at);
+            let id = sql.bind(c.id);
+            sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
+        }
+        where_filters(&mut sql, query);
+        sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {WALK_ROWS}) e WHERE "));
+        let (phrases, texts) = borrowed(&phrases, &texts);
+        text_check_per_row(&mut sql, &phrases, &texts);
+        let want = u64::from(page_size) + 1;
+        sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {want}"));
+        let rows = self.db.query_all(sql.statement()).await?;
+        Ok((rows.len() as u64 == want).then_some(rows))
     }
 
     /// Fills in the tags of `items`.
