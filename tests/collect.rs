@@ -162,7 +162,25 @@ async fn every_injected_fault_is_survived_with_the_exact_set(backend: Backend) {
     assert_exact(&rig, until).await;
 }
 
+/// A blob of several megabytes is stored as many batches at once (see `store_stream`): every
+/// record exactly once, also when bodies are cut off half-way and fetched again.
+async fn a_large_blob_is_stored_exactly_while_its_batches_overlap(backend: Backend) {
+    let Some(rig) = rig(backend, sim_config(), 0).await else { return };
+    control(&rig.sim, "faults", json!({"oversized_blob_mb": 3, "truncated": 2})).await;
+    let summary = rig.collector.collect_all(None, true).await;
+    let until = Utc::now();
+    for s in &summary.sources {
+        assert_eq!(s.state, "ok", "{s:?}");
+    }
+    let unified = summary.sources.iter().find(|s| s.source == "unified").unwrap();
+    let oversized = aoc::simulator::content::oversized_record_count(3);
+    assert!(oversized > 2_000, "the blob spans several batches: {oversized}");
+    assert!(unified.inserted > oversized, "{unified:?}");
+    assert_exact(&rig, until).await;
+}
+
 on_both_backends!(
+    a_large_blob_is_stored_exactly_while_its_batches_overlap,
     a_backfill_collects_exactly_the_ground_truth_and_again_inserts_nothing,
     late_blobs_and_new_activity_are_collected_on_the_next_run,
     every_injected_fault_is_survived_with_the_exact_set,

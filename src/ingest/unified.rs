@@ -27,6 +27,8 @@ pub const CONTENT_TYPES: [&str; 5] =
     ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"];
 /// Records per stored batch.
 const BATCH: usize = 500;
+/// Batches of one blob being stored at once (see `store_stream`).
+const BATCHES_IN_FLIGHT: usize = 3;
 /// Blobs fetched at once per tenant.
 const BLOB_CONCURRENCY: usize = 4;
 /// Recent windows re-listed on every scheduled run, for blobs that appear late.
@@ -272,14 +274,48 @@ async fn store_stream(
     let mut body = response.bytes_stream();
     let mut total = 0u64;
     let context = col.domains.context(&col.api, c).await;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| format!("the blob download failed: {}", super::token::without_url(&e)))?;
-        splitter.push(&chunk, &mut pending).map_err(|e| e.to_string())?;
-        while pending.len() >= BATCH {
-            let batch: Vec<String> = pending.drain(..BATCH).collect();
-            total += batch.len() as u64;
-            store_records(col, c, &blob.content_type, batch, &[], &context, summary).await?;
+    // Up to BATCHES_IN_FLIGHT full batches are stored while the download goes on, so a large
+    // blob's batches can share a transaction (SQLite's group commit) and normalization overlaps
+    // the download. The blob is marked done with its last records only after every earlier
+    // batch has committed: a crash in between re-collects it, never skips records.
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let mut failure: Option<String> = None;
+    let mut ended = false;
+    while !ended && failure.is_none() {
+        tokio::select! {
+            Some(stored) = in_flight.next(), if !in_flight.is_empty() => {
+                if let Err(e) = stored {
+                    failure = Some(e);
+                }
+            }
+            chunk = body.next(), if in_flight.len() < BATCHES_IN_FLIGHT => {
+                let Some(chunk) = chunk else {
+                    ended = true;
+                    continue;
+                };
+                let pushed = chunk
+                    .map_err(|e| format!("the blob download failed: {}", super::token::without_url(&e)))
+                    .and_then(|chunk| splitter.push(&chunk, &mut pending).map_err(|e| e.to_string()));
+                if let Err(e) = pushed {
+                    failure = Some(e);
+                    continue;
+                }
+                while pending.len() >= BATCH {
+                    let batch: Vec<String> = pending.drain(..BATCH).collect();
+                    total += batch.len() as u64;
+                    in_flight.push(store_records(col, c, &blob.content_type, batch, &[], &context, summary));
+                }
+            }
         }
+    }
+    // Every started batch runs to its end (a write is never abandoned half-way).
+    while let Some(stored) = in_flight.next().await {
+        if let Err(e) = stored {
+            failure.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     splitter.finish().map_err(|e| e.to_string())?;
     total += pending.len() as u64;
