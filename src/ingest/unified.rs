@@ -28,7 +28,7 @@ pub const CONTENT_TYPES: [&str; 5] =
 /// Records per stored batch.
 const BATCH: usize = 500;
 /// Batches of one blob being stored at once (see `store_stream`).
-const BATCHES_IN_FLIGHT: usize = 3;
+const BATCHES_IN_FLIGHT: usize = 2;
 /// Blobs fetched at once per tenant.
 const BLOB_CONCURRENCY: usize = 4;
 /// Recent windows re-listed on every scheduled run, for blobs that appear late.
