@@ -113,11 +113,23 @@ impl Collector {
     /// skipped. A run that panics is recorded as failing and the loop goes on. The loops end when
     /// the returned handles are aborted.
     pub fn spawn_periodic(self: &Arc<Self>, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+        self.spawn_periodic_spread(tenant_id, interval, 0)
+    }
+
+    /// [`Self::spawn_periodic`] for the `nth` of several tenants started together: their first
+    /// runs are spread so sources do not all start at once.
+    pub fn spawn_periodic_spread(
+        self: &Arc<Self>,
+        tenant_id: &str,
+        interval: Duration,
+        nth: usize,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
         for (j, source) in Source::ALL.into_iter().enumerate() {
             let collector = self.clone();
             let tenant_id = tenant_id.to_string();
-            let offset = Duration::from_millis((j as u64 * 750) % interval.as_millis().max(1) as u64);
+            let step = (nth * Source::ALL.len() + j) as u64;
+            let offset = Duration::from_millis((step * 750) % interval.as_millis().max(1) as u64);
             handles.push(tokio::spawn(async move {
                 tokio::time::sleep(offset).await;
                 loop {
