@@ -170,3 +170,37 @@ on_both_backends!(
     the_same_record_is_stored_once_per_tenant,
     timestamps_round_trip_at_microsecond_precision,
 );
+
+/// PostgreSQL compresses new raw records and flattened fields with lz4 (cheaper on ingestion than
+/// the default pglz); rolling the migration back restores pglz.
+#[tokio::test]
+async fn postgres_compresses_large_event_columns_with_lz4() {
+    let Some(database) = test_database(Backend::Postgres).await else { return };
+    let db = store::connect(&database.url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let backend = db.get_database_backend();
+    let big = format!(r#"{{"Id":"z1","Operation":"Set-Mailbox","Notes":"{}"}}"#, "forwarding rule ".repeat(600));
+    let id = common::insert_event(&db, "z1", Utc::now(), "Set-Mailbox").await;
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        "UPDATE events SET raw = $1 WHERE id = $2",
+        [big.clone().into(), id.into()],
+    ))
+    .await
+    .unwrap();
+    let method = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db.query_one(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+            row.try_get::<Option<String>>("", "m").unwrap()
+        }
+    };
+    assert_eq!(method("SELECT pg_column_compression(raw) AS m FROM events").await.as_deref(), Some("lz4"));
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        method("SELECT CAST(attcompression AS TEXT) AS m FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'raw'")
+            .await
+            .as_deref(),
+        Some("p")
+    );
+}
