@@ -179,11 +179,7 @@ async fn check_events(db: &DatabaseConnection, report: &mut VerifyReport) -> Res
 async fn check_hourly_counts(db: &DatabaseConnection, report: &mut VerifyReport) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
     let backend = db.get_database_backend();
-    let hour = if backend == sea_orm::DbBackend::Postgres {
-        "CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at) / 3600) AS BIGINT)"
-    } else {
-        "unixepoch(occurred_at) / 3600"
-    };
+    let hour = crate::store::rollup::hour_of_occurred_at(backend);
     let sql = format!(
         "SELECT tenant_id, source, hour, CAST(SUM(n) AS BIGINT) AS events, CAST(SUM(c) AS BIGINT) AS counted FROM (\
          SELECT tenant_id, source, {hour} AS hour, COUNT(*) AS n, 0 AS c FROM events GROUP BY 1, 2, 3 \

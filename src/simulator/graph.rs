@@ -24,7 +24,7 @@ use serde_json::json;
 use super::activity::{Feed, Record};
 use super::faults::{self, graph_error, Api};
 use super::identity::{check_bearer, AccessClaims, Audience, BearerProblem};
-use super::state::{stable_hash, GraphSubscription, SimState, ROLE_AUDIT_LOG, ROLE_DIRECTORY, ROLE_INTUNE};
+use super::state::{stable_hash, GraphSubscription, SimState, SimTenant, ROLE_AUDIT_LOG, ROLE_DIRECTORY, ROLE_INTUNE};
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -81,25 +81,12 @@ pub fn routes() -> Router<Arc<SimState>> {
 /// vanity domain carries no mailboxes, so it only shows whether a client reads the list.
 async fn domains(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
     let rid = request_id(&headers);
-    let claims = match admit(&state, &headers, &rid).await {
-        Ok(c) => c,
+    let (claims, tenant) = match admit_tenant(&state, &headers, &rid).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(tenant) = state.tenant(&claims.tid) else {
-        return graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "Access token validation failure.",
-            Some(&rid),
-        );
-    };
     if !claims.roles.iter().any(|r| r == ROLE_DIRECTORY) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-            Some(&rid),
-        );
+        return insufficient_privileges(&rid);
     }
     let initial = &tenant.model.domain;
     let vanity = vanity_domain(initial);
@@ -156,6 +143,34 @@ async fn admit(state: &SimState, headers: &HeaderMap, rid: &str) -> Result<Acces
         };
         graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message, Some(rid))
     })
+}
+
+/// [`admit`], and the tenant the token was issued for.
+async fn admit_tenant<'a>(
+    state: &'a SimState,
+    headers: &HeaderMap,
+    rid: &str,
+) -> Result<(AccessClaims, &'a SimTenant), Response> {
+    let claims = admit(state, headers, rid).await?;
+    match state.tenant(&claims.tid) {
+        Some(tenant) => Ok((claims, tenant)),
+        None => Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure.",
+            Some(rid),
+        )),
+    }
+}
+
+/// Graph's answer when the app lacks the directory permission a resource needs.
+fn insufficient_privileges(rid: &str) -> Response {
+    graph_error(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+        Some(rid),
+    )
 }
 
 /// A sliding-window limit per (tenant, app, bucket); `Err(seconds)` to wait when over it.
@@ -267,17 +282,9 @@ async fn list(
     resource: &'static Resource,
 ) -> Response {
     let rid = request_id(&headers);
-    let claims = match admit(&state, &headers, &rid).await {
-        Ok(c) => c,
+    let (claims, tenant) = match admit_tenant(&state, &headers, &rid).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(tenant) = state.tenant(&claims.tid) else {
-        return graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "Access token validation failure.",
-            Some(&rid),
-        );
     };
     let has = |role: &str| claims.roles.iter().any(|r| r == role);
     let flags = state.runtime().flags[tenant.index].clone();
@@ -305,12 +312,7 @@ async fn list(
                 );
             }
             if !has(ROLE_DIRECTORY) {
-                return graph_error(
-                    StatusCode::FORBIDDEN,
-                    "Authorization_RequestDenied",
-                    "Insufficient privileges to complete the operation.",
-                    Some(&rid),
-                );
+                return insufficient_privileges(&rid);
             }
             if resource.feed == Feed::SignIns && !flags.entra_p1 {
                 return graph_error(
@@ -538,17 +540,9 @@ async fn create_subscription(
     Json(body): Json<serde_json::Value>,
 ) -> Response {
     let rid = request_id(&headers);
-    let claims = match admit(&state, &headers, &rid).await {
-        Ok(c) => c,
+    let (claims, tenant) = match admit_tenant(&state, &headers, &rid).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(tenant) = state.tenant(&claims.tid) else {
-        return graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "Access token validation failure.",
-            Some(&rid),
-        );
     };
     let field = |name: &str| body.get(name).and_then(|v| v.as_str()).map(str::to_string);
     let (Some(change_type), Some(url), Some(resource), Some(expiration)) =

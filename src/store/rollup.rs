@@ -35,32 +35,33 @@ pub async fn rows(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0).max(0) as u64)
 }
 
+/// The hour (since the epoch, UTC) of `events.occurred_at` in SQL, as the triggers of
+/// migration `m20261130_000005_event_hours` compute it.
+pub fn hour_of_occurred_at(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => "CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at) / 3600) AS BIGINT)",
+        _ => "unixepoch(occurred_at) / 3600",
+    }
+}
+
 /// Rebuilds `event_hours` from the events (`aoc maintenance recount`), in one statement on
 /// PostgreSQL so the delete and the count see one snapshot while others write; returns the
 /// rows written.
 pub async fn recount(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
-    match backend {
-        DatabaseBackend::Postgres => {
-            let sql = "WITH d AS (DELETE FROM event_hours) INSERT INTO event_hours (tenant_id, source, hour, n) \
-                       SELECT tenant_id, source, CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at) / 3600) AS BIGINT), COUNT(*) \
-                       FROM events GROUP BY 1, 2, 3";
-            Ok(db.execute(Statement::from_string(backend, sql)).await?.rows_affected())
-        }
-        _ => {
-            let txn = db.begin().await?;
-            txn.execute(Statement::from_string(backend, "DELETE FROM event_hours")).await?;
-            let written = txn
-                .execute(Statement::from_string(
-                    backend,
-                    "INSERT INTO event_hours (tenant_id, source, hour, n) \
-                     SELECT tenant_id, source, unixepoch(occurred_at) / 3600, COUNT(*) FROM events GROUP BY 1, 2, 3",
-                ))
-                .await?
-                .rows_affected();
-            txn.commit().await?;
-            Ok(written)
-        }
+    let fill = format!(
+        "INSERT INTO event_hours (tenant_id, source, hour, n) \
+         SELECT tenant_id, source, {}, COUNT(*) FROM events GROUP BY 1, 2, 3",
+        hour_of_occurred_at(backend)
+    );
+    if backend == DatabaseBackend::Postgres {
+        let sql = format!("WITH d AS (DELETE FROM event_hours) {fill}");
+        return Ok(db.execute(Statement::from_string(backend, sql)).await?.rows_affected());
     }
+    let txn = db.begin().await?;
+    txn.execute(Statement::from_string(backend, "DELETE FROM event_hours")).await?;
+    let written = txn.execute(Statement::from_string(backend, fill)).await?.rows_affected();
+    txn.commit().await?;
+    Ok(written)
 }
