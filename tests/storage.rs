@@ -143,17 +143,44 @@ async fn concurrent_batches_each_get_their_own_exact_outcome(backend: Backend) {
             };
             let outcome = store_batch(&db, rows, &[done], &subscribers).await.unwrap();
             assert_eq!(outcome.inserted.len() as u64 + outcome.duplicates, size as u64, "task {task}");
-            outcome.inserted.into_iter().map(|e| e.dedupe_key).collect::<Vec<_>>()
+            let own: Vec<String> = (task * 40..task * 40 + size).map(|i| format!("unified:rec-{i}")).collect();
+            for e in &outcome.inserted {
+                assert!(own.contains(&e.dedupe_key), "task {task} was told it inserted {}", e.dedupe_key);
+                assert_eq!((e.tenant_id.as_str(), e.source), ("tenant-1", Source::Unified));
+            }
+            outcome.inserted.into_iter().map(|e| (e.dedupe_key, e.id)).collect::<Vec<_>>()
         }
     });
     let results = futures_util::future::join_all(tasks.map(tokio::spawn)).await;
-    let mut keys: Vec<String> = results.into_iter().flat_map(|r| r.unwrap()).collect();
+    let mut keys: Vec<(String, i64)> = results.into_iter().flat_map(|r| r.unwrap()).collect();
     let claimed = keys.len();
     keys.sort();
     keys.dedup();
     assert_eq!(claimed, keys.len(), "a record was reported inserted to two callers");
     let distinct = 23 * 40 + 60 + 23 % 41;
     assert_eq!(keys.len(), distinct);
+    // Each reported id is the stored row of that record, and every new row is queued for the
+    // full-text indexer once.
+    let stored: Vec<(String, i64)> = store::entities::events::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.dedupe_key, e.id))
+        .collect();
+    let mut stored = stored;
+    stored.sort();
+    assert_eq!(keys, stored);
+    let queued = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM search_queue",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.try_get::<i64>("", "n").unwrap(), distinct as i64);
+    assert_eq!(queued.try_get::<i64>("", "d").unwrap(), distinct as i64);
     assert_eq!(store::entities::events::Entity::find().count(&db).await.unwrap(), distinct as u64);
     assert_eq!(store::entities::seen_blobs::Entity::find().count(&db).await.unwrap(), 24);
     let mut announced_count = 0;

@@ -27,10 +27,14 @@ static SQLITE_WRITERS: std::sync::Mutex<Option<std::collections::HashMap<std::pa
     std::sync::Mutex::new(None);
 
 /// One SQLite file's writer connection, and the write-path batches waiting for it (see
-/// `writer::store_batch`: whoever gets the connection commits every waiting batch at once).
+/// `writer::store_batch`: a task of its own commits every waiting batch at once).
 pub struct WriterSlot {
     conn: Arc<tokio::sync::Mutex<DatabaseConnection>>,
     pub(crate) pending: std::sync::Mutex<Vec<writer::Pending>>,
+    /// Wakes the write-path task when a batch is queued.
+    pub(crate) queued: tokio::sync::Notify,
+    /// The write-path task (started on first use, and again if its runtime ended).
+    pub(crate) task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl WriterSlot {
@@ -98,7 +102,12 @@ pub async fn sqlite_writer(db: &DatabaseConnection) -> Result<Option<Arc<WriterS
         .get_or_insert_with(Default::default)
         .entry(file)
         .or_insert_with(|| {
-            Arc::new(WriterSlot { conn: Arc::new(tokio::sync::Mutex::new(conn)), pending: Default::default() })
+            Arc::new(WriterSlot {
+                conn: Arc::new(tokio::sync::Mutex::new(conn)),
+                pending: Default::default(),
+                queued: tokio::sync::Notify::new(),
+                task: Default::default(),
+            })
         })
         .clone();
     Ok(Some(slot))

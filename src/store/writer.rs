@@ -239,6 +239,8 @@ pub(crate) struct Request {
     rows: usize,
     completions: Vec<Completion>,
     now: DateTime<Utc>,
+    /// When the request was handed to the write path.
+    queued: std::time::Instant,
 }
 
 /// A request waiting for the SQLite writer connection, and where its outcome goes.
@@ -250,11 +252,12 @@ const GROUP_ROWS: usize = 8_000;
 /// Inserts `rows` that are not stored yet and records `completions`, in one transaction; then
 /// announces the newly inserted events.
 ///
-/// On SQLite, batches that arrive while another is being written wait together and are then
-/// committed in one transaction (group commit): SQLite writes every page a transaction touched
-/// to the WAL once per commit, and the pages of the random-key indexes (dedupe key, record id)
-/// are shared by many small batches. Each batch's outcome is its own; if the group fails, each
-/// batch is retried alone so one bad batch cannot fail the others.
+/// On SQLite, batches are queued for the file's write task (`write_queued`); batches that arrive
+/// while another is being written wait together and are then committed in one transaction
+/// (group commit): SQLite writes every page a transaction touched to the WAL once per commit,
+/// and the pages of the random-key index (dedupe key) are shared by many small batches. Each
+/// batch's outcome is its own; if the group fails, each batch is retried alone so one bad batch
+/// cannot fail the others.
 pub async fn store_batch(
     db: &DatabaseConnection,
     rows: Vec<EventRow>,
@@ -270,56 +273,22 @@ pub async fn store_batch(
         inserts: build_inserts(db.get_database_backend(), rows, now),
         completions: completions.to_vec(),
         now,
+        queued: std::time::Instant::now(),
     };
-    let asked = std::time::Instant::now();
     let inserted = match super::sqlite_writer(db).await? {
         Some(slot) => {
-            let (reply, mut outcome) = tokio::sync::oneshot::channel();
+            let (reply, outcome) = tokio::sync::oneshot::channel();
             slot.pending.lock().unwrap_or_else(|p| p.into_inner()).push((request, reply));
-            let conn = slot.lock().await;
-            let got = std::time::Instant::now();
-            let mut rows_written = 0u64;
-            // Oldest first: groups are taken from the front until this batch has been written
-            // (usually by the first group; by another writer if it is already answered).
-            let result = loop {
-                match outcome.try_recv() {
-                    Ok(result) => break result,
-                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                        break Err(DbErr::Custom("the write of this batch was abandoned; it will be retried".into()))
-                    }
-                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                        let group = {
-                            let mut pending = slot.pending.lock().unwrap_or_else(|p| p.into_inner());
-                            let mut rows = 0;
-                            let take = pending
-                                .iter()
-                                .take_while(|(r, _)| {
-                                    rows += r.rows;
-                                    rows <= GROUP_ROWS
-                                })
-                                .count()
-                                .max(1)
-                                .min(pending.len());
-                            pending.drain(..take).collect::<Vec<_>>()
-                        };
-                        if group.is_empty() {
-                            break Err(DbErr::Custom("the write of this batch was lost; it will be retried".into()));
-                        }
-                        rows_written += group.iter().map(|(r, _)| r.rows as u64).sum::<u64>();
-                        write_group(&conn, group).await;
-                    }
-                }
-            };
-            if rows_written > 0 {
-                TIMING.record(got - asked, got.elapsed(), rows_written);
-            }
-            drop(conn);
-            result?
+            start_write_task(&slot);
+            slot.queued.notify_one();
+            outcome.await.unwrap_or_else(|_| {
+                Err(DbErr::Custom("the write of this batch was abandoned; it will be retried".into()))
+            })?
         }
         None => {
             let got = std::time::Instant::now();
             let inserted = write_alone(db, &request).await?;
-            TIMING.record(got - asked, got.elapsed(), total);
+            TIMING.record(got - request.queued, got.elapsed(), total);
             inserted
         }
     };
@@ -327,16 +296,61 @@ pub async fn store_batch(
     subscribers.publish(outcome.inserted.clone());
     Ok(outcome)
 }
+/// Starts the task that writes `slot`'s queued batches, unless it runs (it ends with the
+/// runtime it was started on).
+fn start_write_task(slot: &std::sync::Arc<super::WriterSlot>) {
+    let mut task = slot.task.lock().unwrap_or_else(|p| p.into_inner());
+    if task.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+    }
+    *task = Some(tokio::spawn(write_queued(slot.clone())));
+}
+
+/// The write path's side of a SQLite file: whenever batches are queued, takes the writer
+/// connection and commits them in groups, oldest first, until the queue is empty. A task of its
+/// own, so its statements follow each other without waiting for a collector's task to be polled
+/// (a collector's task also splits and parses blobs).
+async fn write_queued(slot: std::sync::Arc<super::WriterSlot>) {
+    loop {
+        slot.queued.notified().await;
+        let conn = slot.lock().await;
+        loop {
+            let group = {
+                let mut pending = slot.pending.lock().unwrap_or_else(|p| p.into_inner());
+                // A caller that gave up (its task was cancelled) no longer wants its batch.
+                pending.retain(|(_, reply)| !reply.is_closed());
+                let mut rows = 0;
+                let take = pending
+                    .iter()
+                    .take_while(|(r, _)| {
+                        rows += r.rows;
+                        rows <= GROUP_ROWS
+                    })
+                    .count()
+                    .max(1)
+                    .min(pending.len());
+                pending.drain(..take).collect::<Vec<_>>()
+            };
+            if group.is_empty() {
+                break;
+            }
+            let began = std::time::Instant::now();
+            let waited: std::time::Duration = group.iter().map(|(r, _)| began - r.queued).sum();
+            let rows = group.iter().map(|(r, _)| r.rows as u64).sum::<u64>();
+            write_group(&conn, group).await;
+            TIMING.record(waited, began.elapsed(), rows);
+        }
+    }
+}
+
 /// Writes a group of waiting batches in one transaction and answers each; if that fails, each
 /// batch alone.
 async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
     let together = async {
         let began = std::time::Instant::now();
         let txn = conn.begin().await?;
-        let mut results = Vec::with_capacity(group.len());
-        for (request, _) in &group {
-            results.push(apply(&txn, request).await?);
-        }
+        let requests: Vec<&Request> = group.iter().map(|(r, _)| r).collect();
+        let results = apply(&txn, &requests).await?;
         let applied = began.elapsed();
         txn.commit().await?;
         tracing::debug!(
@@ -371,36 +385,127 @@ async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
 /// One request in a transaction of its own.
 async fn write_alone(conn: &DatabaseConnection, request: &Request) -> Result<Vec<NewEvent>, DbErr> {
     let txn = conn.begin().await?;
-    let inserted = apply(&txn, request).await?;
+    let inserted = apply(&txn, &[request]).await?.pop().unwrap_or_default();
     txn.commit().await?;
     Ok(inserted)
 }
 
-/// Runs one request's statements in `txn`: the inserts (returning the new rows), the search
-/// queue entries of the new rows, and the completions.
-async fn apply(txn: &sea_orm::DatabaseTransaction, request: &Request) -> Result<Vec<NewEvent>, DbErr> {
+/// Runs the requests' statements in `txn`, oldest first: the inserts, the search queue entries
+/// of the new rows, and the completions. Returns each request's newly inserted events.
+async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
     let backend = txn.get_database_backend();
-    let mut inserted = Vec::new();
-    for (statement, tenant_id, source) in &request.inserts {
-        for row in txn.query_all(statement.clone()).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let dedupe_key: String = row.try_get("", "dedupe_key")?;
-            inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source: *source, dedupe_key });
+    if backend == sea_orm::DbBackend::Sqlite {
+        return apply_sqlite(txn, requests).await;
+    }
+    let mut results = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut inserted = Vec::new();
+        for (statement, tenant_id, source) in &request.inserts {
+            for row in txn.query_all(statement.clone()).await? {
+                let id: i64 = row.try_get("", "id")?;
+                let dedupe_key: String = row.try_get("", "dedupe_key")?;
+                inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source: *source, dedupe_key });
+            }
+        }
+        // Queue the new events for the full-text indexer (see `store::search`).
+        for chunk in inserted.chunks(1000) {
+            let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
+            execute(
+                txn,
+                Statement::from_string(
+                    backend,
+                    format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(",")),
+                ),
+            )
+            .await?;
+        }
+        for completion in &request.completions {
+            apply_completion(txn, completion, request.now).await?;
+        }
+        results.push(inserted);
+    }
+    Ok(results)
+}
+
+/// [`apply`] on SQLite, in as few statements as it can: the inserts without RETURNING, then all
+/// new rows of the group read back as one value.
+///
+/// sqlx runs SQLite on a thread of its own: every statement is a round trip to the calling task,
+/// and every result row a separate hand-over (a thread wake-up each). On a busy machine those
+/// waits took about a quarter of the writer's time. Inside the write transaction no other
+/// connection can insert and ids only grow (AUTOINCREMENT), so the rows above the largest id
+/// before the group are exactly the group's new rows, in the order they were inserted; each
+/// request's are the next as many as its inserts reported.
+async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
+    let backend = sea_orm::DbBackend::Sqlite;
+    // The largest id ever given (AUTOINCREMENT keeps it in `sqlite_sequence`; no row yet: none).
+    // Read with a write, so the transaction holds the write lock from its first statement: a
+    // transaction that reads first fails at once (SQLITE_BUSY) if another connection writes
+    // before it does.
+    let before: i64 = txn
+        .query_one(Statement::from_string(
+            backend,
+            "UPDATE sqlite_sequence SET seq = seq WHERE name = 'events' RETURNING seq",
+        ))
+        .await?
+        .map(|row| row.try_get("", "seq"))
+        .transpose()?
+        .unwrap_or(0);
+    let mut counts = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut count = 0u64;
+        for (statement, _, _) in &request.inserts {
+            count += txn.execute(statement.clone()).await?.rows_affected();
+        }
+        counts.push(count as usize);
+        for completion in &request.completions {
+            apply_completion(txn, completion, request.now).await?;
         }
     }
+    if counts.iter().all(|&n| n == 0) {
+        return Ok(counts.iter().map(|_| Vec::new()).collect());
+    }
+    let new_rows = Statement::from_sql_and_values(
+        backend,
+        "SELECT json_group_array(json_array(id, tenant_id, source, dedupe_key)) AS new_rows \
+         FROM (SELECT id, tenant_id, source, dedupe_key FROM events WHERE id > ? ORDER BY id)",
+        [before.into()],
+    );
+    let text: String = match txn.query_one(new_rows).await? {
+        Some(row) => row.try_get("", "new_rows")?,
+        None => "[]".into(),
+    };
+    let rows: Vec<(i64, String, String, String)> = serde_json::from_str(&text)
+        .map_err(|e| DbErr::Custom(format!("the new events could not be read back: {e}")))?;
+    if rows.len() != counts.iter().sum::<usize>() {
+        return Err(DbErr::Custom(format!(
+            "the write inserted {} events but {} were found after it",
+            counts.iter().sum::<usize>(),
+            rows.len()
+        )));
+    }
     // Queue the new events for the full-text indexer (see `store::search`).
-    for chunk in inserted.chunks(1000) {
-        let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
-        execute(
-            txn,
-            Statement::from_string(backend, format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(","))),
-        )
-        .await?;
+    execute(
+        txn,
+        Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO search_queue (event_id) SELECT id FROM events WHERE id > ?",
+            [before.into()],
+        ),
+    )
+    .await?;
+    let mut rows = rows.into_iter();
+    let mut results = Vec::with_capacity(requests.len());
+    for count in counts {
+        let mut inserted = Vec::with_capacity(count);
+        for (id, tenant_id, source, dedupe_key) in rows.by_ref().take(count) {
+            let source = Source::parse(&source)
+                .ok_or_else(|| DbErr::Custom(format!("event {id} has an unknown source {source:?}")))?;
+            inserted.push(NewEvent { id, tenant_id, source, dedupe_key });
+        }
+        results.push(inserted);
     }
-    for completion in &request.completions {
-        apply_completion(txn, completion, request.now).await?;
-    }
-    Ok(inserted)
+    Ok(results)
 }
 
 /// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`: `rows_per_statement` rows
@@ -473,11 +578,13 @@ fn build_inserts(
             ];
             insert.values_panic(values);
         }
-        insert
-            .on_conflict(
-                OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
-            )
-            .returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
+        insert.on_conflict(
+            OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
+        );
+        // SQLite reads the new rows back in one value instead (see `apply_sqlite`).
+        if backend != sea_orm::DbBackend::Sqlite {
+            insert.returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
+        }
         statements.push((backend.build(&insert), chunk_tenant, chunk_source));
     }
     statements
