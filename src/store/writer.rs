@@ -12,14 +12,13 @@ use tokio::sync::broadcast;
 use super::entities::{coverage_windows, events, seen_blobs, watermarks};
 use crate::normalize::{NormalizeError, Normalized, Source};
 
-/// Rows per INSERT statement. Statements have only two shapes (this many rows, and one row for
-/// the rest of a batch), so both backends prepare each shape once per connection and reuse it; a
-/// statement of any other row count would be parsed and planned anew (for a multi-row insert
-/// with a dozen indexes that costs more than executing it). Batches are multiples of 250
-/// (500-record blob batches, Graph pages of up to 1,000). Measured with `aoc bench ingest
-/// --events-per-day 200000 --hours 24 --sources unified`: SQLite 8,497–8,554 events/s with 250
-/// rows against 7,150–8,327 with 50; PostgreSQL 9,558–9,605 with 250 against 10,724–12,485
-/// with 50.
+/// Most rows per INSERT statement. Statements come in few shapes (this many rows, then powers of
+/// two for the rest of a batch: see [`statement_sizes`]), so both backends prepare each shape
+/// once per connection and reuse it; a statement of any other row count would be parsed and
+/// planned anew (for a multi-row insert with a dozen indexes that costs more than executing it).
+/// Measured with `aoc bench ingest --events-per-day 200000 --hours 24 --sources unified`: SQLite
+/// 8,497–8,554 events/s with 250 rows against 7,150–8,327 with 50 (and 7,272–8,019 with 500);
+/// PostgreSQL 9,558–9,605 with 250 against 10,724–12,485 with 50.
 fn rows_per_statement(backend: sea_orm::DbBackend) -> usize {
     if backend == sea_orm::DbBackend::Postgres {
         50
@@ -508,22 +507,30 @@ async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request])
     Ok(results)
 }
 
-/// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`: `rows_per_statement` rows
-/// each, then one row each for the rest. The rows are moved into the statements: raw records are the bulk of a batch's memory.
+/// How many rows each INSERT of a batch of `rows` takes: `per_statement` while that many are
+/// left, then the rest as powers of two, largest first (at most one statement per bit). Until
+/// stop 10 the rest went one row per statement: a blob's last batch (its size is whatever the
+/// blob holds) took up to 249 statements, each a round trip to the database.
+fn statement_sizes(rows: usize, per_statement: usize) -> Vec<usize> {
+    let mut sizes = vec![per_statement; rows / per_statement];
+    let rest = rows % per_statement;
+    sizes.extend((0..usize::BITS).rev().map(|bit| 1usize << bit).filter(|size| rest & size != 0));
+    sizes
+}
+
+/// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`, of the sizes
+/// [`statement_sizes`] gives. The rows are moved into the statements: raw records are the bulk
+/// of a batch's memory.
 fn build_inserts(
     backend: sea_orm::DbBackend,
     rows: Vec<EventRow>,
     now: DateTime<Utc>,
 ) -> Vec<(Statement, String, Source)> {
     let mut statements = Vec::new();
-    let per_statement = rows_per_statement(backend);
-    let full = rows.len() / per_statement * per_statement;
+    let sizes = statement_sizes(rows.len(), rows_per_statement(backend));
     let mut rows = rows.into_iter();
-    let mut taken = 0;
-    loop {
-        let size = if taken < full { per_statement } else { 1 };
+    for size in sizes {
         let chunk: Vec<EventRow> = rows.by_ref().take(size).collect();
-        taken += chunk.len();
         let Some(first) = chunk.first() else { break };
         let (chunk_source, chunk_tenant) = (first.source, first.tenant_id.clone());
         let mut insert = Query::insert();
@@ -689,4 +696,24 @@ pub async fn upsert_watermark<C: ConnectionTrait>(
 /// Runs a statement and ignores its result (helper for bookkeeping updates).
 pub async fn execute(db: &impl ConnectionTrait, statement: Statement) -> Result<(), DbErr> {
     db.execute(statement).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_sizes;
+
+    #[test]
+    fn statement_sizes_cover_every_row_in_few_shapes() {
+        for per_statement in [50, 250] {
+            for rows in 0..=1_100 {
+                let sizes = statement_sizes(rows, per_statement);
+                assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows} rows by {per_statement}");
+                assert!(sizes.iter().all(|&s| s == per_statement || (s.is_power_of_two() && s < per_statement)));
+                assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first: {sizes:?}");
+                let rest = sizes.iter().filter(|&&s| s != per_statement).count();
+                assert!(rest <= (per_statement as f64).log2().ceil() as usize, "{rows}: {sizes:?}");
+            }
+        }
+        assert_eq!(statement_sizes(347, 250), vec![250, 64, 32, 1]);
+    }
 }
