@@ -16,12 +16,14 @@ use crate::normalize::{NormalizeError, Normalized, Source};
 /// two for the rest of a batch: see [`statement_sizes`]), so both backends prepare each shape
 /// once per connection and reuse it; a statement of any other row count would be parsed and
 /// planned anew (for a multi-row insert with a dozen indexes that costs more than executing it).
-/// Measured with `aoc bench ingest --events-per-day 200000 --hours 24 --sources unified`: SQLite
-/// 8,497–8,554 events/s with 250 rows against 7,150–8,327 with 50 (and 7,272–8,019 with 500);
-/// PostgreSQL 9,558–9,605 with 250 against 10,724–12,485 with 50.
+/// Measured with `aoc bench ingest --events-per-day 200000 --hours 24 --sources unified` (two
+/// runs each, after the rest of a batch stopped going one row per statement): SQLite 12.8k and
+/// 12.2k events/s with 250 rows, 12.7k and 13.3k with 500 (the same within the noise; 250 keeps
+/// less in memory); PostgreSQL 13.9k and 14.9k with 50, 15.9k and 14.9k with 100, 15.9k and
+/// 14.0k with 250.
 fn rows_per_statement(backend: sea_orm::DbBackend) -> usize {
     if backend == sea_orm::DbBackend::Postgres {
-        50
+        100
     } else {
         250
     }
@@ -286,8 +288,16 @@ pub async fn store_batch(
         }
         None => {
             let got = std::time::Instant::now();
-            let inserted = write_alone(db, &request).await?;
-            TIMING.record(got - request.queued, got.elapsed(), total);
+            let queued = request.queued;
+            let inserted = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let txn = db.begin().await?;
+                let inserted = apply_postgres(&txn, request).await?;
+                txn.commit().await?;
+                inserted
+            } else {
+                write_alone(db, &request).await?
+            };
+            TIMING.record(got - queued, got.elapsed(), total);
             inserted
         }
     };
@@ -389,44 +399,35 @@ async fn write_alone(conn: &DatabaseConnection, request: &Request) -> Result<Vec
     Ok(inserted)
 }
 
-/// Runs the requests' statements in `txn`, oldest first: the inserts, the search queue entries
-/// of the new rows, and the completions. Returns each request's newly inserted events.
-async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
-    let backend = txn.get_database_backend();
-    if backend == sea_orm::DbBackend::Sqlite {
-        return apply_sqlite(txn, requests).await;
+/// PostgreSQL: one request's statements in `txn`, consumed (a PostgreSQL batch is never retried
+/// from its statements, so they are not copied): the inserts with the search queue entries of
+/// their new rows, and the completions. Returns the newly inserted events.
+async fn apply_postgres(txn: &sea_orm::DatabaseTransaction, request: Request) -> Result<Vec<NewEvent>, DbErr> {
+    let mut inserted = Vec::new();
+    for (mut statement, tenant_id, source) in request.inserts {
+        // The new rows are queued for the full-text indexer (see `store::search`) by the same
+        // statement.
+        statement.sql = format!(
+            "WITH new_events AS ({}), queued AS (INSERT INTO search_queue (event_id) SELECT id FROM new_events) \
+             SELECT id, dedupe_key FROM new_events",
+            statement.sql
+        );
+        for row in txn.query_all(statement).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let dedupe_key: String = row.try_get("", "dedupe_key")?;
+            inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source, dedupe_key });
+        }
     }
-    let mut results = Vec::with_capacity(requests.len());
-    for request in requests {
-        let mut inserted = Vec::new();
-        for (statement, tenant_id, source) in &request.inserts {
-            for row in txn.query_all(statement.clone()).await? {
-                let id: i64 = row.try_get("", "id")?;
-                let dedupe_key: String = row.try_get("", "dedupe_key")?;
-                inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source: *source, dedupe_key });
-            }
-        }
-        // Queue the new events for the full-text indexer (see `store::search`).
-        for chunk in inserted.chunks(1000) {
-            let ids: Vec<String> = chunk.iter().map(|e| format!("({})", e.id)).collect();
-            execute(
-                txn,
-                Statement::from_string(
-                    backend,
-                    format!("INSERT INTO search_queue (event_id) VALUES {}", ids.join(",")),
-                ),
-            )
-            .await?;
-        }
-        for completion in &request.completions {
-            apply_completion(txn, completion, request.now).await?;
-        }
-        results.push(inserted);
+    for completion in &request.completions {
+        apply_completion(txn, completion, request.now).await?;
     }
-    Ok(results)
+    Ok(inserted)
 }
 
-/// [`apply`] on SQLite, in as few statements as it can: the inserts without RETURNING, then all
+/// SQLite: runs the requests' statements in `txn`, oldest first — the inserts, the search queue
+/// entries of the new rows, and the completions — and returns each request's newly inserted
+/// events. The statements are kept (copied for execution): if a group fails, each request is
+/// retried alone. In as few statements as it can: the inserts without RETURNING, then all
 /// new rows of the group read back as one value.
 ///
 /// sqlx runs SQLite on a thread of its own: every statement is a round trip to the calling task,
@@ -435,7 +436,7 @@ async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Res
 /// connection can insert and ids only grow (AUTOINCREMENT), so the rows above the largest id
 /// before the group are exactly the group's new rows, in the order they were inserted; each
 /// request's are the next as many as its inserts reported.
-async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
+async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
     let backend = sea_orm::DbBackend::Sqlite;
     // The largest id ever given (AUTOINCREMENT keeps it in `sqlite_sequence`; no row yet: none).
     // Read with a write, so the transaction holds the write lock from its first statement: a
@@ -588,7 +589,7 @@ fn build_inserts(
         insert.on_conflict(
             OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
         );
-        // SQLite reads the new rows back in one value instead (see `apply_sqlite`).
+        // SQLite reads the new rows back in one value instead (see `apply`).
         if backend != sea_orm::DbBackend::Sqlite {
             insert.returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
         }
