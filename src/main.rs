@@ -449,7 +449,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Maintenance { action } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
-            maintenance(&db, action).await
+            maintenance(&db, action, &settings).await
         }
         Command::Generate { events, days, seed } => {
             let db = store::connect(&settings.database_url).await?;
@@ -466,11 +466,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-async fn maintenance(db: &sea_orm::DatabaseConnection, action: MaintenanceAction) -> anyhow::Result<()> {
+async fn maintenance(
+    db: &sea_orm::DatabaseConnection,
+    action: MaintenanceAction,
+    settings: &aoc::config::Settings,
+) -> anyhow::Result<()> {
     use aoc::maintenance;
     match action {
         MaintenanceAction::Renormalize { limit, batch_size, restart, json } => {
-            let options = maintenance::RenormalizeOptions { limit, batch_size, restart };
+            // The environment tenant's TENANT_DOMAINS (collection also asks Graph; this does not).
+            let tenant_domains = settings
+                .collection
+                .tenant_id
+                .iter()
+                .map(|tenant| (tenant.clone(), settings.collection.tenant_domains.clone()))
+                .collect();
+            let options = maintenance::RenormalizeOptions { limit, batch_size, restart, tenant_domains };
             let report = maintenance::renormalize(db, &options).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

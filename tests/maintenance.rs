@@ -189,7 +189,9 @@ async fn run(
     batch_size: u64,
     restart: bool,
 ) -> maintenance::RenormalizeReport {
-    maintenance::renormalize(db, &RenormalizeOptions { limit, batch_size, restart }).await.unwrap()
+    maintenance::renormalize(db, &RenormalizeOptions { limit, batch_size, restart, ..Default::default() })
+        .await
+        .unwrap()
 }
 
 async fn violated_checks(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -579,7 +581,43 @@ async fn failed_windows_behind_a_watermark_are_reported_but_not_violations(backe
     assert!(report.notes.iter().any(|n| n.contains("1 failed or parked coverage window")), "{report}");
 }
 
+/// A forwarding address in one of the tenant's own domains is internal: a record stored before
+/// the tenant's domains were known is rated again with them (and only for that tenant).
+async fn renormalize_uses_each_tenants_own_domains(backend: Backend) {
+    let Some((_database, db)) = database(backend).await else { return };
+    let forward = |id: &str| {
+        json!({"Id": id, "CreationTime": base().format("%Y-%m-%dT%H:%M:%S").to_string(), "RecordType": 1,
+               "Operation": "Set-Mailbox", "Workload": "Exchange", "ResultStatus": "True",
+               "UserId": "admin@contoso.onmicrosoft.com", "ObjectId": "jdoe",
+               "Parameters": [{"Name": "Identity", "Value": "jdoe"},
+                              {"Name": "ForwardingSmtpAddress", "Value": "smtp:boss@contoso.com"}]})
+        .to_string()
+    };
+    let ours = row(Source::Unified, Some("Audit.Exchange"), forward("fwd-ours"));
+    let mut other = row(Source::Unified, Some("Audit.Exchange"), forward("fwd-other"));
+    other.tenant_id = "other-tenant".into();
+    store_batch(&db, vec![ours, other], &[], &Subscribers::default()).await.unwrap();
+    let severities = |db: DatabaseConnection| async move {
+        all_events(&db).await.into_iter().map(|e| (e.tenant_id, e.severity)).collect::<BTreeSet<_>>()
+    };
+    let before = BTreeSet::from([(TENANT.to_string(), 3), ("other-tenant".to_string(), 3)]);
+    assert_eq!(severities(db.clone()).await, before, "contoso.com looks external without the tenant's domains");
+
+    let unchanged = run(&db, None, 100, true).await;
+    assert_eq!((unchanged.scanned, unchanged.changed), (2, 0));
+    let options = RenormalizeOptions {
+        restart: true,
+        tenant_domains: [(TENANT.to_string(), vec!["contoso.com".to_string()])].into(),
+        ..Default::default()
+    };
+    let report = maintenance::renormalize(&db, &options).await.unwrap();
+    assert_eq!((report.scanned, report.changed), (2, 1));
+    let after = BTreeSet::from([(TENANT.to_string(), 1), ("other-tenant".to_string(), 3)]);
+    assert_eq!(severities(db.clone()).await, after);
+}
+
 on_both_backends!(
+    renormalize_uses_each_tenants_own_domains,
     renormalize_restores_tampered_columns_and_leaves_identity_alone,
     renormalize_resumes_after_an_interrupted_run_and_restarts_on_request,
     dedupe_finds_nothing_on_a_clean_database,

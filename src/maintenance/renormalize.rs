@@ -40,11 +40,16 @@ pub struct RenormalizeOptions {
     pub batch_size: u64,
     /// Forget the progress of an interrupted run and start from the first event.
     pub restart: bool,
+    /// Each tenant's own domains (lower case), which decide whether a recipient is internal
+    /// (`TENANT_DOMAINS` for the environment tenant). Collection also adds the verified domains
+    /// Graph lists; this command has no Graph access, so a tenant missing here is renormalized
+    /// as if it owned only the domains of the people in each record.
+    pub tenant_domains: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Default for RenormalizeOptions {
     fn default() -> Self {
-        Self { limit: None, batch_size: DEFAULT_BATCH, restart: false }
+        Self { limit: None, batch_size: DEFAULT_BATCH, restart: false, tenant_domains: Default::default() }
     }
 }
 
@@ -123,7 +128,12 @@ pub async fn renormalize(
     if after > 0 {
         report.resumed_after_id = Some(after);
     }
-    let context = normalize::Context::default();
+    let contexts: std::collections::HashMap<&str, normalize::Context> = options
+        .tenant_domains
+        .iter()
+        .map(|(tenant, domains)| (tenant.as_str(), normalize::Context { tenant_domains: domains.clone() }))
+        .collect();
+    let no_domains = normalize::Context::default();
     loop {
         let want = match options.limit {
             Some(limit) => batch_size.min(limit.saturating_sub(report.scanned)),
@@ -145,7 +155,8 @@ pub async fn renormalize(
         let fetched = rows.len() as u64;
         let txn = db.begin().await?;
         for row in rows {
-            renormalize_row(&txn, row, &context, &mut report).await?;
+            let context = contexts.get(row.tenant_id.as_str()).unwrap_or(&no_domains);
+            renormalize_row(&txn, row, context, &mut report).await?;
         }
         save_progress(&txn, last).await?;
         txn.commit().await?;
