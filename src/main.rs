@@ -208,6 +208,10 @@ enum BenchKind {
         /// requests per 10 s, so they measure the limit, not AOC.
         #[arg(long, value_delimiter = ',')]
         sources: Vec<String>,
+        /// Run the full-text indexer beside collection (as the server does) and report when
+        /// every event is searchable by its raw values.
+        #[arg(long)]
+        with_indexer: bool,
     },
     /// Query latency (p50, p95) on a database of N generated events, loaded if needed.
     Query {
@@ -277,16 +281,23 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Bench {
-            which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources },
+            which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources, with_indexer },
         }) => {
             telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| {
-                    rt.block_on(aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources))
-                });
+            let result =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
+                    |rt| {
+                        rt.block_on(aoc::ingest::bench::run(
+                            database_url,
+                            events_per_day,
+                            hours,
+                            blob_mb,
+                            budget,
+                            sources,
+                            with_indexer,
+                        ))
+                    },
+                );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
