@@ -284,20 +284,13 @@ fn main() -> ExitCode {
             which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources, with_indexer },
         }) => {
             telemetry::init(aoc::config::LogFormat::Text);
-            let result =
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
-                    |rt| {
-                        rt.block_on(aoc::ingest::bench::run(
-                            database_url,
-                            events_per_day,
-                            hours,
-                            blob_mb,
-                            budget,
-                            sources,
-                            with_indexer,
-                        ))
-                    },
-                );
+            let bench =
+                aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources, with_indexer);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(bench));
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

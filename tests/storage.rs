@@ -161,14 +161,13 @@ async fn concurrent_batches_each_get_their_own_exact_outcome(backend: Backend) {
     assert_eq!(keys.len(), distinct);
     // Each reported id is the stored row of that record, and every new row is queued for the
     // full-text indexer once.
-    let stored: Vec<(String, i64)> = store::entities::events::Entity::find()
+    let mut stored: Vec<(String, i64)> = store::entities::events::Entity::find()
         .all(&db)
         .await
         .unwrap()
         .into_iter()
         .map(|e| (e.dedupe_key, e.id))
         .collect();
-    let mut stored = stored;
     stored.sort();
     assert_eq!(keys, stored);
     let queued = db

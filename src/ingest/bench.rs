@@ -132,6 +132,9 @@ pub async fn run(
     let mut caught_up = None;
     if let Some(indexer) = indexer {
         while store::search::queue_length(&collector.db).await? > 0 {
+            if indexer.is_finished() {
+                anyhow::bail!("the full-text indexer stopped before the queue was empty");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         caught_up = Some(started.elapsed().as_secs_f64());

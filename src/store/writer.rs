@@ -309,6 +309,7 @@ pub async fn store_batch(
     subscribers.publish(outcome.inserted.clone());
     Ok(outcome)
 }
+
 /// Starts the task that writes `slot`'s queued batches, unless it runs (it ends with the
 /// runtime it was started on).
 fn start_write_task(slot: &std::sync::Arc<super::WriterSlot>) {
@@ -363,7 +364,7 @@ async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
         let began = std::time::Instant::now();
         let txn = conn.begin().await?;
         let requests: Vec<&Request> = group.iter().map(|(r, _)| r).collect();
-        let results = apply(&txn, &requests).await?;
+        let results = apply_sqlite(&txn, &requests).await?;
         let applied = began.elapsed();
         txn.commit().await?;
         tracing::debug!(
@@ -398,7 +399,7 @@ async fn write_group(conn: &DatabaseConnection, group: Vec<Pending>) {
 /// One request in a transaction of its own.
 async fn write_alone(conn: &DatabaseConnection, request: &Request) -> Result<Vec<NewEvent>, DbErr> {
     let txn = conn.begin().await?;
-    let inserted = apply(&txn, &[request]).await?.pop().unwrap_or_default();
+    let inserted = apply_sqlite(&txn, &[request]).await?.pop().unwrap_or_default();
     txn.commit().await?;
     Ok(inserted)
 }
@@ -434,13 +435,13 @@ async fn apply_postgres(txn: &sea_orm::DatabaseTransaction, request: Request) ->
 /// retried alone. In as few statements as it can: the inserts without RETURNING, then all
 /// new rows of the group read back as one value.
 ///
-/// sqlx runs SQLite on a thread of its own: every statement is a round trip to the calling task,
-/// and every result row a separate hand-over (a thread wake-up each). On a busy machine those
-/// waits took about a quarter of the writer's time. Inside the write transaction no other
+/// sqlx runs SQLite on a thread of its own: every statement is a round trip to the calling task
+/// and every result row a separate hand-over to it (`perf sched`: the writer thread spent about a
+/// quarter of the run waiting for its next command). Inside the write transaction no other
 /// connection can insert and ids only grow (AUTOINCREMENT), so the rows above the largest id
 /// before the group are exactly the group's new rows, in the order they were inserted; each
 /// request's are the next as many as its inserts reported.
-async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
+async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Result<Vec<Vec<NewEvent>>, DbErr> {
     let backend = sea_orm::DbBackend::Sqlite;
     // The largest id ever given (AUTOINCREMENT keeps it in `sqlite_sequence`; no row yet: none).
     // Read with a write, so the transaction holds the write lock from its first statement: a
@@ -513,9 +514,9 @@ async fn apply(txn: &sea_orm::DatabaseTransaction, requests: &[&Request]) -> Res
 }
 
 /// How many rows each INSERT of a batch of `rows` takes: `per_statement` while that many are
-/// left, then the rest as powers of two, largest first (at most one statement per bit). Until
-/// stop 10 the rest went one row per statement: a blob's last batch (its size is whatever the
-/// blob holds) took up to 249 statements, each a round trip to the database.
+/// left, then the rest as powers of two, largest first (at most one statement per bit). A blob's
+/// last batch has whatever size the blob holds; one row per statement for its rest cost up to
+/// 249 round trips to the database.
 fn statement_sizes(rows: usize, per_statement: usize) -> Vec<usize> {
     let mut sizes = vec![per_statement; rows / per_statement];
     let rest = rows % per_statement;
@@ -593,7 +594,7 @@ fn build_inserts(
         insert.on_conflict(
             OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
         );
-        // SQLite reads the new rows back in one value instead (see `apply`).
+        // SQLite reads the new rows back in one value instead (see `apply_sqlite`).
         if backend != sea_orm::DbBackend::Sqlite {
             insert.returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
         }
