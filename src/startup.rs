@@ -134,6 +134,7 @@ impl Application {
             background.push(tokio::spawn(crate::store::retention::run(db.clone(), days)));
         }
         background.push(tokio::spawn(crate::store::search::run(db.clone())));
+        background.push(tokio::spawn(crate::store::rollup::run(db.clone())));
         let collection = CollectionState {
             collector: collector.clone(),
             schedule: Schedule { periodic, interval },

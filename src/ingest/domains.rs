@@ -31,7 +31,9 @@ struct Entry {
 /// Graph-discovered domains per tenant.
 #[derive(Default)]
 pub struct DomainCache {
-    entries: tokio::sync::Mutex<HashMap<String, Entry>>,
+    /// One slot per tenant, locked while its lookup runs: the content types of a tenant ask at
+    /// once and wait for one lookup; other tenants do not wait for it.
+    entries: std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<Option<Entry>>>>>,
 }
 
 #[derive(Deserialize)]
@@ -53,17 +55,14 @@ impl DomainCache {
     /// The normalization context of `c`: its configured domains and those Graph lists.
     pub async fn context(&self, api: &ApiClient, c: &Connector) -> Context {
         let mut domains: Vec<String> = c.domains.iter().map(|d| d.trim().to_ascii_lowercase()).collect();
-        // One lookup at a time: the content types of a tenant ask at once.
-        let mut entries = self.entries.lock().await;
-        let entry = match entries.get(&c.tenant_id) {
+        let slot =
+            self.entries.lock().unwrap_or_else(|p| p.into_inner()).entry(c.tenant_id.clone()).or_default().clone();
+        let mut slot = slot.lock().await;
+        let entry = match slot.as_ref() {
             Some(e) if e.until > Instant::now() => e.clone(),
-            _ => {
-                let e = lookup(api, c).await;
-                entries.insert(c.tenant_id.clone(), e.clone());
-                e
-            }
+            _ => slot.insert(lookup(api, c).await).clone(),
         };
-        drop(entries);
+        drop(slot);
         for d in entry.domains {
             if !domains.contains(&d) {
                 domains.push(d);

@@ -302,6 +302,15 @@ fn where_filters(sql: &mut Sql, query: &EventQuery) {
     }
 }
 
+/// Events older than `cursor` in the newest-first order (occurred_at, id), if there is one.
+fn after_cursor(sql: &mut Sql, cursor: Option<EventCursor>) {
+    if let Some(c) = cursor {
+        let t = sql.bind(c.occurred_at);
+        let id = sql.bind(c.id);
+        sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
+    }
+}
+
 /// PostgreSQL: whether the event `e` matches every phrase (through its `event_search` row) or,
 /// still queued for indexing, contains every text in its raw record.
 fn text_check_per_row(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
@@ -447,11 +456,7 @@ impl QueryService {
         let backend = self.db.get_database_backend();
         let extra = if with_raw { ", e.raw, e.flattened" } else { "" };
         let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS}{extra} FROM events e WHERE 1=1"));
-        if let Some(c) = cursor {
-            let t = sql.bind(c.occurred_at);
-            let id = sql.bind(c.id);
-            sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
-        }
+        after_cursor(&mut sql, cursor);
         let candidates = self.text_candidates(query).await?;
         let walked = match candidates {
             None if backend == DatabaseBackend::Postgres => self.walk_newest(query, cursor, page_size, extra).await?,
@@ -495,11 +500,7 @@ impl QueryService {
         let backend = self.db.get_database_backend();
         let mut sql =
             Sql::new(backend, format!("SELECT * FROM (SELECT {EVENT_COLUMNS}{extra} FROM events e WHERE 1=1"));
-        if let Some(c) = cursor {
-            let t = sql.bind(c.occurred_at);
-            let id = sql.bind(c.id);
-            sql.push(&format!(" AND (e.occurred_at, e.id) < ({t}, {id})"));
-        }
+        after_cursor(&mut sql, cursor);
         where_filters(&mut sql, query);
         sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {WALK_ROWS}) e WHERE "));
         let (phrases, texts) = borrowed(&phrases, &texts);

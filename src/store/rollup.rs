@@ -3,7 +3,8 @@
 //! of counting rows when the query filters on nothing but tenant, source and time.
 //!
 //! On PostgreSQL every write statement appends signed delta rows (so concurrent writers never
-//! wait on a shared counter); [`compact`] folds them into one row per key. Readers always sum.
+//! wait on a shared counter); [`compact`] folds them into one row per key, once a minute
+//! ([`run`]). Readers always sum.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
@@ -25,6 +26,17 @@ pub async fn compact(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
         _ => "DELETE FROM event_hours WHERE n = 0",
     };
     Ok(db.execute(Statement::from_string(backend, sql)).await?.rows_affected())
+}
+
+/// Compacts once a minute, forever (spawned at start-up).
+pub async fn run(db: sea_orm::DatabaseConnection) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        match compact(&db).await {
+            Ok(n) => tracing::debug!(rows = n, "hourly counts compacted"),
+            Err(e) => tracing::warn!(error = %e, "compacting the hourly counts failed; will retry"),
+        }
+    }
 }
 
 /// Rows in `event_hours` (on PostgreSQL, the delta rows waiting to be compacted included).

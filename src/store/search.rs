@@ -215,11 +215,11 @@ pub async fn queue_length(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) as u64)
 }
 
-/// The background indexer: indexes whatever is queued, then waits a little; forever. About
-/// once a minute it also folds the hourly rollup's delta rows (`store::rollup::compact`).
+/// The background indexer: indexes whatever is queued, then waits a little; forever.
 pub async fn run(db: DatabaseConnection) {
     const TICK: Duration = Duration::from_millis(500);
-    const COMPACT_EVERY: u32 = 120;
+    /// The queue is counted (a scan on PostgreSQL) every this many ticks (10 s).
+    const COUNT_EVERY: u32 = 20;
     let mut ticks: u32 = 0;
     loop {
         match index_pending(&db).await {
@@ -227,16 +227,9 @@ pub async fn run(db: DatabaseConnection) {
             Ok(n) => tracing::debug!(indexed = n, "search index caught up"),
             Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
         }
-        // The queue is counted (a scan on PostgreSQL) every 10 s, not every tick.
-        if ticks % 20 == 0 {
+        if ticks.is_multiple_of(COUNT_EVERY) {
             if let Ok(n) = queue_length(&db).await {
                 metrics::gauge!("aoc_search_queue_events").set(n as f64);
-            }
-        }
-        if ticks % COMPACT_EVERY == 0 {
-            match crate::store::rollup::compact(&db).await {
-                Ok(n) => tracing::debug!(rows = n, "hourly counts compacted"),
-                Err(e) => tracing::warn!(error = %e, "compacting the hourly counts failed; will retry"),
             }
         }
         ticks = ticks.wrapping_add(1);
