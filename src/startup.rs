@@ -130,8 +130,10 @@ impl Application {
         ));
         tenants.sync().await.context("could not load the tenants stored in the database")?;
         background.push(tenants.spawn_refresh(std::time::Duration::from_secs(60)));
-        if let Some(days) = settings.retention_days {
-            background.push(tokio::spawn(crate::store::retention::run(db.clone(), days)));
+        if settings.retention_days.is_some()
+            || sea_orm::ConnectionTrait::get_database_backend(&db) == sea_orm::DbBackend::Postgres
+        {
+            background.push(tokio::spawn(crate::store::retention::run(db.clone(), settings.retention_days)));
         }
         background.push(tokio::spawn(crate::store::search::run(db.clone())));
         background.push(tokio::spawn(crate::store::rollup::run(db.clone())));

@@ -9,6 +9,7 @@ mod m20261129_000003_search;
 mod m20261130_000004_lean_event_indexes;
 mod m20261130_000005_event_hours;
 mod m20261201_000006_lz4_toast;
+mod m20261201_000007_event_partitions;
 
 /// Every migration of AOC, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_lean_event_indexes::Migration),
             Box::new(m20261130_000005_event_hours::Migration),
             Box::new(m20261201_000006_lz4_toast::Migration),
+            Box::new(m20261201_000007_event_partitions::Migration),
         ]
     }
 }

@@ -164,6 +164,13 @@ pub fn normalize(
 /// its id (`Id`/`id` when present) and dedupe key (the id, or a hash of the raw text), and a time
 /// (the record's own when it can be read, else `fallback_time`).
 pub fn fallback_identity(raw: &str, fallback_time: DateTime<Utc>) -> (String, String, DateTime<Utc>) {
+    let (id, key, time) = readable_identity(raw);
+    (id, key, time.unwrap_or(fallback_time))
+}
+
+/// [`fallback_identity`] without the fallback: the time is `None` when the record has no
+/// readable time.
+pub fn readable_identity(raw: &str) -> (String, String, Option<DateTime<Utc>>) {
     let value: Option<serde_json::Value> = serde_json::from_str(raw).ok();
     let id = value
         .as_ref()
@@ -178,8 +185,7 @@ pub fn fallback_identity(raw: &str, fallback_time: DateTime<Utc>) -> (String, St
                 .iter()
                 .find_map(|f| v.get(*f)?.as_str().map(str::to_string))
         })
-        .and_then(|t| parse_time(&t))
-        .unwrap_or(fallback_time);
+        .and_then(|t| parse_time(&t));
     match id {
         Some(id) => (id.clone(), id, time),
         None => {

@@ -105,6 +105,12 @@ async fn event_exists(db: &impl ConnectionTrait, event_id: i64) -> Result<Option
     let mut sql = Sql::new(db.get_database_backend(), "SELECT record_id FROM events WHERE id = ");
     let p = sql.bind(event_id);
     sql.push(&p);
+    // PostgreSQL has no foreign key to the partitioned events table: the row lock makes a
+    // deletion of the event (retention, dedupe) wait for this transaction, whose tag or comment
+    // the deletion then removes with the event.
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        sql.push(" FOR KEY SHARE");
+    }
     Ok(db.query_one(sql.statement()).await?.and_then(|r| r.try_get::<String>("", "record_id").ok()))
 }
 

@@ -316,8 +316,9 @@ fn after_cursor(sql: &mut Sql, cursor: Option<EventCursor>) {
 fn text_check_per_row(sql: &mut Sql, phrases: &[&[String]], texts: &[&str]) {
     let p = sql.bind(fts_expression(sql.backend, phrases));
     sql.push(&format!(
-        "(EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND s.doc @@ to_tsquery('simple', {p})) \
-         OR EXISTS (SELECT 1 FROM search_queue q JOIN events r ON r.id = q.event_id WHERE q.event_id = e.id"
+        "(EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND s.occurred_at = e.occurred_at AND s.doc @@ to_tsquery('simple', {p})) \
+         OR EXISTS (SELECT 1 FROM search_queue q JOIN events r ON r.id = q.event_id \
+         WHERE q.event_id = e.id AND r.occurred_at = e.occurred_at"
     ));
     for text in texts {
         let p = sql.bind(format!("%{}%", like_escape(text)));

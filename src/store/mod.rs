@@ -2,6 +2,7 @@
 //! Queries that serve a feature live with that feature's service in `services/`.
 
 pub mod entities;
+pub mod partitions;
 pub mod retention;
 pub mod rollup;
 pub mod search;

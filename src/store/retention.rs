@@ -1,23 +1,40 @@
-//! Retention (RETENTION_DAYS): events older than the cut-off are deleted in bounded batches, so
-//! a large deletion never holds one long transaction or locks the table for minutes. Tags,
-//! comments, alerts and outbox rows of a deleted event go with it (foreign keys cascade).
+//! Retention (RETENTION_DAYS): events older than the cut-off are deleted without one long
+//! transaction or a table locked for minutes.
+//!
+//! - PostgreSQL: whole days. A day's partition is dropped once all of the day is older than the
+//!   cut-off (so an event is kept up to one day longer than RETENTION_DAYS), with its full-text
+//!   rows, hourly counts and the tags, comments, alerts and outbox rows of its events
+//!   (`store::partitions`). Rows in the default partition (days without a partition) are
+//!   deleted in bounded batches.
+//! - SQLite: bounded batches of the oldest events; tags, comments, alerts and outbox rows go
+//!   with them (foreign keys cascade, triggers remove the full-text rows).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 /// Rows deleted per statement.
 pub const BATCH: u64 = 5_000;
 
-/// Deletes events that happened before `cutoff`, `batch` at a time; returns how many.
+/// Deletes events that happened before `cutoff`, `batch` at a time; returns how many. Exact on
+/// both backends (on PostgreSQL it deletes rows inside partitions too; retention itself uses
+/// [`apply`]).
 pub async fn delete_before(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
+    let sql = if db.get_database_backend() == DbBackend::Postgres {
+        format!(
+            "DELETE FROM events WHERE occurred_at < $1 AND id IN \
+             (SELECT id FROM events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT {batch})"
+        )
+    } else {
+        format!("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT {batch})")
+    };
+    delete_batches(db, &sql, cutoff, batch).await
+}
+
+async fn delete_batches(db: &DatabaseConnection, sql: &str, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
-    let placeholder = if backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
-    let sql = format!(
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE occurred_at < {placeholder} ORDER BY occurred_at LIMIT {batch})"
-    );
     let mut total = 0;
     loop {
-        let result = db.execute(Statement::from_sql_and_values(backend, sql.clone(), [cutoff.into()])).await?;
+        let result = db.execute(Statement::from_sql_and_values(backend, sql, [cutoff.into()])).await?;
         total += result.rows_affected();
         if result.rows_affected() < batch {
             return Ok(total);
@@ -27,14 +44,32 @@ pub async fn delete_before(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch
     }
 }
 
-/// Runs retention every hour, forever (spawned at start-up when RETENTION_DAYS is set).
-pub async fn run(db: DatabaseConnection, days: u32) {
+/// One retention pass: what is older than `cutoff` goes (see the module comment for how
+/// exactly on each backend); returns how many events.
+pub async fn apply(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return delete_before(db, cutoff, BATCH).await;
+    }
+    let (_, dropped) = super::partitions::drop_days_before(db, cutoff).await?;
+    let sql = format!(
+        "DELETE FROM events WHERE occurred_at < $1 AND id IN \
+         (SELECT id FROM events_default WHERE occurred_at < $1 ORDER BY occurred_at LIMIT {BATCH})"
+    );
+    Ok(dropped + delete_batches(db, &sql, cutoff, BATCH).await?)
+}
+
+/// Every hour, forever: on PostgreSQL creates the coming days' partitions; with `days`
+/// (RETENTION_DAYS) removes older events.
+pub async fn run(db: DatabaseConnection, days: Option<u32>) {
     loop {
-        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-        match delete_before(&db, cutoff, BATCH).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, days, "retention deleted old events"),
-            Err(e) => tracing::error!(error = %e, "retention failed; will retry in an hour"),
+        super::partitions::ensure_ahead(&db).await;
+        if let Some(days) = days {
+            let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+            match apply(&db, cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, days, "retention deleted old events"),
+                Err(e) => tracing::error!(error = %e, "retention failed; will retry in an hour"),
+            }
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }

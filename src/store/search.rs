@@ -96,7 +96,7 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
         // Claim the batch inside the transaction so several processes can index side by side.
         let txn = db.begin().await?;
         let claim = format!(
-            "SELECT e.id, e.raw FROM events e JOIN (SELECT event_id FROM search_queue ORDER BY event_id \
+            "SELECT e.id, e.occurred_at, e.raw FROM events e JOIN (SELECT event_id FROM search_queue ORDER BY event_id \
              LIMIT {limit} FOR UPDATE SKIP LOCKED) q ON q.event_id = e.id"
         );
         let rows = txn.query_all(Statement::from_string(DatabaseBackend::Postgres, claim)).await?;
@@ -149,9 +149,14 @@ async fn write_batch(
     let backend = txn.get_database_backend();
     let mut ids = Vec::with_capacity(rows.len());
     let mut docs = Vec::with_capacity(rows.len());
+    // PostgreSQL keeps a full-text row in the partition of its event's time (migration 7).
+    let mut times = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.try_get("", "id")?;
         let raw: String = row.try_get("", "raw")?;
+        if backend == DatabaseBackend::Postgres {
+            times.push(row.try_get::<chrono::DateTime<chrono::Utc>>("", "occurred_at")?);
+        }
         ids.push(id);
         docs.push(document(&raw));
     }
@@ -166,29 +171,31 @@ async fn write_batch(
         format!("DELETE FROM search_queue WHERE event_id IN ({})", done.join(",")),
     ))
     .await?;
-    for (chunk_ids, chunk_docs) in ids.chunks(200).zip(docs.chunks(200)) {
+    for (chunk, (chunk_ids, chunk_docs)) in ids.chunks(200).zip(docs.chunks(200)).enumerate() {
         let mut sql = if backend == DatabaseBackend::Postgres {
-            String::from("INSERT INTO event_search (event_id, doc) VALUES ")
+            String::from("INSERT INTO event_search (event_id, occurred_at, doc) VALUES ")
         } else {
             String::from("INSERT INTO event_search (rowid, doc) VALUES ")
         };
-        let mut values: Vec<Value> = Vec::with_capacity(chunk_ids.len() * 2);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk_ids.len() * 3);
         for (i, (id, doc)) in chunk_ids.iter().zip(chunk_docs).enumerate() {
             if i > 0 {
                 sql.push(',');
             }
             let a = placeholder(backend, values.len() + 1);
             let b = placeholder(backend, values.len() + 2);
+            values.push((*id).into());
             if backend == DatabaseBackend::Postgres {
-                sql.push_str(&format!("({a}, to_tsvector('simple', {b}))"));
+                let c = placeholder(backend, values.len() + 2);
+                sql.push_str(&format!("({a}, {b}, to_tsvector('simple', {c}))"));
+                values.push(times[chunk * 200 + i].into());
             } else {
                 sql.push_str(&format!("({a}, {b})"));
             }
-            values.push((*id).into());
             values.push(doc.clone().into());
         }
         if backend == DatabaseBackend::Postgres {
-            sql.push_str(" ON CONFLICT (event_id) DO NOTHING");
+            sql.push_str(" ON CONFLICT (event_id, occurred_at) DO NOTHING");
         }
         txn.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
     }

@@ -145,7 +145,9 @@ pub async fn generate(
 }
 
 async fn insert_batch(db: &DatabaseConnection, batch: Vec<events::ActiveModel>) -> Result<u64, DbErr> {
-    let on_conflict =
-        OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned();
+    super::partitions::ensure_days(db, batch.iter().filter_map(|m| m.occurred_at.try_as_ref().copied())).await;
+    let on_conflict = OnConflict::columns(super::writer::unique_columns(db.get_database_backend()).iter().copied())
+        .do_nothing()
+        .to_owned();
     events::Entity::insert_many(batch).on_conflict(on_conflict).exec_without_returning(db).await
 }

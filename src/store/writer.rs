@@ -53,6 +53,10 @@ pub struct EventRow {
     pub flattened: String,
     pub raw: String,
     pub normalize_error: Option<String>,
+    /// `occurred_at` is not the record's own time (it has none that can be read) but the time it
+    /// was collected. On PostgreSQL such a row takes the time already stored under its key, so a
+    /// second delivery lands in the same partition and is recognized (see `adopt_stored_times`).
+    pub fallback_time: bool,
 }
 
 impl EventRow {
@@ -95,17 +99,19 @@ impl EventRow {
                     flattened: serde_json::to_string(&n.flattened).unwrap_or_else(|_| "{}".into()),
                     raw,
                     normalize_error: None,
+                    fallback_time: false,
                 }
             }
             Err(error) => {
-                let (record_id, key, occurred_at) = crate::normalize::fallback_identity(&raw, now);
+                let (record_id, key, time) = crate::normalize::readable_identity(&raw);
                 EventRow {
                     tenant_id: tenant_id.to_string(),
                     source,
                     content_type: content_type.map(str::to_string),
                     record_id,
                     dedupe_key: dedupe_key(source, &key),
-                    occurred_at,
+                    occurred_at: time.unwrap_or(now),
+                    fallback_time: time.is_none(),
                     service: String::new(),
                     operation: String::new(),
                     result: "unknown".into(),
@@ -272,10 +278,33 @@ pub async fn store_batch(
     // statement land on the same pages of the time-keyed indexes; a blob's records come in no
     // order.
     rows.sort_by_key(|r| r.occurred_at);
+    let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        let queued = std::time::Instant::now();
+        super::partitions::ensure_days(db, rows.iter().map(|r| r.occurred_at)).await;
+        let txn = db.begin().await?;
+        let got = std::time::Instant::now();
+        if rows.iter().any(|r| r.fallback_time) {
+            adopt_stored_times(&txn, &mut rows).await?;
+        }
+        let request = Request {
+            rows: rows.len(),
+            inserts: build_inserts(backend, rows, now),
+            completions: completions.to_vec(),
+            now,
+            queued,
+        };
+        let inserted = apply_postgres(&txn, request).await?;
+        txn.commit().await?;
+        TIMING.record(got - queued, got.elapsed(), total);
+        let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
+        subscribers.publish(outcome.inserted.clone());
+        return Ok(outcome);
+    }
     // Statements are built before waiting for the writer, so it is held only to execute them.
     let request = Request {
         rows: rows.len(),
-        inserts: build_inserts(db.get_database_backend(), rows, now),
+        inserts: build_inserts(backend, rows, now),
         completions: completions.to_vec(),
         now,
         queued: std::time::Instant::now(),
@@ -293,14 +322,7 @@ pub async fn store_batch(
         None => {
             let got = std::time::Instant::now();
             let queued = request.queued;
-            let inserted = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-                let txn = db.begin().await?;
-                let inserted = apply_postgres(&txn, request).await?;
-                txn.commit().await?;
-                inserted
-            } else {
-                write_alone(db, &request).await?
-            };
+            let inserted = write_alone(db, &request).await?;
             TIMING.record(got - queued, got.elapsed(), total);
             inserted
         }
@@ -402,6 +424,55 @@ async fn write_alone(conn: &DatabaseConnection, request: &Request) -> Result<Vec
     let inserted = apply_sqlite(&txn, &[request]).await?.pop().unwrap_or_default();
     txn.commit().await?;
     Ok(inserted)
+}
+
+/// PostgreSQL: rows without a readable time (`EventRow::fallback_time`) take the time already
+/// stored under their (tenant, dedupe key), if any. PostgreSQL's exactly-once index contains the
+/// time (the partition key); a record delivered again has the same id and time, except one whose
+/// time cannot be read, which would otherwise get a new collection time and be stored again.
+/// Each key is locked for the rest of the transaction first (in one order, so two batches cannot
+/// deadlock), so two batches holding the same such record store it once.
+async fn adopt_stored_times(txn: &sea_orm::DatabaseTransaction, rows: &mut [EventRow]) -> Result<(), DbErr> {
+    let backend = sea_orm::DbBackend::Postgres;
+    let keys: Vec<(String, String)> =
+        rows.iter().filter(|r| r.fallback_time).map(|r| (r.tenant_id.clone(), r.dedupe_key.clone())).collect();
+    let mut values: Vec<Value> = Vec::with_capacity(keys.len() * 2);
+    let mut pairs = Vec::with_capacity(keys.len());
+    for (tenant, key) in &keys {
+        pairs.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
+        values.push(tenant.clone().into());
+        values.push(key.clone().into());
+    }
+    let pairs = pairs.join(", ");
+    txn.execute(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(t || chr(10) || d, 0) AS k              FROM (VALUES {pairs}) v(t, d)) l ORDER BY k"
+        ),
+        values.clone(),
+    ))
+    .await?;
+    let stored = txn
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT tenant_id, dedupe_key, MIN(occurred_at) AS t FROM events \
+                 WHERE (tenant_id, dedupe_key) IN (VALUES {pairs}) GROUP BY tenant_id, dedupe_key"
+            ),
+            values,
+        ))
+        .await?;
+    let mut times = std::collections::HashMap::new();
+    for row in stored {
+        let key: (String, String) = (row.try_get("", "tenant_id")?, row.try_get("", "dedupe_key")?);
+        times.insert(key, row.try_get::<DateTime<Utc>>("", "t")?);
+    }
+    for row in rows.iter_mut().filter(|r| r.fallback_time) {
+        if let Some(time) = times.get(&(row.tenant_id.clone(), row.dedupe_key.clone())) {
+            row.occurred_at = *time;
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL: one request's statements in `txn`, consumed (a PostgreSQL batch is never retried
@@ -524,6 +595,16 @@ fn statement_sizes(rows: usize, per_statement: usize) -> Vec<usize> {
     sizes
 }
 
+/// The columns of the exactly-once index: (tenant, dedupe key), and on PostgreSQL also the
+/// time, its partition key (migration 7).
+pub fn unique_columns(backend: sea_orm::DbBackend) -> &'static [events::Column] {
+    if backend == sea_orm::DbBackend::Postgres {
+        &[events::Column::TenantId, events::Column::DedupeKey, events::Column::OccurredAt]
+    } else {
+        &[events::Column::TenantId, events::Column::DedupeKey]
+    }
+}
+
 /// INSERT … ON CONFLICT DO NOTHING RETURNING statements for `rows`, of the sizes
 /// [`statement_sizes`] gives. The rows are moved into the statements: raw records are the bulk
 /// of a batch's memory.
@@ -591,9 +672,7 @@ fn build_inserts(
             ];
             insert.values_panic(values);
         }
-        insert.on_conflict(
-            OnConflict::columns([events::Column::TenantId, events::Column::DedupeKey]).do_nothing().to_owned(),
-        );
+        insert.on_conflict(OnConflict::columns(unique_columns(backend).iter().copied()).do_nothing().to_owned());
         // SQLite reads the new rows back in one value instead (see `apply_sqlite`).
         if backend != sea_orm::DbBackend::Sqlite {
             insert.returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
