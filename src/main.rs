@@ -123,8 +123,9 @@ enum MaintenanceAction {
     /// Check the storage invariants and print each violation; exits 1 when one is broken.
     ///
     /// Checks raw records (present, JSON unless stored with a normalization error), sources,
-    /// dedupe keys, watermarks against the coverage ledger, and coverage windows against the
-    /// seen blobs. Events stored raw are counted, not violations.
+    /// dedupe keys, rows pointing at missing events, watermarks against the coverage ledger,
+    /// coverage windows against the seen blobs, and the hourly counts. Events stored raw are
+    /// counted, not violations.
     Verify {
         /// Print the report as JSON.
         #[arg(long)]

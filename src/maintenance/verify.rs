@@ -5,7 +5,8 @@
 //! - events: a non-empty raw record that is a JSON object unless the event carries its
 //!   `normalize_error` (the write path stores anything else only with the error); a source AOC
 //!   knows; no two events with one (tenant, dedupe key), and no record stored twice under two
-//!   dedupe keys.
+//!   dedupe keys; nothing (tags, comments, alerts, outbox and full-text rows) points at an event
+//!   that is not stored.
 //! - watermarks: a watermark is only ever advanced to a time already reached when it is written,
 //!   in the transaction that marks the window it was advanced over done. Coverage windows are
 //!   never deleted and their ends only grow, so a window containing the watermark's position must
@@ -123,6 +124,7 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, Maintenance
     let mut report = VerifyReport::default();
     check_events(db, &mut report).await?;
     check_duplicates(db, &mut report).await?;
+    check_orphans(db, &mut report).await?;
     // Watermarks before windows and blobs: what a watermark needs is committed with it, so
     // reading it first never sees a watermark without its window while collection runs.
     check_watermarks(db, &mut report).await?;
@@ -220,6 +222,39 @@ async fn check_duplicates(db: &DatabaseConnection, report: &mut VerifyReport) ->
                 ids(&group)
             )
         });
+    }
+    Ok(())
+}
+
+/// Rows that point at an event which is not stored (PostgreSQL has no foreign keys to the
+/// partitioned events table; triggers and retention remove them with their event, and SQLite's
+/// foreign keys may be off).
+async fn check_orphans(db: &DatabaseConnection, report: &mut VerifyReport) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    let backend = db.get_database_backend();
+    let mut checks: Vec<(&str, String)> = ["event_tags", "comments", "alerts", "export_outbox", "search_queue"]
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                format!("SELECT event_id FROM {t} c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = c.event_id)"),
+            )
+        })
+        .collect();
+    if backend == sea_orm::DbBackend::Postgres {
+        checks.push((
+            "event_search",
+            "SELECT event_id FROM event_search c WHERE NOT EXISTS \
+             (SELECT 1 FROM events e WHERE e.id = c.event_id AND e.occurred_at = c.occurred_at)"
+                .into(),
+        ));
+    }
+    for (table, sql) in checks {
+        let rows = db.query_all(sea_orm::Statement::from_string(backend, sql)).await?;
+        for row in rows {
+            let id: i64 = row.try_get("", "event_id")?;
+            report.violate("orphaned_rows", || format!("{table} points at event {id}, which is not stored"));
+        }
     }
     Ok(())
 }
