@@ -72,21 +72,32 @@ pub async fn ensure_days(db: &DatabaseConnection, times: impl IntoIterator<Item 
 async fn create(db: &DatabaseConnection, days: &[NaiveDate]) -> Result<Vec<NaiveDate>, DbErr> {
     let mut have = Vec::new();
     for day in days {
-        let txn = db.begin().await?;
-        txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")).await?;
-        let row = txn
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT aoc_event_day_ensure(CAST($1 AS date)) AS ok",
-                [day.format("%Y-%m-%d").to_string().into()],
-            ))
-            .await?;
-        txn.commit().await?;
+        let row = day_function(db, "SELECT aoc_event_day_ensure(CAST($1 AS date)) AS ok", *day).await?;
         if row.and_then(|r| r.try_get::<bool>("", "ok").ok()).unwrap_or(false) {
             have.push(*day);
         }
     }
     Ok(have)
+}
+
+/// Runs one of migration 7's day functions in a transaction of its own that waits at most
+/// [`LOCK_TIMEOUT`] for a lock.
+async fn day_function(
+    db: &DatabaseConnection,
+    sql: &str,
+    day: NaiveDate,
+) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")).await?;
+    let row = txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [day.format("%Y-%m-%d").to_string().into()],
+        ))
+        .await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// Creates today's partitions and the next days' ahead of time, so the write path rarely
@@ -126,16 +137,7 @@ pub async fn drop_days_before(db: &DatabaseConnection, cutoff: DateTime<Utc>) ->
         if end > cutoff {
             break;
         }
-        let txn = db.begin().await?;
-        txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")).await?;
-        let row = txn
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT aoc_event_day_drop(CAST($1 AS date)) AS n",
-                [day.format("%Y-%m-%d").to_string().into()],
-            ))
-            .await?;
-        txn.commit().await?;
+        let row = day_function(db, "SELECT aoc_event_day_drop(CAST($1 AS date)) AS n", day).await?;
         if let Some(known) = KNOWN.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             known.remove(&(database_identity(db), day));
         }
