@@ -447,7 +447,8 @@ async fn adopt_stored_times(txn: &sea_orm::DatabaseTransaction, rows: &mut [Even
     txn.execute(Statement::from_sql_and_values(
         backend,
         format!(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(t || chr(10) || d, 0) AS k              FROM (VALUES {pairs}) v(t, d)) l ORDER BY k"
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(t || chr(10) || d, 0) AS k \
+             FROM (VALUES {pairs}) v(t, d)) l ORDER BY k"
         ),
         values.clone(),
     ))
