@@ -292,3 +292,39 @@ async fn existing_events_move_into_day_partitions_and_back() {
     db.execute_unprepared(&format!("DELETE FROM events WHERE id = {}", expected[4].0)).await.unwrap();
     assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM event_tags WHERE event_id = {}", expected[4].0)).await, 0);
 }
+
+/// An event whose time changes (renormalize, or a fix by hand) moves to the partition of its
+/// new day, and its full-text row moves with it (`tr_events_moved`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_moved_to_another_day_keeps_its_full_text_row() {
+    let Some(database) = test_database(Backend::Postgres).await else { return };
+    let db = store::connect(&database.url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let now = now_micros();
+    let rows: Vec<EventRow> = (0..3).map(|i| row(&record(&format!("m{i}"), now - Duration::hours(i)), now)).collect();
+    let ids: Vec<i64> =
+        store_batch(&db, rows, &[], &Subscribers::default()).await.unwrap().inserted.iter().map(|e| e.id).collect();
+    search::index_pending(&db).await.unwrap();
+    let moved = |id: i64, days: i64| {
+        let db = db.clone();
+        async move {
+            db.execute_unprepared(&format!(
+                "UPDATE events SET occurred_at = occurred_at - INTERVAL '{days} days' WHERE id = {id}"
+            ))
+            .await
+            .unwrap();
+        }
+    };
+    moved(ids[0], 3).await;
+    let aligned =
+        "SELECT COUNT(*) FROM event_search s JOIN events e ON e.id = s.event_id AND e.occurred_at = s.occurred_at";
+    assert_eq!(count(&db, aligned).await, 3);
+    let report = maintenance::verify(&db).await.unwrap();
+    assert!(report.is_ok(), "{report}");
+    // Without the trigger the full-text row stays behind, and `verify` says so.
+    db.execute_unprepared("DROP TRIGGER tr_events_moved ON events").await.unwrap();
+    moved(ids[1], 2).await;
+    assert_eq!(count(&db, aligned).await, 2);
+    let report = maintenance::verify(&db).await.unwrap();
+    assert_eq!(report.violation_counts.get("orphaned_rows"), Some(&1), "{report}");
+}
