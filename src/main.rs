@@ -342,6 +342,8 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
+    // PostgreSQL partitions hold a day, a week or a month of events, by RETENTION_DAYS.
+    aoc::store::partitions::configure(settings.retention_days);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {

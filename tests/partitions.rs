@@ -197,7 +197,7 @@ async fn retention_drops_whole_days_with_what_pointed_at_them() {
         straddling
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM events_default").await, 0);
-    assert!(partitions::days(&db).await.unwrap().iter().all(|d| day_start(*d + Duration::days(1)) > cutoff));
+    assert!(partitions::ranges(&db).await.unwrap().iter().all(|(_, _, hi)| *hi > cutoff));
     for table in ["event_tags", "comments", "search_queue"] {
         assert_eq!(ids(&db, &format!("SELECT event_id FROM {table} ORDER BY event_id")).await, vec![kept], "{table}");
     }
@@ -267,8 +267,13 @@ async fn existing_events_move_into_day_partitions_and_back() {
     assert_eq!(snapshot(db.clone()).await, before);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM events_default").await, 0);
     assert_eq!(count(&db, RAW_STATISTICS).await, 0);
+    // Recent days (all of these) get a partition each.
     let days: std::collections::BTreeSet<NaiveDate> = expected.iter().map(|(_, t)| t.date_naive()).collect();
-    assert_eq!(partitions::days(&db).await.unwrap(), days.into_iter().collect::<Vec<_>>());
+    let ranges = partitions::ranges(&db).await.unwrap();
+    assert_eq!(
+        ranges.iter().map(|(_, lo, hi)| (*lo, *hi)).collect::<Vec<_>>(),
+        days.iter().map(|d| (day_start(*d), day_start(*d + Duration::days(1)))).collect::<Vec<_>>()
+    );
     assert_eq!(
         count(
             &db,
@@ -327,4 +332,100 @@ async fn an_event_moved_to_another_day_keeps_its_full_text_row() {
     assert_eq!(count(&db, aligned).await, 2);
     let report = maintenance::verify(&db).await.unwrap();
     assert_eq!(report.violation_counts.get("orphaned_rows"), Some(&1), "{report}");
+}
+
+/// Partitions are a day, a week or a month by RETENTION_DAYS; a partition of one width is cut to
+/// fit between those of another, events land in the partition of their time, and retention
+/// drops exactly the partitions that ended before the cut-off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_of_mixed_widths_never_overlap_and_go_whole() {
+    use aoc::store::partitions::Width;
+    assert_eq!(Width::for_retention(None), Width::Month);
+    assert_eq!(Width::for_retention(Some(7)), Width::Day);
+    assert_eq!(Width::for_retention(Some(62)), Width::Day);
+    assert_eq!(Width::for_retention(Some(63)), Width::Week);
+    assert_eq!(Width::for_retention(Some(400)), Width::Week);
+    assert_eq!(Width::for_retention(Some(401)), Width::Month);
+
+    let Some(database) = test_database(Backend::Postgres).await else { return };
+    let db = store::connect(&database.url).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let ensure = |t: &'static str, width: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT aoc_event_partition_ensure('{t}', '{width}') AS ok"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<bool>("", "ok").unwrap()
+        }
+    };
+    // 2026-03-16 is a Monday.
+    assert!(ensure("2026-03-18T12:00:00Z", "day").await);
+    assert!(ensure("2026-03-17T05:00:00Z", "week").await);
+    assert!(ensure("2026-03-20T00:00:00Z", "week").await);
+    assert!(ensure("2026-03-05T23:59:59Z", "month").await);
+    assert!(ensure("2026-03-25T00:00:00Z", "month").await);
+    assert!(ensure("2026-03-18T23:00:00Z", "month").await, "already held");
+    let expected = [
+        ("2026-03-01", "2026-03-16"),
+        ("2026-03-16", "2026-03-18"),
+        ("2026-03-18", "2026-03-19"),
+        ("2026-03-19", "2026-03-23"),
+        ("2026-03-23", "2026-04-01"),
+    ];
+    let ranges = partitions::ranges(&db).await.unwrap();
+    let before: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        ranges.iter().map(|(_, lo, hi)| (*lo, *hi)).filter(|(lo, _)| *lo < at("2026-04-02T00:00:00Z")).collect();
+    assert_eq!(
+        before,
+        expected
+            .iter()
+            .map(|(a, b)| (at(&format!("{a}T00:00:00Z")), at(&format!("{b}T00:00:00Z"))))
+            .collect::<Vec<_>>()
+    );
+    // Events land in the partition of their time; one with no partition in the default one,
+    // whose range then gets none.
+    let times = [
+        "2026-03-01T00:00:00Z",
+        "2026-03-15T23:59:59Z",
+        "2026-03-16T00:00:00Z",
+        "2026-03-18T23:59:59Z",
+        "2026-03-19T00:00:00Z",
+        "2026-03-31T23:59:59Z",
+        "2026-05-10T08:00:00Z",
+    ];
+    for (i, t) in times.iter().enumerate() {
+        common::insert_event(&db, &format!("w{i}"), at(t), "Set-Mailbox").await;
+    }
+    let placed = db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT CAST(e.tableoid::regclass AS TEXT) AS part, p.lo, p.hi, e.occurred_at FROM events e \
+             LEFT JOIN event_partitions p ON p.name = CAST(e.tableoid::regclass AS TEXT) ORDER BY e.occurred_at",
+        ))
+        .await
+        .unwrap();
+    for row in &placed[..6] {
+        let (lo, hi, t): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) =
+            (row.try_get("", "lo").unwrap(), row.try_get("", "hi").unwrap(), row.try_get("", "occurred_at").unwrap());
+        assert!(lo <= t && t < hi, "{t} in [{lo}, {hi})");
+    }
+    assert_eq!(placed[6].try_get::<String>("", "part").unwrap(), "events_default");
+    assert!(!ensure("2026-05-01T00:00:00Z", "month").await, "the default partition holds rows of May");
+    assert!(ensure("2026-05-20T00:00:00Z", "day").await);
+
+    // Retention: the partitions that ended by the cut-off go whole, the one it falls in stays.
+    let deleted = retention::apply(&db, at("2026-03-19T06:00:00Z")).await.unwrap();
+    assert_eq!(deleted, 4);
+    let left = partitions::ranges(&db).await.unwrap();
+    assert_eq!(left.first().map(|(_, lo, _)| *lo), Some(at("2026-03-19T00:00:00Z")));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events").await, 3);
+    let report = maintenance::verify(&db).await.unwrap();
+    assert!(report.is_ok(), "{report}");
 }

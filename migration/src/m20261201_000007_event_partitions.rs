@@ -1,8 +1,12 @@
 //! PostgreSQL: `events` and its full-text rows `event_search` become tables partitioned by
-//! `occurred_at`, one partition per UTC day, so retention drops a whole day instead of deleting
-//! its rows one by one. SQLite: nothing to do.
+//! `occurred_at`, so retention drops whole partitions instead of deleting rows one by one.
+//! SQLite: nothing to do.
 //!
-//! What partitioning changes, and what replaces it:
+//! - Partitions start and end on UTC midnights: a day, a week or a month each, by RETENTION_DAYS
+//!   (`store::partitions::width`): short retention wants fine partitions (a partition goes only
+//!   when all of it has expired), long or no retention wants few (every query is planned over
+//!   every partition). `event_partitions` lists them with their ranges; a new one is cut to fit
+//!   between its neighbours, so a changed width never overlaps an old partition.
 //! - A unique index of a partitioned table must contain the partition key, so the exactly-once
 //!   index is (dedupe key, tenant, occurred_at) and the primary key (id, occurred_at). A record
 //!   delivered again has the same id and time, so it still conflicts; the write path gives a
@@ -10,10 +14,10 @@
 //! - Foreign keys cannot point at `events(id)` any more. The statement trigger
 //!   `tr_events_deleted` deletes what pointed at deleted events (what `ON DELETE CASCADE` did),
 //!   `tr_events_moved` keeps an event's full-text row in the partition of its time when an update
-//!   moves the event, and dropping a day cleans up after itself (`aoc_event_day_drop`).
-//! - Days get partitions from `aoc_event_day_ensure(day)`, called by the write path for the days
-//!   of a batch and ahead of time by the partition task; a row of a day without a partition goes
-//!   to `events_default`. A day whose rows are already in the default partition keeps using it
+//!   moves the event, and dropping a partition cleans up after itself (`aoc_event_partition_drop`).
+//! - Partitions come from `aoc_event_partition_ensure(time, width)`, called by the write path for
+//!   the days of a batch and ahead of time by the partition task; a row no partition holds goes
+//!   to `events_default`. A range whose rows are already in the default partition keeps using it
 //!   (PostgreSQL refuses a partition that would take rows from the default partition).
 //!
 //! Existing rows are copied into the new tables (a long statement on a large database; run
@@ -58,7 +62,7 @@ const HOUR_TRIGGERS: &[&str] = &[
 /// them with `ILIKE '%…%'`, whose selectivity the planner estimates by matching the pattern
 /// against every sampled value — of every partition, at every planning: about 20 ms per search
 /// with 32 day partitions, for an estimate no plan depends on. Without statistics it uses its
-/// default. (`LIKE` does not copy the setting, so `aoc_event_day_ensure` sets it on each new day.)
+/// default. (`LIKE` does not copy the setting, so `aoc_event_partition_ensure` sets it on each new one.)
 const NO_RAW_STATISTICS: &str =
     "ALTER TABLE events ALTER COLUMN raw SET STATISTICS 0, ALTER COLUMN flattened SET STATISTICS 0";
 
@@ -76,57 +80,82 @@ const UP: &[&str] = &[
     "CREATE TABLE event_search (event_id BIGINT NOT NULL, occurred_at TIMESTAMPTZ NOT NULL, doc tsvector NOT NULL) \
      PARTITION BY RANGE (occurred_at)",
     "CREATE TABLE event_search_default PARTITION OF event_search DEFAULT",
-    // One day's partitions of both tables. Under an advisory lock so two processes do not race;
-    // `lock_timeout` is the caller's to set.
-    r#"CREATE FUNCTION aoc_event_day_ensure(day date) RETURNS boolean LANGUAGE plpgsql AS $$
+    // Every partition of both tables, by the range of times it holds (the same for both).
+    "CREATE TABLE event_partitions (name TEXT NOT NULL PRIMARY KEY, lo TIMESTAMPTZ NOT NULL, hi TIMESTAMPTZ NOT NULL)",
+    // Makes sure a partition holds the time `t`: if none does, creates one of `width` ('day',
+    // 'week' or 'month', aligned in UTC) cut to the partitions before and after it, unless the
+    // default partition already holds rows of that range (then returns false). Under an advisory
+    // lock so two processes do not race; `lock_timeout` is the caller's to set.
+    r#"CREATE FUNCTION aoc_event_partition_ensure(t timestamptz, width text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-    suffix text := to_char(day, 'YYYYMMDD');
-    lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
-    hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+    lo timestamptz;
+    hi timestamptz;
+    suffix text;
 BEGIN
-    IF to_regclass('events_p' || suffix) IS NOT NULL THEN
+    IF EXISTS (SELECT 1 FROM event_partitions p WHERE p.lo <= t AND t < p.hi) THEN
         RETURN true;
     END IF;
     PERFORM pg_advisory_xact_lock(7320251201);
-    IF to_regclass('events_p' || suffix) IS NOT NULL THEN
+    IF EXISTS (SELECT 1 FROM event_partitions p WHERE p.lo <= t AND t < p.hi) THEN
         RETURN true;
     END IF;
-    IF EXISTS (SELECT 1 FROM events_default WHERE occurred_at >= lo AND occurred_at < hi)
-       OR EXISTS (SELECT 1 FROM event_search_default WHERE occurred_at >= lo AND occurred_at < hi) THEN
+    -- Attaching a partition locks both default partitions exclusively; a query that reads both
+    -- tables locks them too, in its own order. Taking both here, one right after the other,
+    -- keeps the window for a deadlock tiny, and the caller's lock_timeout (shorter than
+    -- deadlock_timeout) makes this function, not the query, give up if one forms.
+    LOCK TABLE events_default, event_search_default IN ACCESS EXCLUSIVE MODE;
+    IF width NOT IN ('day', 'week', 'month') THEN
+        RAISE EXCEPTION 'unknown partition width %', width;
+    END IF;
+    lo := date_trunc(width, t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    hi := (date_trunc(width, t AT TIME ZONE 'UTC') + ('1 ' || width)::interval) AT TIME ZONE 'UTC';
+    lo := greatest(lo, (SELECT max(p.hi) FROM event_partitions p WHERE p.hi <= t));
+    hi := least(hi, (SELECT min(p.lo) FROM event_partitions p WHERE p.lo > t));
+    IF EXISTS (SELECT 1 FROM events_default d WHERE d.occurred_at >= lo AND d.occurred_at < hi)
+       OR EXISTS (SELECT 1 FROM event_search_default d WHERE d.occurred_at >= lo AND d.occurred_at < hi) THEN
         RETURN false;
     END IF;
+    suffix := to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
     -- Created empty and attached: attaching locks the parent far less than CREATE ... PARTITION OF.
     EXECUTE format('CREATE TABLE %I (LIKE events INCLUDING DEFAULTS INCLUDING COMPRESSION INCLUDING STORAGE)', 'events_p' || suffix);
     EXECUTE format('ALTER TABLE %I ALTER COLUMN raw SET STATISTICS 0, ALTER COLUMN flattened SET STATISTICS 0', 'events_p' || suffix);
     EXECUTE format('ALTER TABLE events ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', 'events_p' || suffix, lo, hi);
     EXECUTE format('CREATE TABLE %I (LIKE event_search INCLUDING DEFAULTS)', 'event_search_p' || suffix);
     EXECUTE format('ALTER TABLE event_search ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', 'event_search_p' || suffix, lo, hi);
+    INSERT INTO event_partitions (name, lo, hi) VALUES ('events_p' || suffix, lo, hi);
     RETURN true;
 END $$"#,
-    // Drops one day (both tables) and what pointed at its events; returns how many events it held.
-    r#"CREATE FUNCTION aoc_event_day_drop(day date) RETURNS bigint LANGUAGE plpgsql AS $$
+    // Drops one partition (both tables) and what pointed at its events; returns how many events
+    // it held.
+    r#"CREATE FUNCTION aoc_event_partition_drop(part_name text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    suffix text := to_char(day, 'YYYYMMDD');
-    first_hour bigint := CAST(FLOOR(EXTRACT(EPOCH FROM day::timestamp AT TIME ZONE 'UTC') / 3600) AS BIGINT);
+    bounds event_partitions%ROWTYPE;
+    search text;
     n bigint;
 BEGIN
-    IF to_regclass('events_p' || suffix) IS NULL THEN
+    SELECT * INTO bounds FROM event_partitions WHERE name = part_name;
+    IF NOT FOUND THEN
         RETURN 0;
     END IF;
-    EXECUTE format('ALTER TABLE events DETACH PARTITION %I', 'events_p' || suffix);
-    IF to_regclass('event_search_p' || suffix) IS NOT NULL THEN
-        EXECUTE format('ALTER TABLE event_search DETACH PARTITION %I', 'event_search_p' || suffix);
-        EXECUTE format('DROP TABLE %I', 'event_search_p' || suffix);
-    END IF;
-    EXECUTE format('SELECT COUNT(*) FROM %I', 'events_p' || suffix) INTO n;
-    EXECUTE format('DELETE FROM event_tags WHERE event_id IN (SELECT id FROM %I)', 'events_p' || suffix);
-    EXECUTE format('DELETE FROM comments WHERE event_id IN (SELECT id FROM %I)', 'events_p' || suffix);
-    EXECUTE format('DELETE FROM alerts WHERE event_id IN (SELECT id FROM %I)', 'events_p' || suffix);
-    EXECUTE format('DELETE FROM export_outbox WHERE event_id IN (SELECT id FROM %I)', 'events_p' || suffix);
-    EXECUTE format('DELETE FROM search_queue WHERE event_id IN (SELECT id FROM %I)', 'events_p' || suffix);
-    -- A day is whole hours, and all events of those hours were in this partition.
-    DELETE FROM event_hours WHERE hour >= first_hour AND hour < first_hour + 24;
-    EXECUTE format('DROP TABLE %I', 'events_p' || suffix);
+    search := 'event_search_p' || substr(part_name, length('events_p') + 1);
+    -- Both tables at once, before anything else (see aoc_event_partition_ensure).
+    LOCK TABLE events, event_search IN ACCESS EXCLUSIVE MODE;
+    EXECUTE format('ALTER TABLE events DETACH PARTITION %I', part_name);
+    EXECUTE format('ALTER TABLE event_search DETACH PARTITION %I', search);
+    EXECUTE format('DROP TABLE %I', search);
+    EXECUTE format('SELECT COUNT(*) FROM %I', part_name) INTO n;
+    EXECUTE format('DELETE FROM event_tags WHERE event_id IN (SELECT id FROM %I)', part_name);
+    EXECUTE format('DELETE FROM comments WHERE event_id IN (SELECT id FROM %I)', part_name);
+    EXECUTE format('DELETE FROM alerts WHERE event_id IN (SELECT id FROM %I)', part_name);
+    EXECUTE format('DELETE FROM export_outbox WHERE event_id IN (SELECT id FROM %I)', part_name);
+    EXECUTE format('DELETE FROM search_queue WHERE event_id IN (SELECT id FROM %I)', part_name);
+    -- Partitions start and end on UTC midnights, so they hold whole hours, and every event of
+    -- those hours was in this partition.
+    DELETE FROM event_hours
+    WHERE hour >= CAST(FLOOR(EXTRACT(EPOCH FROM bounds.lo) / 3600) AS BIGINT)
+      AND hour < CAST(FLOOR(EXTRACT(EPOCH FROM bounds.hi) / 3600) AS BIGINT);
+    EXECUTE format('DROP TABLE %I', part_name);
+    DELETE FROM event_partitions WHERE name = part_name;
     RETURN n;
 END $$"#,
     // What `ON DELETE CASCADE` did.
@@ -149,9 +178,11 @@ END $$"#,
     TRUNCATE event_search, search_queue, event_tags, comments, alerts, export_outbox;
     RETURN NULL;
 END $$"#,
-    // Partitions for the days already stored, then the rows.
-    "SELECT aoc_event_day_ensure(d) FROM (SELECT DISTINCT CAST(occurred_at AT TIME ZONE 'UTC' AS date) AS d \
-     FROM events_unpartitioned) days",
+    // Partitions for the days already stored (a month each for days more than 31 days back, so a
+    // long history does not become hundreds of partitions), then the rows.
+    "SELECT aoc_event_partition_ensure(d, CASE WHEN d < now() - INTERVAL '31 days' THEN 'month' ELSE 'day' END) \
+     FROM (SELECT DISTINCT CAST(date_trunc('day', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS timestamptz) AS d \
+     FROM events_unpartitioned) days ORDER BY d",
 ];
 
 const UP_AFTER_COPY: &[&str] = &[
@@ -187,8 +218,9 @@ const DOWN: &[&str] = &[
     "DROP TABLE events_partitioned",
     "ALTER SEQUENCE events_id_seq OWNED BY events.id",
     "ALTER TABLE events ADD PRIMARY KEY (id)",
-    "DROP FUNCTION IF EXISTS aoc_event_day_ensure(date)",
-    "DROP FUNCTION IF EXISTS aoc_event_day_drop(date)",
+    "DROP FUNCTION IF EXISTS aoc_event_partition_ensure(timestamptz, text)",
+    "DROP FUNCTION IF EXISTS aoc_event_partition_drop(text)",
+    "DROP TABLE IF EXISTS event_partitions",
     "DROP FUNCTION IF EXISTS aoc_events_deleted()",
     "DROP FUNCTION IF EXISTS aoc_events_moved()",
     "DROP FUNCTION IF EXISTS aoc_events_truncated()",

@@ -1,11 +1,12 @@
 //! Retention (RETENTION_DAYS): events older than the cut-off are deleted without one long
 //! transaction or a table locked for minutes.
 //!
-//! - PostgreSQL: whole days. A day's partition is dropped once all of the day is older than the
-//!   cut-off (so an event is kept up to one day longer than RETENTION_DAYS), with its full-text
-//!   rows, hourly counts and the tags, comments, alerts and outbox rows of its events
-//!   (`store::partitions`). Rows in the default partition (days without a partition) are
-//!   deleted in bounded batches.
+//! - PostgreSQL: whole partitions (a day, week or month each, by RETENTION_DAYS: see
+//!   `store::partitions::Width`). A partition is dropped once all of it is older than the
+//!   cut-off (so an event is kept up to one partition width longer than RETENTION_DAYS), with
+//!   its full-text rows, hourly counts and the tags, comments, alerts and outbox rows of its
+//!   events. Rows in the default partition (times no partition holds) are deleted in bounded
+//!   batches.
 //! - SQLite: bounded batches of the oldest events; tags, comments, alerts and outbox rows go
 //!   with them (foreign keys cascade, triggers remove the full-text rows).
 
@@ -50,7 +51,7 @@ pub async fn apply(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64
     if db.get_database_backend() != DbBackend::Postgres {
         return delete_before(db, cutoff, BATCH).await;
     }
-    let (_, dropped) = super::partitions::drop_days_before(db, cutoff).await?;
+    let (_, dropped) = super::partitions::drop_partitions_before(db, cutoff).await?;
     let sql = format!(
         "DELETE FROM events WHERE occurred_at < $1 AND id IN \
          (SELECT id FROM events_default WHERE occurred_at < $1 ORDER BY occurred_at LIMIT {BATCH})"
