@@ -38,8 +38,9 @@ pub enum Width {
 impl Width {
     /// The width for RETENTION_DAYS. A partition is dropped only once all of it has expired (so
     /// events are kept up to one width longer than RETENTION_DAYS), and every query is planned
-    /// over every partition (`aoc bench query` over 369 day partitions: a filtered first page
-    /// 172 ms p50, against 2–4 ms with 32). Days up to 62 days of retention, weeks up to 400,
+    /// over every partition (a year of generated events, `aoc bench query`, p50: a deep page
+    /// 73.5 ms and a rare value 91 ms over 369 day partitions, 2.7 and 2.0 ms over 14 month
+    /// partitions). Days up to 62 days of retention, weeks up to 400,
     /// months beyond and without retention: at most about 65 partitions, or 12 more a year when
     /// nothing expires.
     pub fn for_retention(days: Option<u32>) -> Self {
