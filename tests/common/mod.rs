@@ -118,13 +118,16 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
     Some(TestApp { addr, client, db, database, shutdown: Some(tx) })
 }
 
-/// Stores one minimal event and returns its row id.
+/// Stores one minimal event and returns its row id. Like the write path, first makes sure a
+/// PostgreSQL partition holds its day: a row sent to the default partition while another task
+/// attaches the partition of its day fails PostgreSQL's partition check.
 pub async fn insert_event(
     db: &DatabaseConnection,
     record_id: &str,
     occurred_at: DateTime<Utc>,
     operation: &str,
 ) -> i64 {
+    aoc::store::partitions::ensure_days(db, [occurred_at]).await;
     let model = events::ActiveModel {
         tenant_id: Set("contoso.example".into()),
         source: Set("unified".into()),
