@@ -20,22 +20,22 @@ pub const BATCH: u64 = 5_000;
 /// both backends (on PostgreSQL it deletes rows inside partitions too; retention itself uses
 /// [`apply`]).
 pub async fn delete_before(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
-    let sql = if db.get_database_backend() == DbBackend::Postgres {
-        format!(
-            "DELETE FROM events WHERE occurred_at < $1 AND id IN \
-             (SELECT id FROM events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT {batch})"
-        )
-    } else {
-        format!("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT {batch})")
-    };
-    delete_batches(db, &sql, cutoff, batch).await
+    delete_batches(db, "events", cutoff, batch).await
 }
 
-async fn delete_batches(db: &DatabaseConnection, sql: &str, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
+/// Deletes the events of `table` (the events table, or one of its partitions) that happened
+/// before `cutoff`, `batch` at a time, through the events table so its triggers run.
+async fn delete_batches(db: &DatabaseConnection, table: &str, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
+    // On PostgreSQL the outer time condition skips the partitions that cannot hold them.
+    let (p, outer) = if backend == DbBackend::Postgres { ("$1", "occurred_at < $1 AND ") } else { ("?", "") };
+    let sql = format!(
+        "DELETE FROM events WHERE {outer}id IN \
+         (SELECT id FROM {table} WHERE occurred_at < {p} ORDER BY occurred_at LIMIT {batch})"
+    );
     let mut total = 0;
     loop {
-        let result = db.execute(Statement::from_sql_and_values(backend, sql, [cutoff.into()])).await?;
+        let result = db.execute(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await?;
         total += result.rows_affected();
         if result.rows_affected() < batch {
             return Ok(total);
@@ -52,11 +52,7 @@ pub async fn apply(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64
         return delete_before(db, cutoff, BATCH).await;
     }
     let (_, dropped) = super::partitions::drop_partitions_before(db, cutoff).await?;
-    let sql = format!(
-        "DELETE FROM events WHERE occurred_at < $1 AND id IN \
-         (SELECT id FROM events_default WHERE occurred_at < $1 ORDER BY occurred_at LIMIT {BATCH})"
-    );
-    Ok(dropped + delete_batches(db, &sql, cutoff, BATCH).await?)
+    Ok(dropped + delete_batches(db, "events_default", cutoff, BATCH).await?)
 }
 
 /// Every hour, forever: on PostgreSQL creates the coming days' partitions; with `days`

@@ -147,22 +147,20 @@ async fn write_batch(
     orphans: &[i64],
 ) -> Result<usize, DbErr> {
     let backend = txn.get_database_backend();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut docs = Vec::with_capacity(rows.len());
-    // PostgreSQL keeps a full-text row in the partition of its event's time (migration 7).
-    let mut times = Vec::with_capacity(rows.len());
+    let postgres = backend == DatabaseBackend::Postgres;
+    // (id, time, document); PostgreSQL keeps a full-text row in the partition of its event's
+    // time (migration 7), so it needs the time too.
+    let mut entries = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.try_get("", "id")?;
+        let time = if postgres { Some(row.try_get::<chrono::DateTime<chrono::Utc>>("", "occurred_at")?) } else { None };
         let raw: String = row.try_get("", "raw")?;
-        if backend == DatabaseBackend::Postgres {
-            times.push(row.try_get::<chrono::DateTime<chrono::Utc>>("", "occurred_at")?);
-        }
-        ids.push(id);
-        docs.push(document(&raw));
+        entries.push((id, time, document(&raw)));
     }
     // Deleting first makes the transaction a writer at once (and skips ids another
     // process indexed meanwhile: they are no longer queued).
-    let done: Vec<String> = ids.iter().chain(orphans.iter()).map(i64::to_string).collect();
+    let done: Vec<String> =
+        entries.iter().map(|(id, _, _)| *id).chain(orphans.iter().copied()).map(|id| id.to_string()).collect();
     if done.is_empty() {
         return Ok(0);
     }
@@ -171,35 +169,36 @@ async fn write_batch(
         format!("DELETE FROM search_queue WHERE event_id IN ({})", done.join(",")),
     ))
     .await?;
-    for (chunk, (chunk_ids, chunk_docs)) in ids.chunks(200).zip(docs.chunks(200)).enumerate() {
-        let mut sql = if backend == DatabaseBackend::Postgres {
+    let indexed = entries.len();
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let mut sql = if postgres {
             String::from("INSERT INTO event_search (event_id, occurred_at, doc) VALUES ")
         } else {
             String::from("INSERT INTO event_search (rowid, doc) VALUES ")
         };
-        let mut values: Vec<Value> = Vec::with_capacity(chunk_ids.len() * 3);
-        for (i, (id, doc)) in chunk_ids.iter().zip(chunk_docs).enumerate() {
+        let mut values: Vec<Value> = Vec::with_capacity(200 * 3);
+        for (i, (id, time, doc)) in entries.by_ref().take(200).enumerate() {
             if i > 0 {
                 sql.push(',');
             }
-            let a = placeholder(backend, values.len() + 1);
-            let b = placeholder(backend, values.len() + 2);
-            values.push((*id).into());
-            if backend == DatabaseBackend::Postgres {
-                let c = placeholder(backend, values.len() + 2);
-                sql.push_str(&format!("({a}, {b}, to_tsvector('simple', {c}))"));
-                values.push(times[chunk * 200 + i].into());
-            } else {
-                sql.push_str(&format!("({a}, {b})"));
+            values.push(id.into());
+            let mut row = vec![placeholder(backend, values.len())];
+            if let Some(time) = time {
+                values.push(time.into());
+                row.push(placeholder(backend, values.len()));
             }
-            values.push(doc.clone().into());
+            values.push(doc.into());
+            let doc = placeholder(backend, values.len());
+            row.push(if postgres { format!("to_tsvector('simple', {doc})") } else { doc });
+            sql.push_str(&format!("({})", row.join(", ")));
         }
-        if backend == DatabaseBackend::Postgres {
+        if postgres {
             sql.push_str(" ON CONFLICT (event_id, occurred_at) DO NOTHING");
         }
         txn.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
-    Ok(ids.len() + orphans.len())
+    Ok(indexed + orphans.len())
 }
 
 /// Indexes until the queue is empty; returns how many events were indexed.

@@ -279,37 +279,57 @@ pub async fn store_batch(
     // order.
     rows.sort_by_key(|r| r.occurred_at);
     let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
-        let queued = std::time::Instant::now();
-        super::partitions::ensure_days(db, rows.iter().map(|r| r.occurred_at)).await;
-        let txn = db.begin().await?;
-        let got = std::time::Instant::now();
-        if rows.iter().any(|r| r.fallback_time) {
-            adopt_stored_times(&txn, &mut rows).await?;
-        }
+    let inserted = if backend == sea_orm::DbBackend::Postgres {
+        write_postgres(db, rows, completions, now).await?
+    } else {
+        // Statements are built before waiting for the writer, so it is held only to execute them.
         let request = Request {
             rows: rows.len(),
             inserts: build_inserts(backend, rows, now),
             completions: completions.to_vec(),
             now,
-            queued,
+            queued: std::time::Instant::now(),
         };
-        let inserted = apply_postgres(&txn, request).await?;
-        txn.commit().await?;
-        TIMING.record(got - queued, got.elapsed(), total);
-        let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
-        subscribers.publish(outcome.inserted.clone());
-        return Ok(outcome);
+        write_sqlite(db, request).await?
+    };
+    let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
+    subscribers.publish(outcome.inserted.clone());
+    Ok(outcome)
+}
+
+/// PostgreSQL: makes sure partitions hold the batch's days, then writes it in a transaction of
+/// its own.
+async fn write_postgres(
+    db: &DatabaseConnection,
+    mut rows: Vec<EventRow>,
+    completions: &[Completion],
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, DbErr> {
+    let queued = std::time::Instant::now();
+    let total = rows.len() as u64;
+    super::partitions::ensure_days(db, rows.iter().map(|r| r.occurred_at)).await;
+    let txn = db.begin().await?;
+    let got = std::time::Instant::now();
+    if rows.iter().any(|r| r.fallback_time) {
+        adopt_stored_times(&txn, &mut rows).await?;
     }
-    // Statements are built before waiting for the writer, so it is held only to execute them.
     let request = Request {
         rows: rows.len(),
-        inserts: build_inserts(backend, rows, now),
+        inserts: build_inserts(sea_orm::DbBackend::Postgres, rows, now),
         completions: completions.to_vec(),
         now,
-        queued: std::time::Instant::now(),
+        queued,
     };
-    let inserted = match super::sqlite_writer(db).await? {
+    let inserted = apply_postgres(&txn, request).await?;
+    txn.commit().await?;
+    TIMING.record(got - queued, got.elapsed(), total);
+    Ok(inserted)
+}
+
+/// SQLite: hands the batch to the file's write task (or, without one, writes it alone).
+async fn write_sqlite(db: &DatabaseConnection, request: Request) -> Result<Vec<NewEvent>, DbErr> {
+    let total = request.rows as u64;
+    Ok(match super::sqlite_writer(db).await? {
         Some(slot) => {
             let (reply, outcome) = tokio::sync::oneshot::channel();
             slot.pending.lock().unwrap_or_else(|p| p.into_inner()).push((request, reply));
@@ -326,10 +346,7 @@ pub async fn store_batch(
             TIMING.record(got - queued, got.elapsed(), total);
             inserted
         }
-    };
-    let outcome = BatchOutcome { duplicates: total - inserted.len() as u64, inserted, normalize_errors };
-    subscribers.publish(outcome.inserted.clone());
-    Ok(outcome)
+    })
 }
 
 /// Starts the task that writes `slot`'s queued batches, unless it runs (it ends with the
