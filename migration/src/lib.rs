@@ -11,6 +11,14 @@ mod m20261130_000005_event_hours;
 mod m20261201_000006_lz4_toast;
 mod m20261201_000007_event_partitions;
 
+/// Runs `statements` in order (the migrations written as SQL per backend share it).
+pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    for sql in statements {
+        m.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 /// Every migration of AOC, oldest first.
 pub struct Migrator;
 

@@ -14,7 +14,9 @@
 //! `hour` is whole hours since the Unix epoch (UTC).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::run;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -85,6 +87,11 @@ const POSTGRES_UP: &[&str] = &[
     ),
     "CREATE FUNCTION aoc_event_hours_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
      DELETE FROM event_hours; RETURN NULL; END $$",
+];
+
+/// PostgreSQL's triggers on `events` that keep `event_hours` (migration 7 puts them back on the
+/// partitioned table).
+pub(crate) const POSTGRES_TRIGGERS: &[&str] = &[
     "CREATE TRIGGER tr_event_hours_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows \
      FOR EACH STATEMENT EXECUTE PROCEDURE aoc_event_hours_insert()",
     "CREATE TRIGGER tr_event_hours_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows \
@@ -107,18 +114,14 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS event_hours",
 ];
 
-async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    for sql in statements {
-        m.get_connection().execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         match m.get_database_backend() {
-            DbBackend::Postgres => run(m, POSTGRES_UP).await,
+            DbBackend::Postgres => {
+                run(m, POSTGRES_UP).await?;
+                run(m, POSTGRES_TRIGGERS).await
+            }
             _ => run(m, SQLITE_UP).await,
         }
     }

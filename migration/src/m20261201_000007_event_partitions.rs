@@ -26,6 +26,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
+use crate::m20261130_000005_event_hours::POSTGRES_TRIGGERS;
+use crate::run;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -44,18 +47,6 @@ const INDEXES: &[&str] = &[
     "CREATE INDEX ix_events_tenant_source_ingested ON events (tenant_id, source, ingested_at)",
     "CREATE INDEX ix_events_tenant_time ON events (tenant_id, occurred_at)",
     "CREATE INDEX ix_events_time ON events (occurred_at, id)",
-];
-
-/// The hourly-count triggers of migration 5, on the new table.
-const HOUR_TRIGGERS: &[&str] = &[
-    "CREATE TRIGGER tr_event_hours_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows \
-     FOR EACH STATEMENT EXECUTE PROCEDURE aoc_event_hours_insert()",
-    "CREATE TRIGGER tr_event_hours_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows \
-     FOR EACH STATEMENT EXECUTE PROCEDURE aoc_event_hours_delete()",
-    "CREATE TRIGGER tr_event_hours_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows \
-     NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE PROCEDURE aoc_event_hours_update()",
-    "CREATE TRIGGER tr_event_hours_truncate AFTER TRUNCATE ON events \
-     FOR EACH STATEMENT EXECUTE PROCEDURE aoc_event_hours_truncate()",
 ];
 
 /// No planner statistics for the raw record and the flattened fields. Free-text searches filter
@@ -228,13 +219,6 @@ const DOWN: &[&str] = &[
     "ALTER TABLE event_search ADD FOREIGN KEY (event_id) REFERENCES events(id) ON DELETE CASCADE",
 ];
 
-async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    for sql in statements {
-        m.get_connection().execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -252,7 +236,7 @@ impl MigrationTrait for Migration {
         .await?;
         run(m, UP_AFTER_COPY).await?;
         run(m, INDEXES).await?;
-        run(m, HOUR_TRIGGERS).await
+        run(m, POSTGRES_TRIGGERS).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -271,6 +255,6 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         }
-        run(m, HOUR_TRIGGERS).await
+        run(m, POSTGRES_TRIGGERS).await
     }
 }
