@@ -32,6 +32,12 @@ apt_install() {
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
+# The tools' own release profiles ask for fat LTO and one codegen unit, which made their cold
+# install the longest step of a fresh run. They orchestrate builds and run for seconds, so they are
+# compiled with thin-local LTO, many codegen units and opt-level 2 (config overrides a manifest).
+TOOL_PROFILE=(--config profile.release.lto=false --config profile.release.codegen-units=16
+  --config profile.release.opt-level=2 --config profile.release.debug=false --config profile.release.strip=true)
+
 # Tools to build and run AOC: the wasm target, cargo-leptos, wasm-bindgen and wasm-opt.
 install_build_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (install rustup first)" >&2; exit 1; }
@@ -41,14 +47,14 @@ install_build_tools() {
     rustup target add wasm32-unknown-unknown
   fi
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 14 minutes, once)"
+    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (once)"
     # no_downloads: a missing tool fails loudly instead of being fetched from the web.
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+    cargo install "${TOOL_PROFILE[@]}" cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
   fi
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     # Not --locked: its lockfile wants a crate version the registry mirror lacks.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    cargo install "${TOOL_PROFILE[@]}" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   # wasm-opt from npm binaryen 132 (Debian's binaryen 108 silently breaks hydration) and
   # Playwright, which never downloads a browser.
