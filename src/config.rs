@@ -272,6 +272,63 @@ pub struct Settings {
     /// AOC_ENCRYPTION_KEY: seals the secrets of tenants stored in the database (unset: such
     /// tenants cannot be added).
     pub encryption_key: Option<EncryptionKey>,
+    /// AOC_PUBLIC_URL: the address people use (scheme, host and port, no path), e.g.
+    /// `https://aoc.contoso.com`. Its host is one the server answers to besides loopback names.
+    pub public_url: Option<PublicUrl>,
+    /// AOC_ALLOWED_HOSTS: further `Host` header values AOC answers to (e.g. the name a load
+    /// balancer's health check or Prometheus uses).
+    pub allowed_hosts: Vec<String>,
+    /// Who every request is, set only by code (the integration tests' route matrix); no
+    /// environment variable sets it. `Some(None)` makes every request anonymous.
+    #[doc(hidden)]
+    pub fixed_caller: Option<Option<app::auth::Caller>>,
+}
+
+/// The public address of AOC (AOC_PUBLIC_URL), parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Lower-case host name or IP literal (IPv6 in brackets).
+    pub host: String,
+    /// The explicit port, if any.
+    pub port: Option<u16>,
+}
+
+impl PublicUrl {
+    fn parse(text: &str) -> Option<Self> {
+        let url = url::Url::parse(text).ok()?;
+        if !matches!(url.scheme(), "http" | "https")
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !(url.path().is_empty() || url.path() == "/")
+        {
+            return None;
+        }
+        let host = match url.host()? {
+            url::Host::Ipv6(ip) => format!("[{ip}]"),
+            other => other.to_string().to_ascii_lowercase(),
+        };
+        Some(Self { scheme: url.scheme().to_string(), host, port: url.port() })
+    }
+
+    /// The origin browsers send (`scheme://host[:port]`).
+    pub fn origin(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}://{}:{p}", self.scheme, self.host),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
+    }
+
+    /// The `Host` header value browsers send for this address.
+    pub fn host_header(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -556,6 +613,27 @@ impl Settings {
             })?),
         };
 
+        let public_url = match env.get("AOC_PUBLIC_URL") {
+            None => None,
+            Some(text) => Some(PublicUrl::parse(&text).ok_or_else(|| {
+                ConfigError::new(
+                    "AOC_PUBLIC_URL",
+                    format!(
+                        "expected the address people use, such as https://aoc.contoso.com (no path), found {text:?}"
+                    ),
+                )
+            })?),
+        };
+        let allowed_hosts: Vec<String> = env.list("AOC_ALLOWED_HOSTS").iter().map(|h| h.to_ascii_lowercase()).collect();
+        if let Some(bad) = allowed_hosts.iter().find(|h| h.contains(['/', '@', ' ']) || h.is_empty()) {
+            return Err(ConfigError::new(
+                "AOC_ALLOWED_HOSTS",
+                format!(
+                    "expected comma-separated host names, optionally with a port (aoc.internal:3000), found {bad:?}"
+                ),
+            ));
+        }
+
         let settings = Settings {
             listen_addr,
             allow_unauthenticated_network: env.bool("AOC_ALLOW_UNAUTHENTICATED_NETWORK", false)?,
@@ -569,6 +647,9 @@ impl Settings {
             siem,
             log_format,
             encryption_key,
+            public_url,
+            allowed_hosts,
+            fixed_caller: None,
         };
         settings.check_listen_addr(addr_var)?;
         Ok(settings)

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use app::{shell, App};
 use axum::extract::FromRef;
+use axum::http::Method;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Redirect;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::api;
 use crate::api::collection::CollectionState;
+use crate::api::routes::{Access, RouteSpec, RouteTable};
 use crate::auth::{self, AuthGate};
 use crate::config::Settings;
 use crate::ingest::health::Schedule;
@@ -52,6 +54,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    routes: Vec<RouteSpec>,
     db: DatabaseConnection,
     collector: Arc<Collector>,
     /// The in-process simulator of demo mode.
@@ -143,8 +146,13 @@ impl Application {
             graph_client_state: settings.collection.graph_client_state.as_ref().map(|s| s.expose_secret().to_string()),
             management_auth_id: settings.collection.management_auth_id.as_ref().map(|s| s.expose_secret().to_string()),
         };
-        let router = build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants)?;
-        Ok(Self { listener, router, db, collector, simulator, background })
+        let (router, routes) = build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants)?;
+        Ok(Self { listener, router, routes, db, collector, simulator, background })
+    }
+
+    /// Every declared REST, webhook and operations route with who may call it.
+    pub fn routes(&self) -> &[RouteSpec] {
+        &self.routes
     }
 
     /// The collection engine.
@@ -186,7 +194,8 @@ fn build_router(
     leptos_options: LeptosOptions,
     collection: CollectionState,
     tenants: Arc<crate::tenants::TenantService>,
-) -> anyhow::Result<Router> {
+) -> anyhow::Result<(Router, Vec<RouteSpec>)> {
+    let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
     let services = crate::services::build(db.clone(), settings.clone(), demo);
     let state = AppState {
@@ -201,40 +210,18 @@ fn build_router(
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
 
-    let mut router = Router::new()
-        .route("/health", get(api::health::health))
-        .route("/metrics", get(api::metrics::metrics))
+    let (api_routes, route_specs) = api_routes().finish();
+    let mut router = api_routes
         .route("/", get(|| async { Redirect::to("/events") }))
-        .route("/api/fetch-audit-logs", get(api::collection::fetch_audit_logs))
-        .route("/api/source-health", get(api::collection::get_source_health))
-        .route("/api/webhooks/graph", post(api::collection::graph_webhook))
-        .route("/api/webhooks/management", post(api::collection::management_webhook))
-        .route("/api/events", get(api::events::list_events))
-        .route("/api/events/export", get(api::events::export))
-        .route("/api/events/histogram", get(api::events::histogram))
-        .route("/api/events/{id}", get(api::events::get_event))
-        .route("/api/events/{id}/tags", patch(api::events::patch_tags))
-        .route("/api/events/{id}/comments", get(api::events::list_comments).post(api::events::post_comment))
-        .route(
-            "/api/events/{id}/comments/{comment_id}",
-            patch(api::events::patch_comment).delete(api::events::delete_comment),
-        )
-        .route("/api/filter-options", get(api::events::filter_options))
-        .route("/api/coverage", get(api::events::coverage))
-        .route("/api/audit-trail", get(api::events::audit_trail))
-        .route("/api/openapi.json", get(api::openapi::openapi_json))
-        .route("/api/tenants", get(api::tenants::list_tenants).post(api::tenants::create_tenant))
-        .route(
-            "/api/tenants/{tenant_id}",
-            get(api::tenants::get_tenant).patch(api::tenants::update_tenant).delete(api::tenants::delete_tenant),
-        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn(api::server_fn_error_status))
+        .layer(axum::middleware::from_fn(api::routes::guard_server_fns))
         .layer(axum::middleware::from_fn_with_state(state.auth.clone(), auth::attach_caller))
+        .layer(axum::middleware::from_fn_with_state(browser, api::browser::protect))
         .layer(axum::middleware::from_fn(api::metrics::track_requests))
         .with_state(state);
 
@@ -258,7 +245,7 @@ fn build_router(
     }
 
     // Outermost first: give every request an id, trace it with that id, echo the id back.
-    Ok(router.layer(
+    let router = router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -267,7 +254,50 @@ fn build_router(
                 tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    ))
+    );
+    Ok((router, route_specs))
+}
+
+/// Every REST, webhook and operations route, each with who may call it.
+fn api_routes() -> RouteTable<AppState> {
+    use app::auth::Permission::*;
+    use Access::{Public, Requires, Webhook};
+    use Method as M;
+    RouteTable::default()
+        .add(M::GET, "/health", Public, get(api::health::health))
+        .add(M::GET, "/metrics", Public, get(api::metrics::metrics))
+        .add(M::GET, "/api/openapi.json", Public, get(api::openapi::openapi_json))
+        .add(M::GET, "/api/fetch-audit-logs", Requires(RunCollection), get(api::collection::fetch_audit_logs))
+        .add(M::GET, "/api/source-health", Requires(ViewEvents), get(api::collection::get_source_health))
+        .add(M::POST, "/api/webhooks/graph", Webhook, post(api::collection::graph_webhook))
+        .add(M::POST, "/api/webhooks/management", Webhook, post(api::collection::management_webhook))
+        .add(M::GET, "/api/events", Requires(ViewEvents), get(api::events::list_events))
+        .add(M::GET, "/api/events/export", Requires(ViewEvents), get(api::events::export))
+        .add(M::GET, "/api/events/histogram", Requires(ViewEvents), get(api::events::histogram))
+        .add(M::GET, "/api/events/{id}", Requires(ViewEvents), get(api::events::get_event))
+        .add(M::PATCH, "/api/events/{id}/tags", Requires(TagEvents), patch(api::events::patch_tags))
+        .add(M::GET, "/api/events/{id}/comments", Requires(ViewEvents), get(api::events::list_comments))
+        .add(M::POST, "/api/events/{id}/comments", Requires(CommentOnEvents), post(api::events::post_comment))
+        .add(
+            M::PATCH,
+            "/api/events/{id}/comments/{comment_id}",
+            Requires(CommentOnEvents),
+            patch(api::events::patch_comment),
+        )
+        .add(
+            M::DELETE,
+            "/api/events/{id}/comments/{comment_id}",
+            Requires(DeleteComments),
+            delete(api::events::delete_comment),
+        )
+        .add(M::GET, "/api/filter-options", Requires(ViewEvents), get(api::events::filter_options))
+        .add(M::GET, "/api/coverage", Requires(ViewEvents), get(api::events::coverage))
+        .add(M::GET, "/api/audit-trail", Requires(ViewAuditTrail), get(api::events::audit_trail))
+        .add(M::GET, "/api/tenants", Requires(ManageConnectors), get(api::tenants::list_tenants))
+        .add(M::POST, "/api/tenants", Requires(ManageConnectors), post(api::tenants::create_tenant))
+        .add(M::GET, "/api/tenants/{tenant_id}", Requires(ManageConnectors), get(api::tenants::get_tenant))
+        .add(M::PATCH, "/api/tenants/{tenant_id}", Requires(ManageConnectors), patch(api::tenants::update_tenant))
+        .add(M::DELETE, "/api/tenants/{tenant_id}", Requires(ManageConnectors), delete(api::tenants::delete_tenant))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, so a

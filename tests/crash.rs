@@ -58,15 +58,21 @@ fn fetch(sim: &RunningSimulator, db: &TestDatabase) -> Child {
         .expect("aoc fetch starts")
 }
 
-async fn assert_exact(sim: &RunningSimulator, db: &TestDatabase) {
-    let conn = aoc::store::connect(&db.url).await.unwrap();
+const SOURCES: [&str; 4] = ["unified", "directory", "signin", "intune"];
+
+/// The ids of the records the simulator publishes for `source`.
+async fn ground_truth(sim: &RunningSimulator, source: &str) -> BTreeSet<String> {
     let tenant = &sim.state.tenants[0].model.tenant_id;
     let since = (sim.state.origin - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for source in ["unified", "directory", "signin", "intune"] {
-        let url = format!("{}/_sim/ground-truth?tenant={tenant}&source={source}&since={since}", sim.base_url);
-        let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-        let expected: BTreeSet<String> =
-            body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let url = format!("{}/_sim/ground-truth?tenant={tenant}&source={source}&since={since}", sim.base_url);
+    let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+async fn assert_exact(sim: &RunningSimulator, db: &TestDatabase) {
+    let conn = aoc::store::connect(&db.url).await.unwrap();
+    for source in SOURCES {
+        let expected = ground_truth(sim, source).await;
         let rows = conn
             .query_all(Statement::from_string(
                 conn.get_database_backend(),
@@ -80,6 +86,15 @@ async fn assert_exact(sim: &RunningSimulator, db: &TestDatabase) {
         assert_eq!(unique.len(), expected.len(), "{source}: {} stored vs {} published", unique.len(), expected.len());
         assert_eq!(unique, expected, "{source}");
     }
+}
+
+/// How many records the simulator publishes over all sources.
+async fn ground_truth_total(sim: &RunningSimulator) -> u64 {
+    let mut total = 0;
+    for source in SOURCES {
+        total += ground_truth(sim, source).await.len() as u64;
+    }
+    total
 }
 
 async fn a_backfill_killed_at_random_points_ends_with_the_exact_set(backend: Backend) {
@@ -98,13 +113,32 @@ async fn a_backfill_killed_at_random_points_ends_with_the_exact_set(backend: Bac
         .await
         .unwrap();
     };
+    let published = ground_truth_total(&sim).await;
+    let stored = || async {
+        conn.query_one(Statement::from_string(conn.get_database_backend(), "SELECT COUNT(*) AS n FROM events"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap() as u64
+    };
     let mut killed_mid_run = 0;
     for trial in 0..8 {
         expire_leases().await;
+        // Kill on observed progress, not after a guessed delay: once this many more events are
+        // committed (a random share of the whole, so kills land at different points of the run).
+        let target = stored().await + rng.random_range(published / 40..published / 10).max(1);
         let mut child = fetch(&sim, &db);
-        let delay = rng.random_range(150..2_500);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        match child.try_wait().unwrap() {
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if stored().await >= target {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        match finished {
             Some(status) => eprintln!("trial {trial}: finished before the kill ({status})"),
             None => {
                 // SIGKILL: no chance to clean up, release leases or finish a transaction.

@@ -11,6 +11,8 @@ use crate::pages::{AlertsPage, EventDetailPage, EventsPage, RulesPage, SettingsP
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -25,6 +27,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The Content-Security-Policy of a page: scripts only from AOC itself and the inline hydration
+/// scripts that carry this request's nonce (Leptos adds it to every script it writes), WebAssembly
+/// compilation for the hydrated app, no plugins, no framing, no foreign form targets. Inline
+/// `style` attributes (the histogram's bar heights) are allowed; style elements are not.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy() {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else { return };
+    let scripts = match leptos::nonce::use_nonce() {
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_string(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self'; style-src-attr 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

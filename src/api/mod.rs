@@ -1,11 +1,13 @@
 //! HTTP endpoints outside the Leptos app: health, metrics, and (later) the REST API. Handlers are
 //! thin: authorize, validate, call a service, answer JSON.
 
+pub mod browser;
 pub mod collection;
 pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod routes;
 pub mod tenants;
 
 use axum::http::StatusCode;

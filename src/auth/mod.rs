@@ -23,19 +23,26 @@ use crate::config::Settings;
 pub enum AuthGate {
     /// Sign-in is disabled: everyone is the local administrator (loopback only).
     Disabled,
+    /// Every request is this caller, or anonymous (`None`). Only code sets it (the integration
+    /// tests' route matrix, through `Settings::fixed_caller`); no environment variable does.
+    Fixed(Option<Caller>),
 }
 
 impl AuthGate {
     /// The gate the settings ask for.
     pub fn from_settings(settings: &Settings) -> Self {
         debug_assert!(!settings.auth.enabled, "config refuses AUTH_ENABLED until sign-in exists");
-        AuthGate::Disabled
+        match &settings.fixed_caller {
+            Some(caller) => AuthGate::Fixed(caller.clone()),
+            None => AuthGate::Disabled,
+        }
     }
 
     /// The caller behind a request, if one can be established.
     pub fn resolve(&self, _parts: &Parts) -> Option<Caller> {
         match self {
             AuthGate::Disabled => Some(Caller::local_admin()),
+            AuthGate::Fixed(caller) => caller.clone(),
         }
     }
 }

@@ -20,10 +20,35 @@ pub enum Backend {
     Postgres,
 }
 
-/// A database created for one test. The SQLite directory is removed when this is dropped.
+/// A database created for one test. When this is dropped, the SQLite directory is removed and
+/// the PostgreSQL database dropped.
 pub struct TestDatabase {
     pub url: DatabaseUrl,
     _dir: Option<tempfile::TempDir>,
+    /// The admin URL and name of a PostgreSQL test database.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
+        // runtime does the work. FORCE ends the connections the test's pool still holds.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let result = admin.execute(Statement::from_string(admin.get_database_backend(), sql)).await;
+                admin.close().await.ok();
+                result.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop a PostgreSQL test database");
+        }
+    }
 }
 
 /// Creates an empty database on `backend`, or `None` when PostgreSQL tests are explicitly skipped.
@@ -32,7 +57,7 @@ pub async fn test_database(backend: Backend) -> Option<TestDatabase> {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
             let url = DatabaseUrl::new(format!("sqlite://{}?mode=rwc", dir.path().join("aoc.db").display()));
-            Some(TestDatabase { url, _dir: Some(dir) })
+            Some(TestDatabase { url, _dir: Some(dir), postgres: None })
         }
         Backend::Postgres => {
             let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
@@ -53,7 +78,8 @@ pub async fn test_database(backend: Backend) -> Option<TestDatabase> {
                 .expect("create test database");
             admin.close().await.ok();
             let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("TEST_POSTGRES_URL has a database path");
-            Some(TestDatabase { url: DatabaseUrl::new(format!("{base}/{name}")), _dir: None })
+            let url = DatabaseUrl::new(format!("{base}/{name}"));
+            Some(TestDatabase { url, _dir: None, postgres: Some((admin_url, name)) })
         }
     }
 }
@@ -61,6 +87,8 @@ pub async fn test_database(backend: Backend) -> Option<TestDatabase> {
 /// A running AOC server and a client for it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Every declared REST, webhook and operations route.
+    pub routes: Vec<aoc::api::routes::RouteSpec>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: TestDatabase,
@@ -107,7 +135,21 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// Starts AOC on `backend` with extra environment settings.
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
     let database = test_database(backend).await?;
-    let app = Application::build(test_settings(&database.url, extra)).await.expect("application builds");
+    let settings = test_settings(&database.url, extra);
+    spawn_on(database, settings).await
+}
+
+/// Starts AOC on `backend` where every request is `caller` (`None`: anonymous).
+pub async fn spawn_app_as(backend: Backend, caller: Option<aoc::auth::Caller>) -> Option<TestApp> {
+    let database = test_database(backend).await?;
+    let mut settings = test_settings(&database.url, &[]);
+    settings.fixed_caller = Some(caller);
+    spawn_on(database, settings).await
+}
+
+async fn spawn_on(database: TestDatabase, settings: Settings) -> Option<TestApp> {
+    let app = Application::build(settings).await.expect("application builds");
+    let routes = app.routes().to_vec();
     let addr = app.local_addr();
     let db = app.db().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -115,7 +157,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
         let _ = rx.await;
     }));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    Some(TestApp { addr, client, db, database, shutdown: Some(tx) })
+    Some(TestApp { addr, routes, client, db, database, shutdown: Some(tx) })
 }
 
 /// Stores one minimal event and returns its row id. Like the write path, first makes sure a

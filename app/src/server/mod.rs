@@ -8,6 +8,29 @@ mod system;
 pub use events::*;
 pub use system::*;
 
+use crate::auth::Permission;
+
+/// The permission each server function requires, by its URL. The server refuses a server
+/// function missing from this list (deny by default), checks the permission before the
+/// arguments are decoded, and the route-matrix test walks every entry as every kind of caller.
+/// Each function checks its permission again itself.
+pub const ACCESS: &[(&str, Permission)] = &[
+    ("/api/list_events", Permission::ViewEvents),
+    ("/api/event_facets", Permission::ViewEvents),
+    ("/api/event_histogram", Permission::ViewEvents),
+    ("/api/get_event", Permission::ViewEvents),
+    ("/api/tag_event", Permission::TagEvents),
+    ("/api/add_comment", Permission::CommentOnEvents),
+    ("/api/edit_comment", Permission::CommentOnEvents),
+    ("/api/delete_comment", Permission::DeleteComments),
+    ("/api/server_info", Permission::ViewEvents),
+];
+
+/// The permission the server function at `path` requires, if it is declared.
+pub fn required_permission(path: &str) -> Option<Permission> {
+    ACCESS.iter().find(|(p, _)| *p == path).map(|(_, permission)| *permission)
+}
+
 /// Server-side helpers shared by the server functions.
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
