@@ -343,10 +343,12 @@ async fn detail_tags_comments_and_audit_trail(backend: Backend) {
     assert_eq!(response.status().as_u16(), 404);
 
     // Someone else's comment cannot be edited (service level: only one local caller exists over HTTP).
+    use app::input::{CommentText, EventRef};
+    use app::services::EventService;
     let service = aoc::services::DbEventService::new(app.db.clone());
     let other = app::auth::Caller { subject: "someone-else".into(), ..app::auth::Caller::local_admin() };
-    let row = service.query.row_ids_for_record("e04", None).await.unwrap()[0];
-    let theirs = service.annotations.add_comment(&other, row, "mine").await.unwrap();
+    let e04 = EventRef::parse("e04", None).unwrap();
+    let theirs = service.add_comment(&other, e04, CommentText::parse("mine").unwrap()).await.unwrap();
     let response = app
         .client
         .patch(app.url(&format!("/api/events/e04/comments/{}", theirs.id)))
@@ -519,7 +521,7 @@ async fn correlation_and_record_id_lookups_use_other_indexes(backend: Backend) {
 /// as counting the events, through inserts by any path, retention, an event moved in time,
 /// compaction and a rebuild; `verify` notices when they drift and `recount` mends them.
 async fn hourly_counts_follow_every_write(backend: Backend) {
-    use aoc::services::query::QueryService;
+    use aoc::store::query::EventStore;
     use app::query::EventFilter;
     use sea_orm::{ConnectionTrait, Statement};
     let Some(app) = spawn_app(backend).await else { return };
@@ -537,7 +539,7 @@ async fn hourly_counts_follow_every_write(backend: Backend) {
         store_ual(&app, TENANT_A, id, 600 + n as i64 * 61, sharepoint("FileAccessed", "lee@contoso.example", "x"))
             .await;
     }
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
     let check = |times: Vec<(i64, DateTime<Utc>)>, label: &'static str| {
         let service = &service;
         async move {
@@ -626,7 +628,7 @@ async fn hourly_counts_follow_every_write(backend: Backend) {
 /// one by one, then falls back to the general query): every page in order, none lost or twice,
 /// queued (not yet indexed) events included, with and without other filters.
 async fn common_words_page_exactly(backend: Backend) {
-    use aoc::services::query::{QueryService, CANDIDATE_LIMIT};
+    use aoc::store::query::{EventStore, CANDIDATE_LIMIT};
     use app::query::EventFilter;
     use sea_orm::{ConnectionTrait, Statement};
     let Some(app) = spawn_app(backend).await else { return };
@@ -638,7 +640,7 @@ async fn common_words_page_exactly(backend: Backend) {
     for (i, id) in ["q1", "q2", "q3"].iter().enumerate() {
         store_ual(&app, TENANT_A, id, -(i as i64) * 3, sharepoint("FileAccessed", "quinn@contoso.example", "x")).await;
     }
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
     let backend_kind = db.get_database_backend();
     for (filter, oracle) in [
         (EventFilter { search: Some("contoso".into()), ..Default::default() }, "1=1"),

@@ -11,10 +11,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use app::dto::EventCursor;
 use app::query::{EventFilter, EventQuery};
 
-use super::query::QueryService;
 use crate::config::DatabaseUrl;
 use crate::normalize::{normalize, Context, Source};
 use crate::simulator::activity::{build_tenant, records_for_hour, ActivityConfig, Feed};
+use crate::store::query::EventStore;
 use crate::store::writer::{store_batch, EventRow, Subscribers};
 
 const DAYS: i64 = 30;
@@ -132,7 +132,7 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
     db.execute_unprepared(analyze).await?;
     let total = count(&db).await?;
     println!("events stored: {total}");
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
 
     // Values to look for: a rare one (one record's id, found in its raw record) and a common word.
     let sample = db

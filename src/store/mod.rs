@@ -1,11 +1,16 @@
-//! Storage: connecting to SQLite or PostgreSQL, running migrations, and the SeaORM entities.
-//! Queries that serve a feature live with that feature's service in `services/`.
+//! Storage: connecting to SQLite or PostgreSQL, running migrations, the SeaORM entities and every
+//! query. `services` call these functions and own the transactions around them; no SQL lives
+//! outside this module.
 
+pub mod annotations;
+pub mod coverage;
 pub mod entities;
 pub mod partitions;
+pub mod query;
 pub mod retention;
 pub mod rollup;
 pub mod search;
+pub mod sql;
 pub mod synthetic;
 pub mod writer;
 

@@ -5,7 +5,7 @@
 //! of its raw record, adds the documents to the backend's index (FTS5 on SQLite, a GIN-indexed
 //! `tsvector` on PostgreSQL) and removes the ids from the queue, all in one transaction. On
 //! PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED`, so several AOC processes can
-//! index side by side. Queries ([`crate::services::query`]) search the index and scan the raw
+//! index side by side. Queries ([`crate::store::query`]) search the index and scan the raw
 //! records of still-queued events, so results are complete while the index catches up.
 
 use std::collections::HashSet;

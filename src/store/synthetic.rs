@@ -12,6 +12,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, Enti
 use serde_json::json;
 
 use super::entities::events;
+use crate::normalize::Source;
 
 /// The tenant id synthetic events are stored under.
 pub const SYNTHETIC_TENANT: &str = "synthetic.aoc.invalid";
@@ -82,6 +83,7 @@ pub async fn generate(
     let mut batch = Vec::with_capacity(ROWS_PER_INSERT);
     for n in 0..count {
         let shape = SHAPES.choose(&mut rng).expect("shapes are not empty");
+        let source = Source::parse(shape.source).expect("shapes name known sources");
         let actor = *ACTORS.choose(&mut rng).expect("actors are not empty");
         let target = *TARGETS.choose(&mut rng).expect("targets are not empty");
         let failed = rng.random_ratio(1, 20);
@@ -104,7 +106,8 @@ pub async fn generate(
             tenant_id: Set(SYNTHETIC_TENANT.to_string()),
             source: Set(shape.source.to_string()),
             content_type: Set(None),
-            dedupe_key: Set(record_id.clone()),
+            // Stored like the write path stores keys, so a record id finds the event.
+            dedupe_key: Set(super::writer::dedupe_key(source, &record_id)),
             record_id: Set(record_id),
             occurred_at: Set(occurred_at),
             ingested_at: Set(now),
