@@ -2,7 +2,13 @@
 //! (full-text lookups, keyset pages, facets, histograms): every value is bound as a parameter
 //! and placeholders are written for the backend.
 
-use sea_orm::{DatabaseBackend, Statement, Value};
+use sea_orm::{DatabaseBackend, FromQueryResult, Statement, Value};
+
+/// The `n` of a statement that counts (`COUNT(*) AS n`, `MAX(id) AS n`).
+#[derive(Debug, FromQueryResult)]
+pub struct Count {
+    pub n: i64,
+}
 
 /// A SQL text with its bound values, placeholders written for the backend.
 pub struct Sql {

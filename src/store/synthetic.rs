@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Statement};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Statement};
 use serde_json::json;
 
 use super::entities::events;
@@ -70,12 +70,13 @@ pub async fn generate(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
-    let before: i64 = db
-        .query_one(Statement::from_string(backend, "SELECT COALESCE(MAX(id), 0) AS n FROM events"))
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let before: i64 = super::sql::Count::find_by_statement(Statement::from_string(
+        backend,
+        "SELECT COALESCE(MAX(id), 0) AS n FROM events",
+    ))
+    .one(db)
+    .await?
+    .map_or(0, |r| r.n);
     let mut rng = StdRng::seed_from_u64(seed);
     let span_micros = i64::from(days.max(1)) * 86_400_000_000;
     let now = now.duration_trunc(Duration::microseconds(1)).unwrap_or(now);
