@@ -195,6 +195,13 @@ fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
     std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf())
 }
 
+/// Refreshes the planner's statistics of every table (`ANALYZE`; on PostgreSQL `VACUUM ANALYZE`,
+/// which also marks pages all-visible for index-only scans).
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let statement = if db.get_database_backend() == DbBackend::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
+    db.execute_unprepared(statement).await.map(|_| ())
+}
+
 /// The backend's name as users see it.
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {

@@ -324,6 +324,19 @@ struct IdRow {
     id: i64,
 }
 
+/// A record id.
+#[derive(FromQueryResult)]
+struct RecordIdRow {
+    record_id: String,
+}
+
+/// A position in the newest-first order.
+#[derive(FromQueryResult)]
+struct CursorRow {
+    occurred_at: DateTime<Utc>,
+    id: i64,
+}
+
 /// The tenant of an event.
 #[derive(FromQueryResult)]
 struct TenantRow {
@@ -550,6 +563,33 @@ impl EventStore {
         Ok(self.all::<IdRow>(sql).await?.into_iter().map(|r| r.id).collect())
     }
 
+    /// Events stored, in every tenant.
+    pub async fn count(&self) -> Result<u64, DbErr> {
+        let sql = Sql::new(self.db.get_database_backend(), "SELECT COUNT(*) AS n FROM events");
+        Ok(self.one::<super::sql::Count>(sql).await?.map_or(0, |c| c.n).max(0) as u64)
+    }
+
+    /// The record id of the `n`th event of `source` in the order of AOC's ids (an OFFSET scan,
+    /// for benchmarks picking a value to search for).
+    pub async fn nth_record_id(&self, source: crate::normalize::Source, n: u64) -> Result<Option<String>, DbErr> {
+        let mut sql = Sql::new(self.db.get_database_backend(), "SELECT e.record_id FROM events e WHERE e.source = ");
+        let p = sql.bind(source.as_str());
+        sql.push(&format!("{p} ORDER BY e.id LIMIT 1 OFFSET {n}"));
+        Ok(self.one::<RecordIdRow>(sql).await?.map(|r| r.record_id))
+    }
+
+    /// The cursor after the `n`th event in the newest-first order (an OFFSET scan, for
+    /// benchmarks of deep pages).
+    pub async fn cursor_at(&self, n: u64) -> Result<Option<EventCursor>, DbErr> {
+        let sql = Sql::new(
+            self.db.get_database_backend(),
+            format!(
+                "SELECT e.occurred_at, e.id FROM events e ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1 OFFSET {n}"
+            ),
+        );
+        Ok(self.one::<CursorRow>(sql).await?.map(|r| EventCursor { occurred_at: r.occurred_at, id: r.id }))
+    }
+
     /// The tenant of the event with AOC's row id `id`, when it exists.
     pub async fn tenant_of(&self, id: i64) -> Result<Option<String>, DbErr> {
         let mut sql = Sql::new(self.db.get_database_backend(), "SELECT e.tenant_id FROM events e WHERE e.id = ");
@@ -593,7 +633,7 @@ impl EventStore {
             ));
             items.extend(self.all::<StoredEvent>(sql).await?);
         }
-        items.sort_by(|a, b| (b.occurred_at, b.id).cmp(&(a.occurred_at, a.id)));
+        items.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
         items.dedup_by_key(|e| e.id);
         items.truncate(limit as usize);
         self.attach_tags(&mut items).await?;
