@@ -676,7 +676,68 @@ async fn common_words_page_exactly(backend: Backend) {
     }
 }
 
+async fn coverage_lists_the_ledger_newest_first_by_filter_and_page(backend: Backend) {
+    use aoc::store::entities::coverage_windows;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let Some(app) = spawn_app(backend).await else { return };
+    let t0 = base_time() - Duration::days(1);
+    // Six windows: tenant A unified (done, failed, done), tenant A directory (parked), tenant B
+    // signin (done, planned); ids in that order.
+    let windows = [
+        (TENANT_A, "unified", "Audit.Exchange", 0, "done"),
+        (TENANT_A, "unified", "Audit.Exchange", 1, "failed"),
+        (TENANT_A, "unified", "Audit.SharePoint", 2, "done"),
+        (TENANT_A, "directory", "", 3, "parked"),
+        (TENANT_B, "signin", "", 4, "done"),
+        (TENANT_B, "signin", "", 5, "planned"),
+    ];
+    let mut ids = Vec::new();
+    for (tenant, source, content_type, hour, state) in windows {
+        let start = t0 + Duration::hours(hour);
+        let row = coverage_windows::ActiveModel {
+            tenant_id: Set(tenant.into()),
+            source: Set(source.into()),
+            content_type: Set(content_type.into()),
+            window_start: Set(start),
+            window_end: Set(start + Duration::hours(1)),
+            state: Set(state.into()),
+            record_count: Set(hour * 10),
+            attempts: Set(1),
+            last_error: Set(None),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        ids.push(coverage_windows::Entity::insert(row).exec(&app.db).await.unwrap().last_insert_id);
+    }
+    let listed = |body: &Value| -> Vec<i64> {
+        body["items"].as_array().unwrap().iter().map(|w| w["id"].as_i64().unwrap()).collect()
+    };
+    let (status, all) = get(&app, "/api/coverage").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(listed(&all), ids.iter().rev().copied().collect::<Vec<_>>());
+    assert!(all["next_before"].is_null());
+    assert_eq!(all["items"][0]["tenant"], TENANT_B);
+    assert_eq!(all["items"][0]["record_count"], 50);
+
+    let (_, done) = get(&app, &format!("/api/coverage?tenant={TENANT_A}&state=done")).await;
+    assert_eq!(listed(&done), [ids[2], ids[0]]);
+    let (_, unified) = get(&app, "/api/coverage?source=unified").await;
+    assert_eq!(listed(&unified), [ids[2], ids[1], ids[0]]);
+    let start = enc(&(t0 + Duration::hours(4)).to_rfc3339());
+    let (_, late) = get(&app, &format!("/api/coverage?start={start}")).await;
+    assert_eq!(listed(&late), [ids[5], ids[4]]);
+
+    // Paging: `next_before` continues where a page ended.
+    let (_, first) = get(&app, "/api/coverage?page_size=4").await;
+    assert_eq!(listed(&first), [ids[5], ids[4], ids[3], ids[2]]);
+    let before = first["next_before"].as_i64().unwrap();
+    let (_, second) = get(&app, &format!("/api/coverage?page_size=4&before={before}")).await;
+    assert_eq!(listed(&second), [ids[1], ids[0]]);
+    assert!(second["next_before"].is_null());
+}
+
 on_both_backends!(
+    coverage_lists_the_ledger_newest_first_by_filter_and_page,
     common_words_page_exactly,
     hourly_counts_follow_every_write,
     correlation_and_record_id_lookups_use_other_indexes,
