@@ -343,10 +343,12 @@ async fn detail_tags_comments_and_audit_trail(backend: Backend) {
     assert_eq!(response.status().as_u16(), 404);
 
     // Someone else's comment cannot be edited (service level: only one local caller exists over HTTP).
+    use app::input::{CommentText, EventRef};
+    use app::services::EventService;
     let service = aoc::services::DbEventService::new(app.db.clone());
     let other = app::auth::Caller { subject: "someone-else".into(), ..app::auth::Caller::local_admin() };
-    let row = service.query.row_ids_for_record("e04", None).await.unwrap()[0];
-    let theirs = service.annotations.add_comment(&other, row, "mine").await.unwrap();
+    let e04 = EventRef::parse("e04", None).unwrap();
+    let theirs = service.add_comment(&other, e04, CommentText::parse("mine").unwrap()).await.unwrap();
     let response = app
         .client
         .patch(app.url(&format!("/api/events/e04/comments/{}", theirs.id)))
@@ -519,7 +521,7 @@ async fn correlation_and_record_id_lookups_use_other_indexes(backend: Backend) {
 /// as counting the events, through inserts by any path, retention, an event moved in time,
 /// compaction and a rebuild; `verify` notices when they drift and `recount` mends them.
 async fn hourly_counts_follow_every_write(backend: Backend) {
-    use aoc::services::query::QueryService;
+    use aoc::store::query::EventStore;
     use app::query::EventFilter;
     use sea_orm::{ConnectionTrait, Statement};
     let Some(app) = spawn_app(backend).await else { return };
@@ -537,7 +539,7 @@ async fn hourly_counts_follow_every_write(backend: Backend) {
         store_ual(&app, TENANT_A, id, 600 + n as i64 * 61, sharepoint("FileAccessed", "lee@contoso.example", "x"))
             .await;
     }
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
     let check = |times: Vec<(i64, DateTime<Utc>)>, label: &'static str| {
         let service = &service;
         async move {
@@ -626,7 +628,7 @@ async fn hourly_counts_follow_every_write(backend: Backend) {
 /// one by one, then falls back to the general query): every page in order, none lost or twice,
 /// queued (not yet indexed) events included, with and without other filters.
 async fn common_words_page_exactly(backend: Backend) {
-    use aoc::services::query::{QueryService, CANDIDATE_LIMIT};
+    use aoc::store::query::{EventStore, CANDIDATE_LIMIT};
     use app::query::EventFilter;
     use sea_orm::{ConnectionTrait, Statement};
     let Some(app) = spawn_app(backend).await else { return };
@@ -638,7 +640,7 @@ async fn common_words_page_exactly(backend: Backend) {
     for (i, id) in ["q1", "q2", "q3"].iter().enumerate() {
         store_ual(&app, TENANT_A, id, -(i as i64) * 3, sharepoint("FileAccessed", "quinn@contoso.example", "x")).await;
     }
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
     let backend_kind = db.get_database_backend();
     for (filter, oracle) in [
         (EventFilter { search: Some("contoso".into()), ..Default::default() }, "1=1"),
@@ -674,7 +676,68 @@ async fn common_words_page_exactly(backend: Backend) {
     }
 }
 
+async fn coverage_lists_the_ledger_newest_first_by_filter_and_page(backend: Backend) {
+    use aoc::store::entities::coverage_windows;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let Some(app) = spawn_app(backend).await else { return };
+    let t0 = base_time() - Duration::days(1);
+    // Six windows: tenant A unified (done, failed, done), tenant A directory (parked), tenant B
+    // signin (done, planned); ids in that order.
+    let windows = [
+        (TENANT_A, "unified", "Audit.Exchange", 0, "done"),
+        (TENANT_A, "unified", "Audit.Exchange", 1, "failed"),
+        (TENANT_A, "unified", "Audit.SharePoint", 2, "done"),
+        (TENANT_A, "directory", "", 3, "parked"),
+        (TENANT_B, "signin", "", 4, "done"),
+        (TENANT_B, "signin", "", 5, "planned"),
+    ];
+    let mut ids = Vec::new();
+    for (tenant, source, content_type, hour, state) in windows {
+        let start = t0 + Duration::hours(hour);
+        let row = coverage_windows::ActiveModel {
+            tenant_id: Set(tenant.into()),
+            source: Set(source.into()),
+            content_type: Set(content_type.into()),
+            window_start: Set(start),
+            window_end: Set(start + Duration::hours(1)),
+            state: Set(state.into()),
+            record_count: Set(hour * 10),
+            attempts: Set(1),
+            last_error: Set(None),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        ids.push(coverage_windows::Entity::insert(row).exec(&app.db).await.unwrap().last_insert_id);
+    }
+    let listed = |body: &Value| -> Vec<i64> {
+        body["items"].as_array().unwrap().iter().map(|w| w["id"].as_i64().unwrap()).collect()
+    };
+    let (status, all) = get(&app, "/api/coverage").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(listed(&all), ids.iter().rev().copied().collect::<Vec<_>>());
+    assert!(all["next_before"].is_null());
+    assert_eq!(all["items"][0]["tenant"], TENANT_B);
+    assert_eq!(all["items"][0]["record_count"], 50);
+
+    let (_, done) = get(&app, &format!("/api/coverage?tenant={TENANT_A}&state=done")).await;
+    assert_eq!(listed(&done), [ids[2], ids[0]]);
+    let (_, unified) = get(&app, "/api/coverage?source=unified").await;
+    assert_eq!(listed(&unified), [ids[2], ids[1], ids[0]]);
+    let start = enc(&(t0 + Duration::hours(4)).to_rfc3339());
+    let (_, late) = get(&app, &format!("/api/coverage?start={start}")).await;
+    assert_eq!(listed(&late), [ids[5], ids[4]]);
+
+    // Paging: `next_before` continues where a page ended.
+    let (_, first) = get(&app, "/api/coverage?page_size=4").await;
+    assert_eq!(listed(&first), [ids[5], ids[4], ids[3], ids[2]]);
+    let before = first["next_before"].as_i64().unwrap();
+    let (_, second) = get(&app, &format!("/api/coverage?page_size=4&before={before}")).await;
+    assert_eq!(listed(&second), [ids[1], ids[0]]);
+    assert!(second["next_before"].is_null());
+}
+
 on_both_backends!(
+    coverage_lists_the_ledger_newest_first_by_filter_and_page,
     common_words_page_exactly,
     hourly_counts_follow_every_write,
     correlation_and_record_id_lookups_use_other_indexes,

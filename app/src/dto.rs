@@ -109,32 +109,6 @@ impl EventCursor {
     }
 }
 
-/// A validated request for one page of events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventListRequest {
-    pub cursor: Option<EventCursor>,
-    pub page_size: u32,
-}
-
-impl EventListRequest {
-    /// Validates raw client input.
-    pub fn parse(cursor: Option<&str>, page_size: Option<u32>) -> Result<Self, AppError> {
-        let page_size = match page_size {
-            None => DEFAULT_PAGE_SIZE,
-            Some(0) => return Err(AppError::invalid_input("page_size", "must be at least 1")),
-            Some(n) if n > MAX_PAGE_SIZE => {
-                return Err(AppError::invalid_input("page_size", format!("must be at most {MAX_PAGE_SIZE}")))
-            }
-            Some(n) => n,
-        };
-        let cursor = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(text) => Some(EventCursor::decode(text)?),
-        };
-        Ok(Self { cursor, page_size })
-    }
-}
-
 /// Longest tag, in characters.
 pub const MAX_TAG_LEN: usize = 64;
 /// Longest comment, in characters.
@@ -260,6 +234,42 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// A page of audit-trail entries, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for the next page.
+    pub next_before: Option<i64>,
+}
+
+/// One window of the coverage ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CoverageWindow {
+    pub id: i64,
+    pub tenant: String,
+    pub source: String,
+    pub content_type: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// `planned`, `done`, `failed` or `parked`.
+    pub state: String,
+    pub record_count: i64,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of coverage windows, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CoveragePage {
+    pub items: Vec<CoverageWindow>,
+    /// Pass as `before` for the next page.
+    pub next_before: Option<i64>,
+}
+
 /// What the Settings page shows about the running server and the caller.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerInfo {
@@ -294,14 +304,6 @@ mod tests {
             let err = EventCursor::decode(bad).unwrap_err();
             assert!(err.message.contains("`cursor`"), "{bad}: {}", err.message);
         }
-    }
-
-    #[test]
-    fn page_size_defaults_and_is_bounded() {
-        assert_eq!(EventListRequest::parse(None, None).unwrap().page_size, DEFAULT_PAGE_SIZE);
-        assert_eq!(EventListRequest::parse(Some(""), Some(500)).unwrap().page_size, 500);
-        assert!(EventListRequest::parse(None, Some(0)).unwrap_err().message.contains("page_size"));
-        assert!(EventListRequest::parse(None, Some(501)).unwrap_err().message.contains("at most 500"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod components;
 pub mod dto;
 pub mod error;
+pub mod input;
 pub mod pages;
 pub mod query;
 pub mod server;

@@ -174,7 +174,8 @@ pub fn parse_severity(parameter: &str, text: &str) -> Result<i16, AppError> {
     Ok(level.level())
 }
 
-const SOURCES: [&str; 4] = ["unified", "directory", "signin", "intune"];
+/// The sources AOC collects.
+pub(crate) const SOURCES: [&str; 4] = ["unified", "directory", "signin", "intune"];
 const RESULTS: [&str; 4] = ["success", "failure", "partial_success", "unknown"];
 
 fn check_field(parameter: &str, field: Field, v: &str) -> Result<String, AppError> {
@@ -414,6 +415,12 @@ impl EventFilter {
             terms.extend(parse_search(search)?);
         }
         Ok(EventQuery { terms, start, end })
+    }
+
+    /// Validates every parameter, `last` counting back from now (on the server).
+    #[cfg(feature = "ssr")]
+    pub fn validate(&self) -> Result<EventQuery, AppError> {
+        self.parse(Utc::now())
     }
 
     /// True when no filter is set.

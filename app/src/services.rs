@@ -1,39 +1,42 @@
-//! The ports server functions call. `src/services` implements them over the database; server
-//! functions obtain them from context as [`Services`] and never touch storage themselves.
+//! The ports server functions and REST handlers call. `src/services` implements them over the
+//! database; server functions obtain them from context as [`Services`] and never touch storage
+//! themselves. Every method takes validated input ([`crate::query`], [`crate::input`]).
 
 use std::sync::Arc;
 
 use crate::auth::Caller;
 use crate::dto::{Comment, EventDetail, EventPage, Facets, Histogram, ServerInfo, TagInfo};
 use crate::error::AppError;
-use crate::query::{EventFilter, PageRequest};
+use crate::input::{CommentText, EventRef, HistogramRequest, TagChange};
+use crate::query::{EventQuery, PageRequest};
 
 /// Reading and annotating events. Every method is called after the caller's permission was
-/// checked; `caller` is passed where the service records who acted.
+/// checked; `caller` is passed where the service records who acted. Events are named by
+/// [`EventRef`], resolved in one place by the implementation.
 #[async_trait::async_trait]
 pub trait EventService: Send + Sync {
-    /// One page of events matching `filter`, newest first.
-    async fn list_events(&self, filter: EventFilter, page: PageRequest) -> Result<EventPage, AppError>;
-    /// Distinct values with counts under `filter`.
-    async fn facets(&self, filter: EventFilter) -> Result<Facets, AppError>;
-    /// Counts per time bucket under `filter`.
-    async fn histogram(&self, filter: EventFilter) -> Result<Histogram, AppError>;
-    /// Everything about one event (by AOC's row id).
-    async fn event_detail(&self, id: i64) -> Result<EventDetail, AppError>;
-    /// Adds and removes tags; returns the event's tags afterwards.
-    async fn change_tags(
+    /// One page of events matching `query`, newest first.
+    async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError>;
+    /// Distinct values with counts under `query`.
+    async fn facets(&self, query: EventQuery) -> Result<Facets, AppError>;
+    /// Counts per time bucket.
+    async fn histogram(&self, request: HistogramRequest) -> Result<Histogram, AppError>;
+    /// Everything about one event.
+    async fn event_detail(&self, event: EventRef) -> Result<EventDetail, AppError>;
+    /// Changes an event's tags; returns its tags afterwards.
+    async fn change_tags(&self, caller: &Caller, event: EventRef, change: TagChange) -> Result<Vec<TagInfo>, AppError>;
+    /// Adds a comment.
+    async fn add_comment(&self, caller: &Caller, event: EventRef, body: CommentText) -> Result<Comment, AppError>;
+    /// Edits the caller's own comment.
+    async fn edit_comment(
         &self,
         caller: &Caller,
-        id: i64,
-        add: Vec<String>,
-        remove: Vec<String>,
-    ) -> Result<Vec<TagInfo>, AppError>;
-    /// Adds a comment.
-    async fn add_comment(&self, caller: &Caller, id: i64, body: String) -> Result<Comment, AppError>;
-    /// Edits the caller's own comment.
-    async fn edit_comment(&self, caller: &Caller, id: i64, comment_id: i64, body: String) -> Result<Comment, AppError>;
+        event: EventRef,
+        comment_id: i64,
+        body: CommentText,
+    ) -> Result<Comment, AppError>;
     /// Deletes a comment (admins).
-    async fn delete_comment(&self, caller: &Caller, id: i64, comment_id: i64) -> Result<(), AppError>;
+    async fn delete_comment(&self, caller: &Caller, event: EventRef, comment_id: i64) -> Result<(), AppError>;
 }
 
 /// Facts about the running server.

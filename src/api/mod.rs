@@ -1,5 +1,6 @@
-//! HTTP endpoints outside the Leptos app: health, metrics, and (later) the REST API. Handlers are
-//! thin: authorize, validate, call a service, answer JSON.
+//! HTTP endpoints outside the Leptos app: health, metrics and the REST API. Handlers are thin:
+//! authorize, parse into a validated input type, call one service method, answer a DTO as JSON.
+//! They hold no SQL; the services they call are the pages' services.
 
 pub mod browser;
 pub mod collection;

@@ -1,13 +1,17 @@
 //! What analysts add to events (tags and comments) and AOC's own audit trail. Every change is
-//! written in the same transaction as its audit-trail entry, with who and when.
+//! written in the same transaction as its audit-trail entry, with who and when; the rows are
+//! read and written by `store::annotations`.
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
-use super::query::Sql;
 use app::auth::Caller;
-use app::dto::{AuditEntry, Comment, TagInfo, MAX_COMMENT_LEN, MAX_TAGS_PER_EVENT};
+use app::dto::{Comment, TagInfo, MAX_TAGS_PER_EVENT};
 use app::error::AppError;
+use app::input::TagChange;
+
+use super::events::TaggedEvent;
+use crate::store::annotations as rows;
 
 /// Why an annotation change was refused (besides a database failure).
 #[derive(Debug)]
@@ -44,21 +48,6 @@ impl AnnotationError {
     }
 }
 
-/// Validates a comment body: 1–10,000 characters after trimming, no NUL.
-pub fn validate_comment(body: &str) -> Result<String, AppError> {
-    let body = body.trim();
-    if body.is_empty() {
-        return Err(AppError::invalid_input("body", "a comment cannot be empty"));
-    }
-    if body.chars().count() > MAX_COMMENT_LEN {
-        return Err(AppError::invalid_input("body", format!("a comment has at most {MAX_COMMENT_LEN} characters")));
-    }
-    if body.contains('\0') {
-        return Err(AppError::invalid_input("body", "a comment cannot contain NUL characters"));
-    }
-    Ok(body.to_string())
-}
-
 /// Writes an audit-trail entry (`details` a JSON object). It must never hold secrets or record
 /// bodies.
 pub async fn audit(
@@ -70,48 +59,31 @@ pub async fn audit(
     details: serde_json::Value,
     request_id: Option<&str>,
 ) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO audit_trail (occurred_at, actor, action, target_kind, target_id, details, request_id) VALUES (",
-    );
     // Like the tenant store: the actor is the caller's display name; the stable subject goes
     // into the details.
     let mut details = details;
     if let Some(map) = details.as_object_mut() {
         map.insert("actor_subject".into(), serde_json::Value::String(caller.subject.clone()));
     }
-    let values = [
-        sql.bind(Utc::now()),
-        sql.bind(caller.display_name.clone()),
-        sql.bind(action.to_string()),
-        sql.bind(target_kind.to_string()),
-        sql.bind(target_id),
-        sql.bind(details.to_string()),
-        sql.bind(request_id.map(str::to_string)),
-    ];
-    sql.push(&values.join(", "));
-    sql.push(")");
-    db.execute(sql.statement()).await.map(|_| ())
+    rows::insert_audit(
+        db,
+        rows::NewAuditEntry {
+            occurred_at: Utc::now(),
+            actor: &caller.display_name,
+            action,
+            target_kind,
+            target_id,
+            details: &details,
+            request_id,
+        },
+    )
+    .await
 }
 
 /// Annotations over one database.
 #[derive(Clone)]
 pub struct AnnotationService {
     db: DatabaseConnection,
-}
-
-async fn event_exists(db: &impl ConnectionTrait, event_id: i64) -> Result<Option<String>, DbErr> {
-    let mut sql = Sql::new(db.get_database_backend(), "SELECT record_id FROM events WHERE id = ");
-    let p = sql.bind(event_id);
-    sql.push(&p);
-    // PostgreSQL has no foreign key to the partitioned events table: the row lock makes a
-    // deletion of the event (retention, dedupe) wait for this transaction, whose tag or comment
-    // the deletion then removes with the event.
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        sql.push(" FOR KEY SHARE");
-    }
-    Ok(db.query_one(sql.statement()).await?.and_then(|r| r.try_get::<String>("", "record_id").ok()))
 }
 
 impl AnnotationService {
@@ -121,47 +93,23 @@ impl AnnotationService {
 
     /// The tags of an event, oldest first.
     pub async fn tags(&self, event_id: i64) -> Result<Vec<TagInfo>, DbErr> {
-        let mut sql = Sql::new(
-            self.db.get_database_backend(),
-            "SELECT tag, created_by, created_at FROM event_tags WHERE event_id = ",
-        );
-        let p = sql.bind(event_id);
-        sql.push(&p);
-        sql.push(" ORDER BY created_at, tag");
-        let rows = self.db.query_all(sql.statement()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TagInfo {
-                    tag: r.try_get("", "tag")?,
-                    created_by: r.try_get("", "created_by")?,
-                    created_at: r.try_get("", "created_at")?,
-                })
-            })
-            .collect()
+        rows::tags(&self.db, event_id).await
     }
 
-    /// Adds and removes tags (already normalized); `replace` sets exactly that set. Returns the
-    /// tags after the change.
+    /// Applies a validated tag change. Returns the tags after the change.
     pub async fn change_tags(
         &self,
         caller: &Caller,
         event_id: i64,
-        add: &[String],
-        remove: &[String],
-        replace: Option<&[String]>,
-    ) -> Result<Vec<TagInfo>, AnnotationError> {
+        change: &TagChange,
+    ) -> Result<TaggedEvent, AnnotationError> {
         let txn = self.db.begin().await?;
-        let backend = txn.get_database_backend();
-        let Some(record_id) = event_exists(&txn, event_id).await? else {
+        let Some(record_id) = rows::lock_event(&txn, event_id).await? else {
             return Err(AnnotationError::Refused(Refusal::NotFound("the event".into())));
         };
-        let current: Vec<String> = {
-            let mut sql = Sql::new(backend, "SELECT tag FROM event_tags WHERE event_id = ");
-            let p = sql.bind(event_id);
-            sql.push(&p);
-            txn.query_all(sql.statement()).await?.iter().filter_map(|r| r.try_get("", "tag").ok()).collect()
-        };
-        let (to_add, to_remove): (Vec<String>, Vec<String>) = match replace {
+        let current: Vec<String> = rows::tags(&txn, event_id).await?.into_iter().map(|t| t.tag).collect();
+        let (add, remove) = (&change.add, &change.remove);
+        let (to_add, to_remove): (Vec<String>, Vec<String>) = match &change.replace {
             Some(wanted) => (
                 wanted.iter().filter(|t| !current.contains(t)).cloned().collect(),
                 current.iter().filter(|t| !wanted.contains(t)).cloned().collect(),
@@ -180,21 +128,8 @@ impl AnnotationService {
                 format!("an event has at most {MAX_TAGS_PER_EVENT} tags"),
             ))));
         }
-        let now = Utc::now();
-        for tag in &to_add {
-            let mut sql = Sql::new(backend, "INSERT INTO event_tags (event_id, tag, created_by, created_at) VALUES (");
-            let v = [sql.bind(event_id), sql.bind(tag.clone()), sql.bind(caller.subject.clone()), sql.bind(now)];
-            sql.push(&v.join(", "));
-            sql.push(")");
-            txn.execute(sql.statement()).await?;
-        }
-        for tag in &to_remove {
-            let mut sql = Sql::new(backend, "DELETE FROM event_tags WHERE event_id = ");
-            let a = sql.bind(event_id);
-            let b = sql.bind(tag.clone());
-            sql.push(&format!("{a} AND tag = {b}"));
-            txn.execute(sql.statement()).await?;
-        }
+        rows::insert_tags(&txn, event_id, &to_add, &caller.subject, Utc::now()).await?;
+        rows::delete_tags(&txn, event_id, &to_remove).await?;
         if !to_add.is_empty() || !to_remove.is_empty() {
             audit(
                 &txn,
@@ -208,36 +143,21 @@ impl AnnotationService {
             .await?;
         }
         txn.commit().await?;
-        Ok(self.tags(event_id).await?)
+        Ok(TaggedEvent { event_id, record_id, tags: self.tags(event_id).await? })
     }
 
     /// The comments of an event, oldest first.
     pub async fn comments(&self, event_id: i64) -> Result<Vec<Comment>, DbErr> {
-        let mut sql = Sql::new(
-            self.db.get_database_backend(),
-            "SELECT id, author, body, created_at, updated_at FROM comments WHERE event_id = ",
-        );
-        let p = sql.bind(event_id);
-        sql.push(&p);
-        sql.push(" ORDER BY created_at, id");
-        let rows = self.db.query_all(sql.statement()).await?;
-        rows.iter().map(comment_from_row).collect()
+        rows::comments(&self.db, event_id).await
     }
 
     /// Adds a comment (body already validated).
     pub async fn add_comment(&self, caller: &Caller, event_id: i64, body: &str) -> Result<Comment, AnnotationError> {
         let txn = self.db.begin().await?;
-        let backend = txn.get_database_backend();
-        let Some(record_id) = event_exists(&txn, event_id).await? else {
+        let Some(record_id) = rows::lock_event(&txn, event_id).await? else {
             return Err(AnnotationError::Refused(Refusal::NotFound("the event".into())));
         };
-        let now = Utc::now();
-        let mut sql = Sql::new(backend, "INSERT INTO comments (event_id, author, body, created_at) VALUES (");
-        let v = [sql.bind(event_id), sql.bind(caller.subject.clone()), sql.bind(body.to_string()), sql.bind(now)];
-        sql.push(&v.join(", "));
-        sql.push(") RETURNING id, author, body, created_at, updated_at");
-        let row = txn.query_one(sql.statement()).await?.ok_or_else(|| DbErr::RecordNotInserted)?;
-        let comment = comment_from_row(&row)?;
+        let comment = rows::insert_comment(&txn, event_id, &caller.subject, body, Utc::now()).await?;
         audit(
             &txn,
             caller,
@@ -253,19 +173,13 @@ impl AnnotationService {
     }
 
     async fn comment_author(
-        &self,
         db: &impl ConnectionTrait,
         event_id: i64,
         comment_id: i64,
     ) -> Result<String, AnnotationError> {
-        let mut sql = Sql::new(db.get_database_backend(), "SELECT author FROM comments WHERE id = ");
-        let a = sql.bind(comment_id);
-        let b = sql.bind(event_id);
-        sql.push(&format!("{a} AND event_id = {b}"));
-        match db.query_one(sql.statement()).await? {
-            Some(row) => Ok(row.try_get("", "author")?),
-            None => Err(AnnotationError::Refused(Refusal::NotFound("the comment".into()))),
-        }
+        rows::comment_author(db, event_id, comment_id)
+            .await?
+            .ok_or_else(|| AnnotationError::Refused(Refusal::NotFound("the comment".into())))
     }
 
     /// Edits a comment; only its author may.
@@ -277,18 +191,11 @@ impl AnnotationService {
         body: &str,
     ) -> Result<Comment, AnnotationError> {
         let txn = self.db.begin().await?;
-        let author = self.comment_author(&txn, event_id, comment_id).await?;
+        let author = Self::comment_author(&txn, event_id, comment_id).await?;
         if author != caller.subject {
             return Err(AnnotationError::Refused(Refusal::Forbidden("edit someone else's comment".into())));
         }
-        let mut sql = Sql::new(txn.get_database_backend(), "UPDATE comments SET body = ");
-        let v = [sql.bind(body.to_string()), sql.bind(Utc::now()), sql.bind(comment_id)];
-        sql.push(&format!(
-            "{}, updated_at = {} WHERE id = {} RETURNING id, author, body, created_at, updated_at",
-            v[0], v[1], v[2]
-        ));
-        let row = txn.query_one(sql.statement()).await?.ok_or_else(|| DbErr::RecordNotUpdated)?;
-        let comment = comment_from_row(&row)?;
+        let comment = rows::update_comment(&txn, comment_id, body, Utc::now()).await?;
         audit(
             &txn,
             caller,
@@ -303,14 +210,11 @@ impl AnnotationService {
         Ok(comment)
     }
 
-    /// Deletes a comment (the caller's permission is checked by the handler: admins only).
+    /// Deletes a comment (the caller's permission is checked by the adapter: admins only).
     pub async fn delete_comment(&self, caller: &Caller, event_id: i64, comment_id: i64) -> Result<(), AnnotationError> {
         let txn = self.db.begin().await?;
-        let author = self.comment_author(&txn, event_id, comment_id).await?;
-        let mut sql = Sql::new(txn.get_database_backend(), "DELETE FROM comments WHERE id = ");
-        let p = sql.bind(comment_id);
-        sql.push(&p);
-        txn.execute(sql.statement()).await?;
+        let author = Self::comment_author(&txn, event_id, comment_id).await?;
+        rows::delete_comment(&txn, comment_id).await?;
         audit(
             &txn,
             caller,
@@ -324,56 +228,4 @@ impl AnnotationService {
         txn.commit().await?;
         Ok(())
     }
-
-    /// Audit-trail entries newest first, before `before_id` when given; optionally of one target.
-    pub async fn audit_trail(
-        &self,
-        before_id: Option<i64>,
-        target_kind: Option<&str>,
-        target_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<AuditEntry>, DbErr> {
-        let mut sql = Sql::new(
-            self.db.get_database_backend(),
-            "SELECT id, occurred_at, actor, action, target_kind, target_id, details FROM audit_trail WHERE 1=1",
-        );
-        if let Some(before) = before_id {
-            let p = sql.bind(before);
-            sql.push(&format!(" AND id < {p}"));
-        }
-        if let Some(kind) = target_kind {
-            let p = sql.bind(kind.to_string());
-            sql.push(&format!(" AND target_kind = {p}"));
-        }
-        if let Some(id) = target_id {
-            let p = sql.bind(id.to_string());
-            sql.push(&format!(" AND target_id = {p}"));
-        }
-        sql.push(&format!(" ORDER BY id DESC LIMIT {limit}"));
-        let rows = self.db.query_all(sql.statement()).await?;
-        rows.iter()
-            .map(|r| {
-                let details: String = r.try_get("", "details")?;
-                Ok(AuditEntry {
-                    id: r.try_get("", "id")?,
-                    occurred_at: r.try_get("", "occurred_at")?,
-                    actor: r.try_get("", "actor")?,
-                    action: r.try_get("", "action")?,
-                    target_kind: r.try_get("", "target_kind")?,
-                    target_id: r.try_get("", "target_id")?,
-                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .collect()
-    }
-}
-
-fn comment_from_row(r: &sea_orm::QueryResult) -> Result<Comment, DbErr> {
-    Ok(Comment {
-        id: r.try_get("", "id")?,
-        author: r.try_get("", "author")?,
-        body: r.try_get("", "body")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
 }

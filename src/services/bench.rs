@@ -6,25 +6,20 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 
-use app::dto::EventCursor;
 use app::query::{EventFilter, EventQuery};
 
-use super::query::QueryService;
 use crate::config::DatabaseUrl;
 use crate::normalize::{normalize, Context, Source};
 use crate::simulator::activity::{build_tenant, records_for_hour, ActivityConfig, Feed};
+use crate::store::query::EventStore;
 use crate::store::writer::{store_batch, EventRow, Subscribers};
 
 const DAYS: i64 = 30;
 
 async fn count(db: &DatabaseConnection) -> anyhow::Result<u64> {
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM events"))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no count"))?;
-    Ok(row.try_get::<i64>("", "n")? as u64)
+    Ok(EventStore::new(db.clone()).count().await?)
 }
 
 fn source_of(feed: Feed) -> (Source, Option<&'static str>) {
@@ -128,32 +123,14 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
         let secs = t.elapsed().as_secs_f64();
         println!("indexed {n} events for full text in {secs:.1} s ({:.0} events/s)", n as f64 / secs);
     }
-    let analyze = if backend == "postgres" { "VACUUM ANALYZE" } else { "ANALYZE" };
-    db.execute_unprepared(analyze).await?;
+    crate::store::refresh_statistics(&db).await?;
     let total = count(&db).await?;
     println!("events stored: {total}");
-    let service = QueryService::new(db.clone());
+    let service = EventStore::new(db.clone());
 
     // Values to look for: a rare one (one record's id, found in its raw record) and a common word.
-    let sample = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT record_id, occurred_at, id FROM events WHERE source = 'unified' ORDER BY id LIMIT 1 OFFSET 12345",
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no events"))?;
-    let rare: String = sample.try_get("", "record_id")?;
-    let deep_rows = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT occurred_at, id FROM events ORDER BY occurred_at DESC, id DESC LIMIT 1 OFFSET {}",
-                total * 4 / 5
-            ),
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no events"))?;
-    let deep = EventCursor { occurred_at: deep_rows.try_get("", "occurred_at")?, id: deep_rows.try_get("", "id")? };
+    let rare = service.nth_record_id(Source::Unified, 12_345).await?.ok_or_else(|| anyhow::anyhow!("no events"))?;
+    let deep = service.cursor_at(total * 4 / 5).await?.ok_or_else(|| anyhow::anyhow!("no events"))?;
 
     let three = q(EventFilter {
         service: Some("Exchange".into()),

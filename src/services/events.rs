@@ -1,33 +1,62 @@
-//! [`app::services::EventService`] over the database: the query service for reading, the
-//! annotation service for tags and comments.
+//! Reading and annotating events: [`app::services::EventService`] for the pages' server
+//! functions, and the same service's methods for the REST API, so both answer the same for the
+//! same filter. Here live the one resolver of the ids in URLs ([`DbEventService::resolve`]) and
+//! the one builder of an event's detail ([`DbEventService::detail`]); the SQL is in
+//! `store::query` and `store::annotations`.
+
+use std::collections::BTreeMap;
 
 use app::auth::Caller;
-use app::dto::{Comment, EventDetail, EventPage, EventSummary, Facets, Histogram, Severity, TagInfo};
+use app::dto::{Comment, EventCursor, EventDetail, EventPage, EventSummary, Facets, Histogram, Severity, TagInfo};
 use app::error::{AppError, ErrorCode};
-use app::query::{EventFilter, PageRequest};
+use app::input::{CommentText, EventRef, ExportFormat, ExportRequest, HistogramRequest, TagChange};
+use app::query::{EventQuery, PageRequest};
+use sea_orm::DatabaseConnection;
 
-use super::annotations::{validate_comment, AnnotationService};
+use super::annotations::{audit, AnnotationService};
 use super::db_failure;
-use super::query::{QueryService, StoredEvent};
+use crate::store::query::EventStore;
+pub use crate::store::query::{StoredEvent, StoredPage};
 
 /// Facet values per field.
 pub const FACET_LIMIT: u32 = 50;
-/// Histogram buckets at most.
-pub const HISTOGRAM_BUCKETS: u32 = 100;
 /// Related events shown on a detail page.
 pub const RELATED_LIMIT: u32 = 20;
+/// Rows read per step of an export.
+const EXPORT_PAGE: u32 = 500;
 
 /// Reading and annotating events.
 #[derive(Clone)]
 pub struct DbEventService {
-    pub query: QueryService,
-    pub annotations: AnnotationService,
+    db: DatabaseConnection,
+    store: EventStore,
+    annotations: AnnotationService,
 }
 
-impl DbEventService {
-    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
-        Self { query: QueryService::new(db.clone()), annotations: AnnotationService::new(db) }
+/// Everything known about one event: the event with its raw record and flattened fields, its
+/// tags with who set them, its comments and related events (without raw records).
+#[derive(Clone, Debug)]
+pub struct StoredDetail {
+    pub event: StoredEvent,
+    pub tags: Vec<TagInfo>,
+    pub comments: Vec<Comment>,
+    pub related: Vec<StoredEvent>,
+}
+
+impl StoredDetail {
+    /// The flattened name/value fields, sorted by name.
+    pub fn flattened(&self) -> BTreeMap<String, String> {
+        self.event.flattened.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default()
     }
+}
+
+/// An event's tags after a change, with the ids that name the event.
+#[derive(Clone, Debug)]
+pub struct TaggedEvent {
+    /// AOC's event id.
+    pub event_id: i64,
+    pub record_id: String,
+    pub tags: Vec<TagInfo>,
 }
 
 impl From<StoredEvent> for EventSummary {
@@ -52,59 +81,16 @@ impl From<StoredEvent> for EventSummary {
     }
 }
 
-fn not_found() -> AppError {
-    AppError::new(ErrorCode::NotFound, "the event does not exist")
-}
-
-/// Validates a list of tags as sent by a client.
-pub fn parse_tags(parameter: &str, tags: &[String]) -> Result<Vec<String>, AppError> {
-    tags.iter()
-        .map(|t| app::dto::normalize_tag(t).map_err(|problem| AppError::invalid_input(parameter, problem)))
-        .collect()
-}
-
-#[async_trait::async_trait]
-impl app::services::EventService for DbEventService {
-    async fn list_events(&self, filter: EventFilter, page: PageRequest) -> Result<EventPage, AppError> {
-        let query = filter.parse(chrono::Utc::now())?;
-        let page = self
-            .query
-            .page(&query, page.cursor, page.page_size, false)
-            .await
-            .map_err(|e| db_failure("list_events", e))?;
-        Ok(EventPage {
-            items: page.items.into_iter().map(EventSummary::from).collect(),
-            next_cursor: page.next_cursor.map(|c| c.encode()),
-        })
-    }
-
-    async fn facets(&self, filter: EventFilter) -> Result<Facets, AppError> {
-        let query = filter.parse(chrono::Utc::now())?;
-        self.query.facets(&query, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))
-    }
-
-    async fn histogram(&self, filter: EventFilter) -> Result<Histogram, AppError> {
-        let query = filter.parse(chrono::Utc::now())?;
-        self.query.histogram(&query, None, HISTOGRAM_BUCKETS).await.map_err(|e| db_failure("histogram", e))
-    }
-
-    async fn event_detail(&self, id: i64) -> Result<EventDetail, AppError> {
-        let event = self.query.by_row_id(id).await.map_err(|e| db_failure("event_detail", e))?.ok_or_else(not_found)?;
-        let related = self.query.related(&event, RELATED_LIMIT).await.map_err(|e| db_failure("event_detail", e))?;
-        let tags = self.annotations.tags(id).await.map_err(|e| db_failure("event_detail", e))?;
-        let comments = self.annotations.comments(id).await.map_err(|e| db_failure("event_detail", e))?;
+impl From<StoredDetail> for EventDetail {
+    fn from(d: StoredDetail) -> Self {
+        let flattened = d.flattened().into_iter().collect();
+        let event = d.event;
         let raw_text = event.raw.clone().unwrap_or_default();
         let raw = serde_json::from_str::<serde_json::Value>(&raw_text)
             .ok()
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .unwrap_or(raw_text);
-        let flattened: Vec<(String, String)> = event
-            .flattened
-            .as_deref()
-            .and_then(|f| serde_json::from_str::<std::collections::BTreeMap<String, String>>(f).ok())
-            .map(|m| m.into_iter().collect())
-            .unwrap_or_default();
-        Ok(EventDetail {
+        EventDetail {
             content_type: event.content_type.clone(),
             dedupe_key: event.dedupe_key.clone(),
             ingested_at: event.ingested_at,
@@ -114,36 +100,192 @@ impl app::services::EventService for DbEventService {
             normalize_error_message: event.normalize_error.clone(),
             flattened,
             raw,
-            tags,
-            comments,
-            related: related.into_iter().map(EventSummary::from).collect(),
+            tags: d.tags,
+            comments: d.comments,
+            related: d.related.into_iter().map(EventSummary::from).collect(),
             event: event.into(),
+        }
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no event has this id")
+}
+
+impl DbEventService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { store: EventStore::new(db.clone()), annotations: AnnotationService::new(db.clone()), db }
+    }
+
+    /// AOC's event id of the event `event` names: the one resolver of ids in URLs.
+    ///
+    /// [`EventRef::Aoc`] is taken as it is (what it names is checked by the operation that uses
+    /// it). A REST path that is a number naming an event (of `tenant`, when given) is that event;
+    /// otherwise the path is a source record id, looked up through the indexed dedupe keys: no
+    /// match is 404, several (tenants) without `tenant` 409.
+    pub async fn resolve(&self, event: &EventRef) -> Result<i64, AppError> {
+        let (aoc_id, text, tenant) = match event {
+            EventRef::Aoc(id) => return Ok(*id),
+            EventRef::Path { aoc_id, text, tenant } => (*aoc_id, text, tenant.as_deref()),
+        };
+        if let Some(id) = aoc_id {
+            let owner = self.store.tenant_of(id).await.map_err(|e| db_failure("resolve_event", e))?;
+            if owner.is_some_and(|owner| tenant.is_none_or(|t| t == owner)) {
+                return Ok(id);
+            }
+        }
+        let ids = self.store.row_ids_for_record(text, tenant).await.map_err(|e| db_failure("resolve_event", e))?;
+        match ids.as_slice() {
+            [] => Err(not_found()),
+            [id] => Ok(*id),
+            _ => Err(AppError::new(
+                ErrorCode::Conflict,
+                "several tenants hold an event with this id: add ?tenant=<tenant id> to choose one",
+            )),
+        }
+    }
+
+    /// One page of events matching `query`, newest first; `with_raw` adds the raw records and
+    /// flattened fields.
+    pub async fn search(&self, query: &EventQuery, page: PageRequest, with_raw: bool) -> Result<StoredPage, AppError> {
+        self.store.page(query, page.cursor, page.page_size, with_raw).await.map_err(|e| db_failure("list_events", e))
+    }
+
+    /// Everything known about one event: the one place an event's detail is assembled.
+    pub async fn detail(&self, event: &EventRef) -> Result<StoredDetail, AppError> {
+        let id = self.resolve(event).await?;
+        let fail = |e| db_failure("event_detail", e);
+        let event = self.store.by_row_id(id).await.map_err(fail)?.ok_or_else(not_found)?;
+        let (related, tags, comments) = tokio::try_join!(
+            self.store.related(&event, RELATED_LIMIT),
+            self.annotations.tags(id),
+            self.annotations.comments(id),
+        )
+        .map_err(fail)?;
+        Ok(StoredDetail { event, tags, comments, related })
+    }
+
+    /// The comments of an event, oldest first.
+    pub async fn comments(&self, event: &EventRef) -> Result<Vec<Comment>, AppError> {
+        let id = self.resolve(event).await?;
+        // A path was resolved to an existing event; AOC's id is checked here.
+        if matches!(event, EventRef::Aoc(_))
+            && self.store.tenant_of(id).await.map_err(|e| db_failure("comments", e))?.is_none()
+        {
+            return Err(not_found());
+        }
+        self.annotations.comments(id).await.map_err(|e| db_failure("comments", e))
+    }
+
+    /// Changes an event's tags; answers its tags afterwards and the ids that name it.
+    pub async fn retag(&self, caller: &Caller, event: &EventRef, change: &TagChange) -> Result<TaggedEvent, AppError> {
+        let id = self.resolve(event).await?;
+        self.annotations.change_tags(caller, id, change).await.map_err(|e| e.into_app_error("change_tags"))
+    }
+
+    /// Starts an export: records it in the audit trail, then hands out the matching events page
+    /// by page (memory does not grow with the result).
+    pub async fn export(&self, caller: &Caller, request: ExportRequest) -> Result<ExportPages, AppError> {
+        audit(
+            &self.db,
+            caller,
+            "events.export",
+            "events",
+            None,
+            serde_json::json!({ "format": request.format.as_str(), "filter": request.filter }),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("export", e))?;
+        Ok(ExportPages {
+            store: self.store.clone(),
+            with_raw: request.format == ExportFormat::Jsonl,
+            query: request.query,
+            cursor: None,
+            remaining: request.limit,
+            done: false,
+        })
+    }
+}
+
+/// The pages of an export, newest events first.
+pub struct ExportPages {
+    store: EventStore,
+    query: EventQuery,
+    with_raw: bool,
+    cursor: Option<EventCursor>,
+    remaining: u64,
+    done: bool,
+}
+
+impl ExportPages {
+    /// The next page; `None` after the last.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<StoredEvent>>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let size = self.remaining.min(u64::from(EXPORT_PAGE)) as u32;
+        let page = self.store.page(&self.query, self.cursor, size, self.with_raw).await.map_err(|e| {
+            self.done = true;
+            db_failure("export_stream", e)
+        })?;
+        self.remaining -= page.items.len() as u64;
+        self.cursor = page.next_cursor;
+        self.done = page.next_cursor.is_none() || self.remaining == 0;
+        Ok(Some(page.items))
+    }
+}
+
+#[async_trait::async_trait]
+impl app::services::EventService for DbEventService {
+    async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError> {
+        let page = self.search(&query, page, false).await?;
+        Ok(EventPage {
+            items: page.items.into_iter().map(EventSummary::from).collect(),
+            next_cursor: page.next_cursor.map(|c| c.encode()),
         })
     }
 
-    async fn change_tags(
+    async fn facets(&self, query: EventQuery) -> Result<Facets, AppError> {
+        self.store.facets(&query, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))
+    }
+
+    async fn histogram(&self, request: HistogramRequest) -> Result<Histogram, AppError> {
+        self.store
+            .histogram(&request.query, request.bucket_seconds, request.max_buckets)
+            .await
+            .map_err(|e| db_failure("histogram", e))
+    }
+
+    async fn event_detail(&self, event: EventRef) -> Result<EventDetail, AppError> {
+        Ok(self.detail(&event).await?.into())
+    }
+
+    async fn change_tags(&self, caller: &Caller, event: EventRef, change: TagChange) -> Result<Vec<TagInfo>, AppError> {
+        Ok(self.retag(caller, &event, &change).await?.tags)
+    }
+
+    async fn add_comment(&self, caller: &Caller, event: EventRef, body: CommentText) -> Result<Comment, AppError> {
+        let id = self.resolve(&event).await?;
+        self.annotations.add_comment(caller, id, body.as_str()).await.map_err(|e| e.into_app_error("add_comment"))
+    }
+
+    async fn edit_comment(
         &self,
         caller: &Caller,
-        id: i64,
-        add: Vec<String>,
-        remove: Vec<String>,
-    ) -> Result<Vec<TagInfo>, AppError> {
-        let add = parse_tags("add", &add)?;
-        let remove = parse_tags("remove", &remove)?;
-        self.annotations.change_tags(caller, id, &add, &remove, None).await.map_err(|e| e.into_app_error("change_tags"))
+        event: EventRef,
+        comment_id: i64,
+        body: CommentText,
+    ) -> Result<Comment, AppError> {
+        let id = self.resolve(&event).await?;
+        self.annotations
+            .edit_comment(caller, id, comment_id, body.as_str())
+            .await
+            .map_err(|e| e.into_app_error("edit_comment"))
     }
 
-    async fn add_comment(&self, caller: &Caller, id: i64, body: String) -> Result<Comment, AppError> {
-        let body = validate_comment(&body)?;
-        self.annotations.add_comment(caller, id, &body).await.map_err(|e| e.into_app_error("add_comment"))
-    }
-
-    async fn edit_comment(&self, caller: &Caller, id: i64, comment_id: i64, body: String) -> Result<Comment, AppError> {
-        let body = validate_comment(&body)?;
-        self.annotations.edit_comment(caller, id, comment_id, &body).await.map_err(|e| e.into_app_error("edit_comment"))
-    }
-
-    async fn delete_comment(&self, caller: &Caller, id: i64, comment_id: i64) -> Result<(), AppError> {
+    async fn delete_comment(&self, caller: &Caller, event: EventRef, comment_id: i64) -> Result<(), AppError> {
+        let id = self.resolve(&event).await?;
         self.annotations.delete_comment(caller, id, comment_id).await.map_err(|e| e.into_app_error("delete_comment"))
     }
 }

@@ -1,10 +1,11 @@
-//! Implementations of the app crate's service traits over the database. Transaction boundaries
-//! live here; server functions and REST handlers only call these.
+//! Implementations of the app crate's service traits over the database, and the services the REST
+//! API calls beside them. Transaction boundaries and audit-trail writes live here; server
+//! functions and REST handlers only call these, and these call `store` for every query.
 
 pub mod annotations;
 pub mod bench;
-mod events;
-pub mod query;
+pub mod events;
+mod oversight;
 mod system;
 
 use std::sync::Arc;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 use app::error::AppError;
 use sea_orm::{DatabaseConnection, DbErr};
 
-pub use events::{parse_tags, DbEventService, FACET_LIMIT, RELATED_LIMIT};
+pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
+pub use oversight::OversightService;
 pub use system::DbSystemService;
 
 use crate::config::Settings;

@@ -1,11 +1,16 @@
-//! Storage: connecting to SQLite or PostgreSQL, running migrations, and the SeaORM entities.
-//! Queries that serve a feature live with that feature's service in `services/`.
+//! Storage: connecting to SQLite or PostgreSQL, running migrations, the SeaORM entities and every
+//! query. `services` call these functions and own the transactions around them; no SQL lives
+//! outside this module.
 
+pub mod annotations;
+pub mod coverage;
 pub mod entities;
 pub mod partitions;
+pub mod query;
 pub mod retention;
 pub mod rollup;
 pub mod search;
+pub mod sql;
 pub mod synthetic;
 pub mod writer;
 
@@ -188,6 +193,13 @@ fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
         return None;
     }
     std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf())
+}
+
+/// Refreshes the planner's statistics of every table (`ANALYZE`; on PostgreSQL `VACUUM ANALYZE`,
+/// which also marks pages all-visible for index-only scans).
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let statement = if db.get_database_backend() == DbBackend::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
+    db.execute_unprepared(statement).await.map(|_| ())
 }
 
 /// The backend's name as users see it.

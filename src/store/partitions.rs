@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement, TransactionTrait};
 
 /// Days this far before today still get partitions (collection reaches 7 days back).
 const PAST_DAYS: i64 = 31;
@@ -124,6 +124,12 @@ pub async fn ensure_days(db: &DatabaseConnection, times: impl IntoIterator<Item 
     }
 }
 
+/// The answer of `aoc_event_partition_ensure`.
+#[derive(FromQueryResult)]
+struct Ensured {
+    ok: bool,
+}
+
 /// Creates partitions for those of `days` that no partition holds; returns the days that lie in
 /// one now (a day whose rows are already in the default partition keeps using it).
 async fn create(db: &DatabaseConnection, days: &[NaiveDate]) -> Result<Vec<NaiveDate>, DbErr> {
@@ -131,7 +137,7 @@ async fn create(db: &DatabaseConnection, days: &[NaiveDate]) -> Result<Vec<Naive
     for day in days {
         let sql = "SELECT aoc_event_partition_ensure($1, $2) AS ok";
         let row = partition_function(db, sql, [day_start(*day).into(), width().as_sql().into()]).await?;
-        if row.and_then(|r| r.try_get::<bool>("", "ok").ok()).unwrap_or(false) {
+        if row.and_then(|r| Ensured::from_query_result(&r, "").ok()).is_some_and(|r| r.ok) {
             have.push(*day);
         }
     }
@@ -177,10 +183,19 @@ pub async fn ranges(db: &impl ConnectionTrait) -> Result<Vec<(String, DateTime<U
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(Vec::new());
     }
-    let rows = db
-        .query_all(Statement::from_string(DbBackend::Postgres, "SELECT name, lo, hi FROM event_partitions ORDER BY lo"))
-        .await?;
-    rows.iter().map(|r| Ok((r.try_get("", "name")?, r.try_get("", "lo")?, r.try_get("", "hi")?))).collect()
+    #[derive(FromQueryResult)]
+    struct Range {
+        name: String,
+        lo: DateTime<Utc>,
+        hi: DateTime<Utc>,
+    }
+    let rows = Range::find_by_statement(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT name, lo, hi FROM event_partitions ORDER BY lo",
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.lo, r.hi)).collect())
 }
 
 /// Drops every partition that ended at or before `cutoff`, with what pointed at its events and
@@ -197,7 +212,7 @@ pub async fn drop_partitions_before(db: &DatabaseConnection, cutoff: DateTime<Ut
             known.retain(|(other, day)| *other != identity || day_start(*day) >= hi);
         }
         dropped += 1;
-        events += row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) as u64;
+        events += row.and_then(|r| super::sql::Count::from_query_result(&r, "").ok()).map_or(0, |c| c.n) as u64;
     }
     Ok((dropped, events))
 }

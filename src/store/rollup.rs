@@ -6,7 +6,7 @@
 //! wait on a shared counter); [`compact`] folds them into one row per key, once a minute
 //! ([`run`]). Readers always sum.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement};
 
 /// Seconds per rollup bucket.
 pub const HOUR: i64 = 3600;
@@ -41,10 +41,13 @@ pub async fn run(db: sea_orm::DatabaseConnection) {
 
 /// Rows in `event_hours` (on PostgreSQL, the delta rows waiting to be compacted included).
 pub async fn rows(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM event_hours"))
-        .await?;
-    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0).max(0) as u64)
+    let row = super::sql::Count::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM event_hours",
+    ))
+    .one(db)
+    .await?;
+    Ok(row.map_or(0, |r| r.n).max(0) as u64)
 }
 
 /// The hour (since the epoch, UTC) of `events.occurred_at` in SQL, as the triggers of

@@ -5,14 +5,16 @@
 //! of its raw record, adds the documents to the backend's index (FTS5 on SQLite, a GIN-indexed
 //! `tsvector` on PostgreSQL) and removes the ids from the queue, all in one transaction. On
 //! PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED`, so several AOC processes can
-//! index side by side. Queries ([`crate::services::query`]) search the index and scan the raw
+//! index side by side. Queries ([`crate::store::query`]) search the index and scan the raw
 //! records of still-queued events, so results are complete while the index catches up.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use app::query::tokens;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait, Value,
+};
 use serde_json::Value as Json;
 
 /// Events indexed per transaction.
@@ -99,7 +101,8 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
             "SELECT e.id, e.occurred_at, e.raw FROM events e JOIN (SELECT event_id FROM search_queue ORDER BY event_id \
              LIMIT {limit} FOR UPDATE SKIP LOCKED) q ON q.event_id = e.id"
         );
-        let rows = txn.query_all(Statement::from_string(DatabaseBackend::Postgres, claim)).await?;
+        let rows =
+            Queued::find_by_statement(Statement::from_string(DatabaseBackend::Postgres, claim)).all(&txn).await?;
         let n = write_batch(&txn, &rows, &[]).await?;
         txn.commit().await?;
         return Ok(n);
@@ -107,24 +110,25 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
     // SQLite: one process indexes, so the batch is read outside the write transaction (a read
     // that later turns into a write would fail with "database is locked" whenever the
     // collector committed in between); the transaction then only writes.
-    let rows = db
-        .query_all(Statement::from_string(
-            DatabaseBackend::Sqlite,
-            format!("SELECT e.id, e.raw FROM search_queue q CROSS JOIN events e ON e.id = q.event_id ORDER BY q.event_id LIMIT {limit}"),
-        ))
-        .await?;
+    let rows = Queued::find_by_statement(Statement::from_string(
+        DatabaseBackend::Sqlite,
+        format!("SELECT e.id, e.raw FROM search_queue q CROSS JOIN events e ON e.id = q.event_id ORDER BY q.event_id LIMIT {limit}"),
+    ))
+    .all(db)
+    .await?;
     // Queue entries whose event is gone are dropped with the rest.
     let orphans: Vec<i64> = if rows.len() < limit {
-        db.query_all(Statement::from_string(
+        Orphan::find_by_statement(Statement::from_string(
             DatabaseBackend::Sqlite,
             format!(
                 "SELECT q.event_id AS id FROM search_queue q LEFT JOIN events e ON e.id = q.event_id \
                  WHERE e.id IS NULL LIMIT {limit}"
             ),
         ))
+        .all(db)
         .await?
-        .iter()
-        .filter_map(|r| r.try_get::<i64>("", "id").ok())
+        .into_iter()
+        .map(|r| r.id)
         .collect()
     } else {
         Vec::new()
@@ -139,23 +143,34 @@ pub async fn index_batch(db: &DatabaseConnection, limit: usize) -> Result<usize,
     Ok(n)
 }
 
-/// Adds the documents of `rows` (id, raw) to the index and removes them and `orphans` from the
-/// queue.
-async fn write_batch(
-    txn: &sea_orm::DatabaseTransaction,
-    rows: &[sea_orm::QueryResult],
-    orphans: &[i64],
-) -> Result<usize, DbErr> {
+/// A queued event to index (its time is read on PostgreSQL only).
+#[derive(FromQueryResult)]
+struct Queued {
+    id: i64,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    raw: String,
+}
+
+/// A queue entry whose event is gone.
+#[derive(FromQueryResult)]
+struct Orphan {
+    id: i64,
+}
+
+/// Adds the documents of `rows` to the index and removes them and `orphans` from the queue.
+async fn write_batch(txn: &sea_orm::DatabaseTransaction, rows: &[Queued], orphans: &[i64]) -> Result<usize, DbErr> {
     let backend = txn.get_database_backend();
     let postgres = backend == DatabaseBackend::Postgres;
     // (id, time, document); PostgreSQL keeps a full-text row in the partition of its event's
     // time (migration 7), so it needs the time too.
     let mut entries = Vec::with_capacity(rows.len());
     for row in rows {
-        let id: i64 = row.try_get("", "id")?;
-        let time = if postgres { Some(row.try_get::<chrono::DateTime<chrono::Utc>>("", "occurred_at")?) } else { None };
-        let raw: String = row.try_get("", "raw")?;
-        entries.push((id, time, document(&raw)));
+        let time = match (postgres, row.occurred_at) {
+            (false, _) => None,
+            (true, Some(time)) => Some(time),
+            (true, None) => return Err(DbErr::Custom(format!("queued event {} was read without its time", row.id))),
+        };
+        entries.push((row.id, time, document(&row.raw)));
     }
     // Deleting first makes the transaction a writer at once (and skips ids another
     // process indexed meanwhile: they are no longer queued).
@@ -215,10 +230,13 @@ pub async fn index_pending(db: &DatabaseConnection) -> Result<u64, DbErr> {
 
 /// Events waiting to be indexed.
 pub async fn queue_length(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM search_queue"))
-        .await?;
-    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) as u64)
+    let row = super::sql::Count::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM search_queue",
+    ))
+    .one(db)
+    .await?;
+    Ok(row.map_or(0, |r| r.n).max(0) as u64)
 }
 
 /// The background indexer: indexes whatever is queued, then waits a little; forever.

@@ -8,10 +8,11 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Statement};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Statement};
 use serde_json::json;
 
 use super::entities::events;
+use crate::normalize::Source;
 
 /// The tenant id synthetic events are stored under.
 pub const SYNTHETIC_TENANT: &str = "synthetic.aoc.invalid";
@@ -69,12 +70,13 @@ pub async fn generate(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
-    let before: i64 = db
-        .query_one(Statement::from_string(backend, "SELECT COALESCE(MAX(id), 0) AS n FROM events"))
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let before: i64 = super::sql::Count::find_by_statement(Statement::from_string(
+        backend,
+        "SELECT COALESCE(MAX(id), 0) AS n FROM events",
+    ))
+    .one(db)
+    .await?
+    .map_or(0, |r| r.n);
     let mut rng = StdRng::seed_from_u64(seed);
     let span_micros = i64::from(days.max(1)) * 86_400_000_000;
     let now = now.duration_trunc(Duration::microseconds(1)).unwrap_or(now);
@@ -82,6 +84,7 @@ pub async fn generate(
     let mut batch = Vec::with_capacity(ROWS_PER_INSERT);
     for n in 0..count {
         let shape = SHAPES.choose(&mut rng).expect("shapes are not empty");
+        let source = Source::parse(shape.source).expect("shapes name known sources");
         let actor = *ACTORS.choose(&mut rng).expect("actors are not empty");
         let target = *TARGETS.choose(&mut rng).expect("targets are not empty");
         let failed = rng.random_ratio(1, 20);
@@ -104,7 +107,8 @@ pub async fn generate(
             tenant_id: Set(SYNTHETIC_TENANT.to_string()),
             source: Set(shape.source.to_string()),
             content_type: Set(None),
-            dedupe_key: Set(record_id.clone()),
+            // Stored like the write path stores keys, so a record id finds the event.
+            dedupe_key: Set(super::writer::dedupe_key(source, &record_id)),
             record_id: Set(record_id),
             occurred_at: Set(occurred_at),
             ingested_at: Set(now),

@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Statement, TransactionTrait, Value,
+};
 use tokio::sync::broadcast;
 
 use super::entities::{coverage_windows, events, seen_blobs, watermarks};
@@ -470,27 +472,49 @@ async fn adopt_stored_times(txn: &sea_orm::DatabaseTransaction, rows: &mut [Even
         values.clone(),
     ))
     .await?;
-    let stored = txn
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT tenant_id, dedupe_key, MIN(occurred_at) AS t FROM events \
-                 WHERE (tenant_id, dedupe_key) IN (VALUES {pairs}) GROUP BY tenant_id, dedupe_key"
-            ),
-            values,
-        ))
-        .await?;
-    let mut times = std::collections::HashMap::new();
-    for row in stored {
-        let key: (String, String) = (row.try_get("", "tenant_id")?, row.try_get("", "dedupe_key")?);
-        times.insert(key, row.try_get::<DateTime<Utc>>("", "t")?);
+    #[derive(FromQueryResult)]
+    struct StoredTime {
+        tenant_id: String,
+        dedupe_key: String,
+        t: DateTime<Utc>,
     }
+    let stored = StoredTime::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT tenant_id, dedupe_key, MIN(occurred_at) AS t FROM events \
+             WHERE (tenant_id, dedupe_key) IN (VALUES {pairs}) GROUP BY tenant_id, dedupe_key"
+        ),
+        values,
+    ))
+    .all(txn)
+    .await?;
+    let times: std::collections::HashMap<(String, String), DateTime<Utc>> =
+        stored.into_iter().map(|row| ((row.tenant_id, row.dedupe_key), row.t)).collect();
     for row in rows.iter_mut().filter(|r| r.fallback_time) {
         if let Some(time) = times.get(&(row.tenant_id.clone(), row.dedupe_key.clone())) {
             row.occurred_at = *time;
         }
     }
     Ok(())
+}
+
+/// A newly inserted event as an insert's RETURNING gives it.
+#[derive(FromQueryResult)]
+struct NewRow {
+    id: i64,
+    dedupe_key: String,
+}
+
+/// The largest event id given so far (`sqlite_sequence.seq`).
+#[derive(FromQueryResult)]
+struct Seq {
+    seq: i64,
+}
+
+/// The new rows of a group, as one JSON text.
+#[derive(FromQueryResult)]
+struct NewRows {
+    new_rows: String,
 }
 
 /// PostgreSQL: one request's statements in `txn`, consumed (a PostgreSQL batch is never retried
@@ -506,10 +530,8 @@ async fn apply_postgres(txn: &sea_orm::DatabaseTransaction, request: Request) ->
              SELECT id, dedupe_key FROM new_events",
             statement.sql
         );
-        for row in txn.query_all(statement).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let dedupe_key: String = row.try_get("", "dedupe_key")?;
-            inserted.push(NewEvent { id, tenant_id: tenant_id.clone(), source, dedupe_key });
+        for row in NewRow::find_by_statement(statement).all(txn).await? {
+            inserted.push(NewEvent { id: row.id, tenant_id: tenant_id.clone(), source, dedupe_key: row.dedupe_key });
         }
     }
     for completion in &request.completions {
@@ -536,15 +558,13 @@ async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request])
     // Read with a write, so the transaction holds the write lock from its first statement: a
     // transaction that reads first fails at once (SQLITE_BUSY) if another connection writes
     // before it does.
-    let before: i64 = txn
-        .query_one(Statement::from_string(
-            backend,
-            "UPDATE sqlite_sequence SET seq = seq WHERE name = 'events' RETURNING seq",
-        ))
-        .await?
-        .map(|row| row.try_get("", "seq"))
-        .transpose()?
-        .unwrap_or(0);
+    let before: i64 = Seq::find_by_statement(Statement::from_string(
+        backend,
+        "UPDATE sqlite_sequence SET seq = seq WHERE name = 'events' RETURNING seq",
+    ))
+    .one(txn)
+    .await?
+    .map_or(0, |row| row.seq);
     let mut counts = Vec::with_capacity(requests.len());
     for request in requests {
         let mut count = 0u64;
@@ -565,10 +585,7 @@ async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request])
          FROM (SELECT id, tenant_id, source, dedupe_key FROM events WHERE id > ? ORDER BY id)",
         [before.into()],
     );
-    let text: String = match txn.query_one(new_rows).await? {
-        Some(row) => row.try_get("", "new_rows")?,
-        None => "[]".into(),
-    };
+    let text = NewRows::find_by_statement(new_rows).one(txn).await?.map_or_else(|| "[]".into(), |row| row.new_rows);
     let rows: Vec<(i64, String, String, String)> = serde_json::from_str(&text)
         .map_err(|e| DbErr::Custom(format!("the new events could not be read back: {e}")))?;
     if rows.len() != counts.iter().sum::<usize>() {

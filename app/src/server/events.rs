@@ -20,7 +20,8 @@ pub async fn list_events(
 
     caller()?.require(Permission::ViewEvents)?;
     let page = PageRequest::parse(cursor.as_deref(), page_size.as_deref())?;
-    services()?.events.list_events(filter.unwrap_or_default(), page).await
+    let query = filter.unwrap_or_default().validate()?;
+    services()?.events.list_events(query, page).await
 }
 
 /// Distinct values with counts under `filter` (they feed the filter dropdowns).
@@ -30,7 +31,8 @@ pub async fn event_facets(filter: Option<EventFilter>) -> Result<Facets, AppErro
     use crate::auth::Permission;
 
     caller()?.require(Permission::ViewEvents)?;
-    services()?.events.facets(filter.unwrap_or_default()).await
+    let query = filter.unwrap_or_default().validate()?;
+    services()?.events.facets(query).await
 }
 
 /// Event counts over time under `filter`.
@@ -39,8 +41,11 @@ pub async fn event_histogram(filter: Option<EventFilter>) -> Result<Histogram, A
     use super::ssr::{caller, services};
     use crate::auth::Permission;
 
+    use crate::input::HistogramRequest;
+
     caller()?.require(Permission::ViewEvents)?;
-    services()?.events.histogram(filter.unwrap_or_default()).await
+    let request = HistogramRequest::chosen(filter.unwrap_or_default().validate()?);
+    services()?.events.histogram(request).await
 }
 
 /// Everything about one event, by AOC's row id.
@@ -49,8 +54,10 @@ pub async fn get_event(id: i64) -> Result<EventDetail, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
 
+    use crate::input::EventRef;
+
     caller()?.require(Permission::ViewEvents)?;
-    services()?.events.event_detail(id).await
+    services()?.events.event_detail(EventRef::Aoc(id)).await
 }
 
 /// Adds a tag to an event, or removes it when `remove` is true.
@@ -59,10 +66,14 @@ pub async fn tag_event(id: i64, tag: String, remove: Option<bool>) -> Result<Vec
     use super::ssr::{caller, services};
     use crate::auth::Permission;
 
+    use crate::input::{EventRef, TagChange};
+
     let caller = caller()?;
     caller.require(Permission::TagEvents)?;
-    let (add, remove) = if remove.unwrap_or(false) { (vec![], vec![tag]) } else { (vec![tag], vec![]) };
-    services()?.events.change_tags(&caller, id, add, remove).await
+    let tag = [tag];
+    let change =
+        if remove.unwrap_or(false) { TagChange::parse(None, &[], &tag)? } else { TagChange::parse(None, &tag, &[])? };
+    services()?.events.change_tags(&caller, EventRef::Aoc(id), change).await
 }
 
 /// Adds a comment to an event.
@@ -73,7 +84,8 @@ pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
 
     let caller = caller()?;
     caller.require(Permission::CommentOnEvents)?;
-    services()?.events.add_comment(&caller, id, body).await
+    let body = crate::input::CommentText::parse(&body)?;
+    services()?.events.add_comment(&caller, crate::input::EventRef::Aoc(id), body).await
 }
 
 /// Edits one of the caller's own comments.
@@ -84,7 +96,8 @@ pub async fn edit_comment(id: i64, comment_id: i64, body: String) -> Result<Comm
 
     let caller = caller()?;
     caller.require(Permission::CommentOnEvents)?;
-    services()?.events.edit_comment(&caller, id, comment_id, body).await
+    let body = crate::input::CommentText::parse(&body)?;
+    services()?.events.edit_comment(&caller, crate::input::EventRef::Aoc(id), comment_id, body).await
 }
 
 /// Deletes a comment (administrators).
@@ -95,5 +108,5 @@ pub async fn delete_comment(id: i64, comment_id: i64) -> Result<(), AppError> {
 
     let caller = caller()?;
     caller.require(Permission::DeleteComments)?;
-    services()?.events.delete_comment(&caller, id, comment_id).await
+    services()?.events.delete_comment(&caller, crate::input::EventRef::Aoc(id), comment_id).await
 }

@@ -1,7 +1,10 @@
 //! SeaORM entities, one per table the server reads or writes through the ORM.
 
+pub mod audit_trail;
 pub mod collection_leases;
+pub mod comments;
 pub mod coverage_windows;
+pub mod event_tags;
 pub mod events;
 pub mod seen_blobs;
 pub mod source_status;
