@@ -23,7 +23,7 @@ pub async fn before_request(state: &SimState, api: Api) -> Option<Response> {
         let latency = rt.faults.latency_ms;
         let stall = Runtime::take(&mut rt.faults.timeouts).then(|| rt.faults.stall_ms());
         let server_error = if Runtime::take(&mut rt.faults.server_errors) || rt.random_failure() {
-            Some(if rt.stats.faults_injected % 2 == 0 { 500 } else { 503 })
+            Some(if rt.stats.faults_injected.is_multiple_of(2) { 500 } else { 503 })
         } else {
             None
         };

@@ -561,7 +561,7 @@ async fn create_subscription(
             &rid,
         );
     }
-    if !url.starts_with("https://") && !(state.config.allow_http_webhooks && url.starts_with("http://")) {
+    if !(url.starts_with("https://") || state.config.allow_http_webhooks && url.starts_with("http://")) {
         return bad_request("InvalidRequest", "The notificationUrl must be an HTTPS URL.", &rid);
     }
     let Ok(expiration) = DateTime::parse_from_rfc3339(&expiration).map(|d| d.with_timezone(&Utc)) else {

@@ -106,9 +106,13 @@ pub async fn run_notifier(state: Arc<SimState>) {
     }
 }
 
+/// A Management API subscription whose notification is due: its index, feed, address, auth id
+/// and the content's creation time.
+type DueNotification = (usize, Feed, String, Option<String>, DateTime<Utc>);
+
 async fn notify_management(state: &SimState) {
     let now = state.clock.now();
-    let due: Vec<(usize, Feed, String, Option<String>, DateTime<Utc>)> = {
+    let due: Vec<DueNotification> = {
         let rt = state.runtime();
         rt.subscriptions
             .iter()
