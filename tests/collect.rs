@@ -184,6 +184,7 @@ on_both_backends!(
     a_backfill_collects_exactly_the_ground_truth_and_again_inserts_nothing,
     late_blobs_and_new_activity_are_collected_on_the_next_run,
     every_injected_fault_is_survived_with_the_exact_set,
+    links_to_another_host_never_receive_the_token,
 );
 
 #[tokio::test]
@@ -246,4 +247,57 @@ async fn tenant_domains_come_from_graph_and_the_configuration() {
         assert_eq!(again.tenant_domains, expected);
         assert_eq!(before["graph_requests"], after["graph_requests"], "app {app}");
     }
+}
+
+/// A listener that records every request it gets (and whether it carried a bearer token).
+async fn recording_host() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let log = log.clone();
+        async move {
+            let auth = request.headers().contains_key("authorization");
+            log.lock().unwrap().push((request.uri().to_string(), auth));
+            "[]"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// Links in answers (contentUri, NextPageUri, @odata.nextLink) that name another host never get
+/// the token: API paths are rebased onto the configured endpoint, anything else is refused,
+/// fails the window with a clear error and is counted.
+async fn links_to_another_host_never_receive_the_token(backend: Backend) {
+    let Some(rig) = rig(backend, sim_config(), 0).await else { return };
+    let metrics = aoc::api::metrics::recorder();
+    let (elsewhere, seen) = recording_host().await;
+
+    // Links off the API's paths: refused, the windows fail with what to check.
+    control(&rig.sim, "faults", json!({"link_base": format!("{elsewhere}/collect")})).await;
+    let tenant = rig.collector.connectors()[0].clone();
+    let s = rig.collector.collect_source(&tenant, Source::Unified, Some(3), true).await;
+    assert_eq!(s.state, "failing", "{s:?}");
+    assert!(s.failed > 0, "the windows failed: {s:?}");
+    let error = s.error.clone().unwrap();
+    assert!(error.contains("not the configured endpoint") && !error.contains("/collect"), "{error}");
+    let scraped = metrics.render();
+    let refused = scraped
+        .lines()
+        .find_map(|l| l.strip_prefix("aoc_ingest_refused_links_total{api=\"management\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(refused.is_some_and(|n| n >= 1.0), "the refusal is counted: {refused:?}");
+
+    // API links on another host: rebased onto the configured endpoint, nothing is lost.
+    control(&rig.sim, "faults", json!({"link_base": elsewhere})).await;
+    let summary = rig.collector.collect_all(None, true).await;
+    for s in &summary.sources {
+        assert_eq!(s.state, "ok", "API links are rebased onto the configured endpoint: {s:?}");
+    }
+    assert_exact(&rig, Utc::now()).await;
+    let requests = seen.lock().unwrap().clone();
+    assert!(requests.iter().all(|(_, auth)| !auth), "the token went elsewhere: {requests:?}");
+    assert!(requests.is_empty(), "the other host got requests: {requests:?}");
 }

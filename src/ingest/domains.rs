@@ -121,7 +121,7 @@ async fn fetch(api: &ApiClient, c: &Connector) -> Result<Vec<String>, CallError>
             }
         }
         match page.next_link {
-            Some(next) => url = super::graph::follow(c, &next),
+            Some(next) => url = super::graph::follow(c, &next)?,
             None => break,
         }
     }

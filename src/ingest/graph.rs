@@ -56,12 +56,9 @@ fn resource(source: Source) -> Resource {
     }
 }
 
-pub(super) fn follow(c: &Connector, link: &str) -> String {
-    let canonical = c.cloud.graph_url();
-    match link.strip_prefix(canonical) {
-        Some(rest) if c.graph_url != canonical => format!("{}{rest}", c.graph_url),
-        _ => link.to_string(),
-    }
+/// The URL to request for an `@odata.nextLink`: on the configured endpoint, or refused.
+pub(super) fn follow(c: &Connector, link: &str) -> Result<String, IngestError> {
+    Ok(super::links::guard(&c.graph_url, link, super::links::ApiPaths::Graph)?)
 }
 
 /// Collects one Graph source of one tenant. `hours`: an on-demand look-back (at most 720).
@@ -107,7 +104,7 @@ pub async fn collect(
             return Err(IngestError::Transient(format!("{}: paging did not end after 100,000 pages", r.path)));
         }
         let page = fetch_page(col, c, &r, &url).await?;
-        let next = page.next_link.as_deref().map(|l| follow(c, l));
+        let next = page.next_link.as_deref().map(|l| follow(c, l)).transpose()?;
         let raws: Vec<String> = page.value.into_iter().map(|v| v.get().to_string()).collect();
         let fetched = raws.len() as u64;
         total += fetched as i64;

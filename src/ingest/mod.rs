@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod jsonstream;
 pub mod ledger;
+pub mod links;
 pub mod scheduler;
 pub mod token;
 pub mod unified;
@@ -52,6 +53,9 @@ pub enum IngestError {
     /// The database failed.
     #[error("database error: {0}")]
     Db(String),
+    /// Microsoft answered with a link AOC may not send the token to.
+    #[error("{0}")]
+    UntrustedLink(#[from] links::RefusedLink),
     /// Another process holds the lease.
     #[error("another AOC process is collecting this source")]
     Leased,
@@ -97,6 +101,9 @@ pub struct SourceSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub seconds: f64,
+    /// This caller joined a run of the source that was already going, and got its summary.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub joined: bool,
 }
 
 impl SourceSummary {

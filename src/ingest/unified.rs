@@ -17,6 +17,7 @@ use super::collector::Collector;
 use super::connector::{Api, Connector};
 use super::http::{ApiRefusal, Budget, CallError};
 use super::jsonstream::ArraySplitter;
+use super::links::{guard, ApiPaths};
 use super::wire::{ContentDescriptor, SubscriptionEntry};
 use super::{ledger, IngestError, SourceSummary};
 use crate::normalize::{self, Source};
@@ -57,19 +58,16 @@ fn feed_url(c: &Connector) -> String {
     format!("{}/api/v1.0/{}/activity/feed", c.management_url, c.tenant_id)
 }
 
-/// Points a URL Microsoft returned at the configured endpoint (a proxy or the simulator), and
-/// adds PublisherIdentifier when it is missing (Microsoft does not carry it over).
-fn follow(c: &Connector, url: &str) -> String {
-    let canonical = c.cloud.management_url();
-    let mut url = match url.strip_prefix(canonical) {
-        Some(rest) if c.management_url != canonical => format!("{}{rest}", c.management_url),
-        _ => url.to_string(),
-    };
+/// The URL to request for a link Microsoft returned: on the configured endpoint (rebased or
+/// refused by `links::guard`), with PublisherIdentifier added when it is missing (Microsoft does
+/// not carry it over).
+fn follow(c: &Connector, url: &str) -> Result<String, IngestError> {
+    let mut url = guard(&c.management_url, url, ApiPaths::Management { tenant: &c.tenant_id })?;
     if !url.to_ascii_lowercase().contains("publisheridentifier=") {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&format!("PublisherIdentifier={}", c.publisher_id));
     }
-    url
+    Ok(url)
 }
 
 fn refusal_error(r: &ApiRefusal, what: &str) -> IngestError {
@@ -184,7 +182,8 @@ async fn list_window(
             .iter()
             .find_map(|h| response.headers().get(*h))
             .and_then(|v| v.to_str().ok())
-            .map(|v| follow(c, v.trim()));
+            .map(|v| follow(c, v.trim()))
+            .transpose()?;
         let body = response.bytes().await;
         match body.ok().and_then(|b| serde_json::from_slice::<Vec<ContentDescriptor>>(&b).ok()) {
             Some(page) => {
@@ -224,7 +223,7 @@ async fn fetch_blob(
     blob: &ContentDescriptor,
     summary: &Mutex<SourceSummary>,
 ) -> Result<BlobResult, IngestError> {
-    let url = follow(c, &blob.content_uri);
+    let url = follow(c, &blob.content_uri)?;
     let created = normalize::parse_time(&blob.content_created).unwrap_or_else(Utc::now);
     let mut last_error = String::new();
     for attempt in 0..4u32 {
@@ -559,17 +558,18 @@ mod tests {
     fn returned_urls_get_the_publisher_and_the_configured_endpoint() {
         let proxied = connector("http://proxy.local");
         assert_eq!(
-            follow(&proxied, "https://manage.office.com/api/v1/t/activity/feed/subscriptions/content?contenttype=Audit.Exchange&nextpage=1"),
+            follow(&proxied, "https://manage.office.com/api/v1/t/activity/feed/subscriptions/content?contenttype=Audit.Exchange&nextpage=1").unwrap(),
             "http://proxy.local/api/v1/t/activity/feed/subscriptions/content?contenttype=Audit.Exchange&nextpage=1&PublisherIdentifier=pub"
         );
         let direct = connector("https://manage.office.com");
         assert_eq!(
-            follow(&direct, "https://manage.office.com/x?publisherIdentifier=other"),
+            follow(&direct, "https://manage.office.com/x?publisherIdentifier=other").unwrap(),
             "https://manage.office.com/x?publisherIdentifier=other"
         );
         assert_eq!(
-            follow(&direct, "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b"),
+            follow(&direct, "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b").unwrap(),
             "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b?PublisherIdentifier=pub"
         );
+        assert!(follow(&direct, "https://elsewhere.example/steal?x=1").is_err());
     }
 }
