@@ -205,7 +205,10 @@ fn build_router(
         .route("/health", get(api::health::health))
         .route("/metrics", get(api::metrics::metrics))
         .route("/", get(|| async { Redirect::to("/events") }))
-        .route("/api/fetch-audit-logs", get(api::collection::fetch_audit_logs))
+        .route(
+            "/api/fetch-audit-logs",
+            get(api::collection::fetch_audit_logs).post(api::collection::post_fetch_audit_logs),
+        )
         .route("/api/source-health", get(api::collection::get_source_health))
         .route("/api/webhooks/graph", post(api::collection::graph_webhook))
         .route("/api/webhooks/management", post(api::collection::management_webhook))

@@ -1,15 +1,21 @@
 //! Runs collections: one (tenant, source) at a time under a database lease, recording the
-//! outcome in the source status. Used by the scheduler, `aoc fetch` and the fetch API.
+//! outcome in the source status. Used by the scheduler, `aoc fetch`, the fetch API and the
+//! webhooks, all through one single-flight: at most one run per (tenant, source) in this process.
+//! A caller that asks while a run is going joins it and gets its summary; a notification that
+//! arrives while a run is going leaves at most one pending run, started when the current one ends.
 //!
 //! The connectors can change while AOC runs (tenants stored in the database are added, edited and
 //! removed through the API): the list is replaced under a lock, and a tenant whose credentials
 //! cannot be read is kept with its problem so it shows as failing rather than vanishing.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::future::{BoxFuture, Shared};
+use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 
 use super::connector::{Api, Connector};
@@ -22,8 +28,28 @@ use crate::store::writer::Subscribers;
 /// How often a lease is renewed while collecting.
 const RENEW_EVERY: Duration = Duration::from_secs(60);
 
-/// The collection engine of one AOC process.
-pub struct Collector {
+/// A run in progress, shared by everyone who asked for it.
+type Run = Shared<BoxFuture<'static, SourceSummary>>;
+
+/// The run of one (tenant, source) in progress, and whether a notification asked for another.
+struct Flight {
+    run: Run,
+    again: bool,
+}
+
+/// The collection engine of one AOC process (cheap to clone: clones share it).
+#[derive(Clone)]
+pub struct Collector(Arc<Engine>);
+
+impl std::ops::Deref for Collector {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0
+    }
+}
+
+/// What a [`Collector`] holds.
+pub struct Engine {
     pub db: DatabaseConnection,
     pub api: ApiClient,
     pub subscribers: Subscribers,
@@ -36,12 +62,14 @@ pub struct Collector {
     renewed: Mutex<HashMap<(String, String), Instant>>,
     /// The tenants' own domains, for normalization.
     pub domains: super::domains::DomainCache,
+    flights: Mutex<HashMap<(String, Source), Flight>>,
+    runs_started: Mutex<HashMap<(String, Source), u64>>,
 }
 
 impl Collector {
     pub fn new(db: DatabaseConnection, subscribers: Subscribers) -> Result<Self, IngestError> {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aoc".into());
-        Ok(Self {
+        Ok(Self(Arc::new(Engine {
             db,
             api: ApiClient::new()?,
             subscribers,
@@ -51,7 +79,9 @@ impl Collector {
             problems: RwLock::new(HashMap::new()),
             renewed: Mutex::new(HashMap::new()),
             domains: Default::default(),
-        })
+            flights: Mutex::new(HashMap::new()),
+            runs_started: Mutex::new(HashMap::new()),
+        })))
     }
 
     /// Adds (or replaces, by tenant id) a connector.
@@ -112,14 +142,14 @@ impl Collector {
     /// connector registered at that moment, so edits apply to the next run and a removed tenant is
     /// skipped. A run that panics is recorded as failing and the loop goes on. The loops end when
     /// the returned handles are aborted.
-    pub fn spawn_periodic(self: &Arc<Self>, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn_periodic(&self, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
         self.spawn_periodic_spread(tenant_id, interval, 0)
     }
 
     /// [`Self::spawn_periodic`] for the `nth` of several tenants started together: their first
     /// runs are spread so sources do not all start at once.
     pub fn spawn_periodic_spread(
-        self: &Arc<Self>,
+        &self,
         tenant_id: &str,
         interval: Duration,
         nth: usize,
@@ -134,13 +164,7 @@ impl Collector {
                 tokio::time::sleep(offset).await;
                 loop {
                     if let Some(connector) = collector.connector(&tenant_id) {
-                        let run = {
-                            let collector = collector.clone();
-                            tokio::spawn(async move { collector.collect_source(&connector, source, None, false).await })
-                        };
-                        if let Err(panic) = run.await {
-                            collector.record_panic(&tenant_id, source, &panic).await;
-                        }
+                        collector.collect_source(&connector, source, None, false).await;
                     }
                     tokio::time::sleep(interval).await;
                 }
@@ -150,11 +174,94 @@ impl Collector {
     }
 
     /// Records a run that panicked as failing and frees its lease.
-    async fn record_panic(&self, tenant_id: &str, source: Source, panic: &tokio::task::JoinError) {
-        tracing::error!(tenant.id = %tenant_id, source = source.as_str(), "collection panicked: {panic}");
+    async fn record_panic(&self, tenant_id: &str, source: Source) -> SourceSummary {
+        tracing::error!(tenant.id = %tenant_id, source = source.as_str(), "collection panicked");
         let error = "the collector crashed; see the server log";
         let _ = ledger::record_status(&self.db, tenant_id, source.as_str(), "failing", Some(error)).await;
         let _ = ledger::release_lease(&self.db, tenant_id, source.as_str(), &self.holder).await;
+        let mut summary = SourceSummary::new(tenant_id, source.as_str());
+        summary.state = "failing".into();
+        summary.error = Some(error.into());
+        summary
+    }
+
+    /// Collects one source of one tenant, or joins the run of it already going in this process
+    /// (the summary then says `joined`). With `wait`, waits up to five minutes for another
+    /// process's lease; without, skips when leased.
+    pub async fn collect_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
+        let (run, joined) = self.start_or_join(c.clone(), source, hours, wait);
+        let mut summary = run.await;
+        summary.joined = joined;
+        summary
+    }
+
+    /// Asks for a collection of one source of a tenant without waiting for it (a push
+    /// notification): starts one when none is going; otherwise leaves one pending run, started
+    /// when the current run ends. Many notifications during a run make one more run, not many.
+    pub fn request_collection(&self, c: &Connector, source: Source) {
+        let key = (c.tenant_id.clone(), source);
+        if let Some(flight) = self.flights.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
+            flight.again = true;
+            return;
+        }
+        let _ = self.start_or_join(c.clone(), source, None, false);
+    }
+
+    /// How many runs of (tenant, source) this process started.
+    pub fn runs_started(&self, tenant_id: &str, source: Source) -> u64 {
+        let runs = self.runs_started.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(&(tenant_id.to_string(), source)).copied().unwrap_or(0)
+    }
+
+    /// The run of (tenant, source) going now, or a new one; `true` when joined.
+    fn start_or_join(&self, c: Connector, source: Source, hours: Option<u32>, wait: bool) -> (Run, bool) {
+        let key = (c.tenant_id.clone(), source);
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(flight) = flights.get(&key) {
+            return (flight.run.clone(), true);
+        }
+        *self.runs_started.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default() += 1;
+        metrics::counter!("aoc_ingest_runs_total", "tenant" => c.tenant_id.clone(), "source" => source.as_str())
+            .increment(1);
+        let this = self.clone();
+        // The run is its own task: a caller that goes away (a closed HTTP request) does not
+        // stop it half-way, and the others still get its summary.
+        let task = tokio::spawn(async move {
+            let tenant = c.tenant_id.clone();
+            let summary = match AssertUnwindSafe(this.run_source(&c, source, hours, wait)).catch_unwind().await {
+                Ok(summary) => summary,
+                Err(_) => this.record_panic(&tenant, source).await,
+            };
+            this.land(&tenant, source);
+            summary
+        });
+        let tenant = key.0.clone();
+        let run: Run = async move {
+            task.await.unwrap_or_else(|_| {
+                let mut summary = SourceSummary::new(&tenant, source.as_str());
+                summary.state = "failing".into();
+                summary.error = Some("the collection was stopped (AOC is shutting down)".into());
+                summary
+            })
+        }
+        .boxed()
+        .shared();
+        flights.insert(key, Flight { run: run.clone(), again: false });
+        (run, false)
+    }
+
+    /// Ends the flight of (tenant, source), starting the pending run if a notification asked.
+    fn land(&self, tenant_id: &str, source: Source) {
+        let key = (tenant_id.to_string(), source);
+        let again = self.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).is_some_and(|f| f.again);
+        if again {
+            if let Some(c) = self.connector(tenant_id) {
+                let _ = self.start_or_join(c, source, None, false);
+            }
+        }
+        // Counted after the pending run started: finished == started means nothing is left.
+        metrics::counter!("aoc_ingest_runs_finished_total", "tenant" => tenant_id.to_string(), "source" => source.as_str())
+            .increment(1);
     }
 
     /// Renews the lease when it is due; `Err(Leased)` when another process took it.
@@ -171,9 +278,8 @@ impl Collector {
         Ok(())
     }
 
-    /// Collects one source of one tenant. With `wait`, waits up to five minutes for another
-    /// process's lease; without, skips when leased.
-    pub async fn collect_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
+    /// Collects one source of one tenant, now (the single-flight is the caller's).
+    async fn run_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
         let started = Instant::now();
         let mut summary = SourceSummary::new(&c.tenant_id, source.as_str());
         if !c.sources.contains(&source) {
