@@ -273,3 +273,40 @@ async fn a_burst_of_notifications_makes_at_most_one_pending_run() {
     }
     assert!((1.0..=2.0).contains(&runs), "20 notifications made {runs} runs");
 }
+
+#[tokio::test]
+async fn metrics_show_what_a_collection_did() {
+    let sim = sim_with_seed(4103).await;
+    let tenant = sim.state.tenants[0].model.tenant_id.clone();
+    // Scheduled runs (not on-demand look-backs) set the watermarks the lag is measured from.
+    let app = app_for(&sim, &[("ENABLE_PERIODIC_FETCH", "true")]).await;
+    let sources = ["unified", "directory", "signin", "intune"];
+    let lag_of = |text: &str, source: &str| {
+        text.lines().any(|l| {
+            l.starts_with("aoc_ingest_lag_seconds{")
+                && l.contains(&format!("tenant=\"{tenant}\""))
+                && l.contains(&format!("source=\"{source}\""))
+        })
+    };
+    let mut text = String::new();
+    for _ in 0..240 {
+        text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if sources.iter().all(|s| lag_of(&text, s)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    for source in sources {
+        assert!(lag_of(&text, source), "{source}: no lag gauge");
+        assert!(scraped(&app, "aoc_ingest_records_total", &tenant, source).await > 0.0, "{source}: no records");
+    }
+    for series in [
+        "aoc_ingest_requests_total{api=\"management\",status=\"200\"}",
+        "aoc_ingest_requests_total{api=\"graph\",status=\"200\"}",
+        "aoc_coverage_windows{state=\"done\"}",
+        "aoc_ingest_throttled_total{api=\"graph\"}",
+        "aoc_ingest_refused_links_total{api=\"management\"}",
+    ] {
+        assert!(text.contains(series), "{series} missing");
+    }
+}
