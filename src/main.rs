@@ -399,26 +399,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Fetch { hours, json } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
-            let collector = aoc::ingest::Collector::new(db.clone(), aoc::store::writer::Subscribers::default())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let sim = if settings.collection.demo {
                 let sim = aoc::simulator::spawn(
                     aoc::simulator::SimConfig { seed: 2026, tenants: 1, events_per_day: 3_000, ..Default::default() },
                     "127.0.0.1:0".parse()?,
                 )
                 .await?;
-                collector.add_connector(aoc::startup::demo_connector(&sim));
                 Some(sim)
             } else {
                 None
             };
-            if let Some(c) =
-                aoc::ingest::Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))?
-            {
-                collector.add_connector(c);
-            }
+            let collector = std::sync::Arc::new(aoc::ingest::build_collector(
+                &settings.collection,
+                db.clone(),
+                sim.as_ref().map(aoc::startup::demo_connector),
+            )?);
             // Tenants stored in the database (`/api/tenants`) are collected too.
-            let collector = std::sync::Arc::new(collector);
             let tenants = aoc::tenants::TenantService::new(db.clone(), &settings, collector.clone(), None);
             tenants.sync().await?;
             if collector.connectors().is_empty() {

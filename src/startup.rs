@@ -33,7 +33,6 @@ use crate::config::Settings;
 use crate::ingest::health::Schedule;
 use crate::ingest::{Collector, Connector, Credential};
 use crate::store;
-use crate::store::writer::Subscribers;
 use secrecy::ExposeSecret;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -105,21 +104,20 @@ impl Application {
             .context("could not read the Leptos site configuration")?
             .leptos_options;
         leptos_options.site_addr = local_addr;
-        let collector =
-            Arc::new(Collector::new(db.clone(), Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?);
-        if let Some(connector) = Connector::from_settings(&settings.collection).map_err(|e| anyhow::anyhow!(e))? {
-            collector.add_connector(connector);
-        }
         let simulator = if settings.collection.demo {
             let sim = crate::simulator::spawn(demo_simulator_config(), "127.0.0.1:0".parse()?)
                 .await
                 .context("could not start the demo simulator")?;
             tracing::info!(simulator = %sim.base_url, "demo mode: collecting the built-in simulator's demo tenant");
-            collector.add_connector(demo_connector(&sim));
             Some(sim)
         } else {
             None
         };
+        let collector = Arc::new(crate::ingest::build_collector(
+            &settings.collection,
+            db.clone(),
+            simulator.as_ref().map(demo_connector),
+        )?);
         let periodic = settings.collection.periodic_fetch || settings.collection.demo;
         let interval = std::time::Duration::from_secs(u64::from(settings.collection.fetch_interval_minutes) * 60);
         let mut background =
@@ -268,6 +266,7 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/metrics", Public, get(api::metrics::metrics))
         .add(M::GET, "/api/openapi.json", Public, get(api::openapi::openapi_json))
         .add(M::GET, "/api/fetch-audit-logs", Requires(RunCollection), get(api::collection::fetch_audit_logs))
+        .add(M::POST, "/api/fetch-audit-logs", Requires(RunCollection), post(api::collection::post_fetch_audit_logs))
         .add(M::GET, "/api/source-health", Requires(ViewEvents), get(api::collection::get_source_health))
         .add(M::POST, "/api/webhooks/graph", Webhook, post(api::collection::graph_webhook))
         .add(M::POST, "/api/webhooks/management", Webhook, post(api::collection::management_webhook))

@@ -184,6 +184,7 @@ on_both_backends!(
     a_backfill_collects_exactly_the_ground_truth_and_again_inserts_nothing,
     late_blobs_and_new_activity_are_collected_on_the_next_run,
     every_injected_fault_is_survived_with_the_exact_set,
+    links_to_another_host_never_receive_the_token,
 );
 
 #[tokio::test]
@@ -215,7 +216,25 @@ async fn missing_licences_and_permissions_are_clear_source_states() {
     assert_eq!(by("directory").state, "ok");
     let intune = by("intune");
     assert_eq!(intune.state, "failing");
-    assert!(intune.error.unwrap().contains("DeviceManagementApps.Read.All"));
+    let error = intune.error.clone().unwrap();
+    assert!(error.contains("DeviceManagementApps.Read.All"), "{error}");
+    // What Graph said stays in the server log; the answer carries the fix and an id to quote.
+    assert!(!error.contains("not authorized"), "{error}");
+    let id = intune.error_id.clone().unwrap();
+    assert!(error.contains(&id), "{error}");
+    let backend = rig.collector.db.get_database_backend();
+    let row = rig
+        .collector
+        .db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT last_error FROM source_status WHERE source = 'intune'".to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: String = row.try_get("", "last_error").unwrap();
+    assert_eq!(stored, error, "the source's last_error is the same user-safe message");
     let unified = by("unified");
     assert_eq!(unified.state, "ok", "{unified:?}");
     assert!(unified.warnings.iter().any(|w| w.contains("ActivityFeed.ReadDlp")), "{unified:?}");
@@ -230,7 +249,7 @@ async fn tenant_domains_come_from_graph_and_the_configuration() {
         let tenant = rig.sim.state.tenants[0].model.clone();
         let mut connector = rig.collector.connector(&tenant.tenant_id).unwrap();
         connector.domains = vec!["Partner-Mail.example".into()];
-        let context = rig.collector.domains.context(&rig.collector.api, &connector).await;
+        let context = rig.collector.domains.context(&rig.collector.graph, &connector).await;
         let mut expected = vec!["partner-mail.example".to_string()];
         if from_graph {
             expected.push(tenant.domain.clone());
@@ -240,10 +259,78 @@ async fn tenant_domains_come_from_graph_and_the_configuration() {
         // Asked again: answered from the cache, no second Graph call.
         let before: Value =
             reqwest::get(format!("{}/_sim/stats", rig.sim.base_url)).await.unwrap().json().await.unwrap();
-        let again = rig.collector.domains.context(&rig.collector.api, &connector).await;
+        let again = rig.collector.domains.context(&rig.collector.graph, &connector).await;
         let after: Value =
             reqwest::get(format!("{}/_sim/stats", rig.sim.base_url)).await.unwrap().json().await.unwrap();
         assert_eq!(again.tenant_domains, expected);
         assert_eq!(before["graph_requests"], after["graph_requests"], "app {app}");
     }
+}
+
+/// A listener that records every request it gets (and whether it carried a bearer token).
+async fn recording_host() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let log = log.clone();
+        async move {
+            let auth = request.headers().contains_key("authorization");
+            log.lock().unwrap().push((request.uri().to_string(), auth));
+            "[]"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// Links in answers (contentUri, NextPageUri, @odata.nextLink) that name another host never get
+/// the token: API paths are rebased onto the configured endpoint, anything else is refused,
+/// fails the window with a clear error and is counted.
+async fn links_to_another_host_never_receive_the_token(backend: Backend) {
+    let Some(rig) = rig(backend, sim_config(), 0).await else { return };
+    let metrics = aoc::api::metrics::recorder();
+    let (elsewhere, seen) = recording_host().await;
+
+    // Links off the API's paths: refused, the windows fail with what to check.
+    control(&rig.sim, "faults", json!({"link_base": format!("{elsewhere}/collect")})).await;
+    let tenant = rig.collector.connectors()[0].clone();
+    let s = rig.collector.collect_source(&tenant, Source::Unified, Some(3), true).await;
+    assert_eq!(s.state, "failing", "{s:?}");
+    assert!(s.failed > 0, "the windows failed: {s:?}");
+    let error = s.error.clone().unwrap();
+    assert!(error.contains("not the configured endpoint") && !error.contains("/collect"), "{error}");
+    let scraped = metrics.render();
+    let refused = scraped
+        .lines()
+        .find_map(|l| l.strip_prefix("aoc_ingest_refused_links_total{api=\"management\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(refused.is_some_and(|n| n >= 1.0), "the refusal is counted: {refused:?}");
+
+    // API links on another host: rebased onto the configured endpoint, nothing is lost.
+    control(&rig.sim, "faults", json!({"link_base": elsewhere})).await;
+    let summary = rig.collector.collect_all(None, true).await;
+    for s in &summary.sources {
+        assert_eq!(s.state, "ok", "API links are rebased onto the configured endpoint: {s:?}");
+    }
+    assert_exact(&rig, Utc::now()).await;
+    let requests = seen.lock().unwrap().clone();
+    assert!(requests.iter().all(|(_, auth)| !auth), "the token went elsewhere: {requests:?}");
+    assert!(requests.is_empty(), "the other host got requests: {requests:?}");
+}
+
+/// Callers that ask for the same (tenant, source) at once share one run.
+#[tokio::test]
+async fn concurrent_collections_of_a_source_share_one_run() {
+    let rig = rig(Backend::Sqlite, sim_config(), 0).await.unwrap();
+    let c = rig.collector.connectors()[0].clone();
+    let runs = (0..6).map(|_| rig.collector.collect_source(&c, Source::Directory, Some(24), true));
+    let summaries = futures_util::future::join_all(runs).await;
+    assert!(summaries.iter().all(|s| s.state == "ok"), "{summaries:?}");
+    assert_eq!(summaries.iter().filter(|s| s.joined).count(), 5, "{summaries:?}");
+    assert_eq!(rig.collector.runs_started(&c.tenant_id, Source::Directory), 1);
+    // Once it ended, the next call starts a new run.
+    rig.collector.collect_source(&c, Source::Directory, Some(24), true).await;
+    assert_eq!(rig.collector.runs_started(&c.tenant_id, Source::Directory), 2);
 }

@@ -187,3 +187,126 @@ async fn the_simulator_registers_the_management_webhook_with_aoc() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+/// A simulator with its own seed, so its tenant's metric series are this test's alone.
+async fn sim_with_seed(seed: u64) -> RunningSimulator {
+    let config = SimConfig {
+        seed,
+        tenants: 1,
+        history_days: 2,
+        events_per_day: 300,
+        management_budget_per_minute: 60_000,
+        ..SimConfig::default()
+    };
+    simulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+async fn set_faults(sim: &RunningSimulator, faults: Value) {
+    let r = reqwest::Client::new().patch(format!("{}/_sim/faults", sim.base_url)).json(&faults).send().await.unwrap();
+    assert!(r.status().is_success());
+}
+
+/// The value of a metric series of `tenant` (0 when absent) scraped from `/metrics`.
+async fn scraped(app: &TestApp, metric: &str, tenant: &str, source: &str) -> f64 {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .filter(|l| l.contains(&format!("tenant=\"{tenant}\"")) && l.contains(&format!("source=\"{source}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn concurrent_fetch_requests_join_one_run_per_tenant_and_source() {
+    let sim = sim_with_seed(4101).await;
+    let tenant = sim.state.tenants[0].model.tenant_id.clone();
+    let app = app_for(&sim, &[]).await;
+    // Slow answers, so the requests surely overlap the first run.
+    set_faults(&sim, json!({"latency_ms": 40})).await;
+    let calls = (0..8).map(|i| {
+        let request = match i % 3 {
+            0 => app.client.post(app.url("/api/fetch-audit-logs?hours=24")),
+            1 => app.client.post(app.url("/api/fetch-audit-logs")).json(&json!({"hours": 24})),
+            _ => app.client.post(app.url("/api/fetch-audit-logs")).form(&[("hours", "24")]),
+        };
+        async move { request.send().await.unwrap() }
+    });
+    let responses = futures_util::future::join_all(calls).await;
+    let mut joined = 0;
+    for r in responses {
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        let sources = body["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 4, "{body}");
+        assert!(sources.iter().all(|s| s["state"] == "ok"), "{body}");
+        joined += sources.iter().filter(|s| s["joined"] == true).count();
+    }
+    assert_eq!(joined, 7 * 4, "every request but the first joined the running runs");
+    for source in ["unified", "directory", "signin", "intune"] {
+        assert_eq!(scraped(&app, "aoc_ingest_runs_total", &tenant, source).await, 1.0, "{source}: one run");
+    }
+    // The POST validates like the GET.
+    let r = app.client.post(app.url("/api/fetch-audit-logs")).json(&json!({"hours": 0})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_burst_of_notifications_makes_at_most_one_pending_run() {
+    let sim = sim_with_seed(4102).await;
+    let tenant = sim.state.tenants[0].model.tenant_id.clone();
+    let app = app_for(&sim, &[("GRAPH_WEBHOOK_CLIENT_STATE", "burst-state")]).await;
+    set_faults(&sim, json!({"latency_ms": 40})).await;
+    let notification = json!({"value": [{"subscriptionId": "x", "changeType": "updated", "resource": "Users/1", "clientState": "burst-state", "tenantId": tenant}]});
+    for _ in 0..20 {
+        let r = app.client.post(app.url("/api/webhooks/graph")).json(&notification).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    // Wait for the running run and the one pending run to end.
+    let mut runs = 0.0;
+    for _ in 0..240 {
+        runs = scraped(&app, "aoc_ingest_runs_total", &tenant, "directory").await;
+        let done = scraped(&app, "aoc_ingest_runs_finished_total", &tenant, "directory").await;
+        if runs >= 1.0 && done == runs {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!((1.0..=2.0).contains(&runs), "20 notifications made {runs} runs");
+}
+
+#[tokio::test]
+async fn metrics_show_what_a_collection_did() {
+    let sim = sim_with_seed(4103).await;
+    let tenant = sim.state.tenants[0].model.tenant_id.clone();
+    // Scheduled runs (not on-demand look-backs) set the watermarks the lag is measured from.
+    let app = app_for(&sim, &[("ENABLE_PERIODIC_FETCH", "true")]).await;
+    let sources = ["unified", "directory", "signin", "intune"];
+    let lag_of = |text: &str, source: &str| {
+        text.lines().any(|l| {
+            l.starts_with("aoc_ingest_lag_seconds{")
+                && l.contains(&format!("tenant=\"{tenant}\""))
+                && l.contains(&format!("source=\"{source}\""))
+        })
+    };
+    let mut text = String::new();
+    for _ in 0..240 {
+        text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if sources.iter().all(|s| lag_of(&text, s)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    for source in sources {
+        assert!(lag_of(&text, source), "{source}: no lag gauge");
+        assert!(scraped(&app, "aoc_ingest_records_total", &tenant, source).await > 0.0, "{source}: no records");
+    }
+    for series in [
+        "aoc_ingest_requests_total{api=\"management\",status=\"200\"}",
+        "aoc_ingest_requests_total{api=\"graph\",status=\"200\"}",
+        "aoc_coverage_windows{state=\"done\"}",
+        "aoc_ingest_throttled_total{api=\"graph\"}",
+        "aoc_ingest_refused_links_total{api=\"management\"}",
+    ] {
+        assert!(text.contains(series), "{series} missing");
+    }
+}

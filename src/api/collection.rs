@@ -1,4 +1,5 @@
-//! Collection over HTTP: `GET /api/fetch-audit-logs` (an on-demand collection, admin only),
+//! Collection over HTTP: `GET` and `POST /api/fetch-audit-logs` (an on-demand collection, admin
+//! only; it starts or joins the one run per tenant and source),
 //! `GET /api/source-health`, and the push endpoints Microsoft calls
 //! (`POST /api/webhooks/graph`, `POST /api/webhooks/management`). A notification only schedules
 //! a collection; polling stays the source of truth.
@@ -33,14 +34,50 @@ pub struct CollectionState {
 }
 
 /// `GET /api/fetch-audit-logs?hours=N` (default 168, at most 720): collects now and answers a
-/// per-source summary.
+/// per-source summary. Kept for scripts; `POST` is the same.
 pub async fn fetch_audit_logs(
     State(state): State<CollectionState>,
     caller: Authenticated,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RunCollection)?;
-    let hours = match query.get("hours").map(|h| h.trim()) {
+    run_fetch(&state, query.get("hours").map(String::as_str)).await
+}
+
+/// `POST /api/fetch-audit-logs` with `hours` in the query, a JSON body (`{"hours": 24}`) or a
+/// form body (`hours=24`).
+pub async fn post_fetch_audit_logs(
+    State(state): State<CollectionState>,
+    caller: Authenticated,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::RunCollection)?;
+    let mut hours = query.get("hours").cloned();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let json = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+        if json {
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|_| AppError::invalid_input("body", "is not a JSON object such as {\"hours\": 24}"))?;
+            match value.get("hours") {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::String(h)) => hours = Some(h.clone()),
+                Some(other) => hours = Some(other.to_string()),
+            }
+        } else if let Some((_, h)) = url::form_urlencoded::parse(&body).find(|(k, _)| k == "hours") {
+            hours = Some(h.into_owned());
+        }
+    }
+    run_fetch(&state, hours.as_deref()).await
+}
+
+/// Validates `hours` and runs (or joins) the collection of every source of every tenant.
+async fn run_fetch(state: &CollectionState, hours: Option<&str>) -> Result<Response, ApiError> {
+    let hours = match hours.map(|h| h.trim()) {
         None | Some("") => 168,
         Some(h) => match h.parse::<u32>() {
             Ok(n) if (1..=720).contains(&n) => n,
@@ -76,10 +113,7 @@ fn schedule_collection(state: &CollectionState, tenant: Option<&str>, source: So
         if tenant.is_some_and(|t| !t.eq_ignore_ascii_case(&c.tenant_id)) {
             continue;
         }
-        let collector = state.collector.clone();
-        tokio::spawn(async move {
-            collector.collect_source(&c, source, None, false).await;
-        });
+        state.collector.request_collection(&c, source);
     }
 }
 

@@ -34,10 +34,41 @@ pub fn recorder() -> PrometheusHandle {
                 "HTTP request latency, by method, route and status"
             );
             metrics::describe_gauge!("aoc_build_info", "Always 1; labels carry the build's version");
+            describe_ingest();
             metrics::gauge!("aoc_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         })
         .clone()
+}
+
+/// Describes the collection metrics (recorded in `ingest`).
+fn describe_ingest() {
+    metrics::describe_counter!(
+        "aoc_ingest_records_total",
+        "Records stored by collection, by tenant, source and outcome (inserted, duplicate, normalize_error)"
+    );
+    metrics::describe_counter!(
+        "aoc_ingest_requests_total",
+        "Requests to Microsoft's APIs, by api (management, graph) and HTTP status (error: no answer)"
+    );
+    metrics::describe_gauge!(
+        "aoc_ingest_lag_seconds",
+        metrics::Unit::Seconds,
+        "Seconds between now and the oldest watermark of a source, after its last run"
+    );
+    metrics::describe_counter!("aoc_ingest_throttled_total", "Throttled answers (429, AF429) from Microsoft, by api");
+    metrics::describe_gauge!("aoc_coverage_windows", "Coverage windows in the ledger, by state");
+    metrics::describe_counter!(
+        "aoc_ingest_refused_links_total",
+        "Links in Microsoft's answers that pointed outside the configured endpoint and were not followed, by api"
+    );
+    // Counters that are zero in a healthy process are shown anyway, so alerts on them work.
+    for api in ["management", "graph"] {
+        metrics::counter!("aoc_ingest_throttled_total", "api" => api).increment(0);
+        metrics::counter!("aoc_ingest_refused_links_total", "api" => api).increment(0);
+    }
+    metrics::describe_counter!("aoc_ingest_runs_total", "Collection runs started, by tenant and source");
+    metrics::describe_counter!("aoc_ingest_runs_finished_total", "Collection runs finished, by tenant and source");
 }
 
 /// Middleware: counts and times every request by method, route template and status.

@@ -5,8 +5,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::collector::Collector;
+use super::connector::{Connector, Credential};
 use crate::config::DatabaseUrl;
-use crate::ingest::{Collector, Connector, Credential};
 use crate::normalize::Source;
 use crate::store::{self, writer::Subscribers};
 

@@ -1,57 +1,125 @@
 //! Runs collections: one (tenant, source) at a time under a database lease, recording the
-//! outcome in the source status. Used by the scheduler, `aoc fetch` and the fetch API.
+//! outcome in the source status. Used by the scheduler, `aoc fetch`, the fetch API and the
+//! webhooks, all through one single-flight: at most one run per (tenant, source) in this process.
+//! A caller that asks while a run is going joins it and gets its summary; a notification that
+//! arrives while a run is going leaves at most one pending run, started when the current one ends.
 //!
 //! The connectors can change while AOC runs (tenants stored in the database are added, edited and
 //! removed through the API): the list is replaced under a lock, and a tenant whose credentials
 //! cannot be read is kept with its problem so it shows as failing rather than vanishing.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::future::{BoxFuture, Shared};
+use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
+use tracing::Instrument;
 
 use super::connector::{Api, Connector};
+use super::domains::DomainCache;
+use super::error::IngestError;
+use super::graph_client::GraphClient;
 use super::http::ApiClient;
-use super::unified::StartLog;
-use super::{ledger, CollectSummary, IngestError, SourceSummary};
+use super::ledger;
+use super::management::ManagementClient;
+use super::run::{Lease, RunContext};
+use super::summary::{CollectSummary, SourceState, SourceSummary};
+use crate::config::CollectionSettings;
 use crate::normalize::Source;
 use crate::store::writer::Subscribers;
 
-/// How often a lease is renewed while collecting.
-const RENEW_EVERY: Duration = Duration::from_secs(60);
+/// How long an on-demand run waits for another process's lease.
+const LEASE_WAIT: Duration = Duration::from_secs(300);
 
-/// The collection engine of one AOC process.
-pub struct Collector {
+/// Why the collector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Client(#[from] IngestError),
+    /// The environment's tenant is misconfigured (e.g. an unreadable certificate).
+    #[error("{0}")]
+    Connector(String),
+}
+
+/// The collector of this process, for `aoc serve` and `aoc fetch` alike: the environment's
+/// tenant (TENANT_ID, CLIENT_ID, credential) and then, in demo mode, the built-in simulator's
+/// tenant (which wins on the same tenant id). Tenants stored in the database are added by
+/// `tenants::TenantService::sync`.
+pub fn build_collector(
+    settings: &CollectionSettings,
+    db: DatabaseConnection,
+    demo: Option<Connector>,
+) -> Result<Collector, BuildError> {
+    let collector = Collector::new(db, Subscribers::default())?;
+    if let Some(connector) = Connector::from_settings(settings).map_err(BuildError::Connector)? {
+        collector.add_connector(connector);
+    }
+    if let Some(demo) = demo {
+        collector.add_connector(demo);
+    }
+    Ok(collector)
+}
+
+/// A run in progress, shared by everyone who asked for it.
+type Run = Shared<BoxFuture<'static, SourceSummary>>;
+
+/// The run of one (tenant, source) in progress, and whether a notification asked for another.
+struct Flight {
+    run: Run,
+    again: bool,
+}
+
+/// The collection engine of one AOC process (cheap to clone: clones share it).
+#[derive(Clone)]
+pub struct Collector(Arc<Engine>);
+
+impl std::ops::Deref for Collector {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0
+    }
+}
+
+/// What a [`Collector`] holds.
+pub struct Engine {
     pub db: DatabaseConnection,
-    pub api: ApiClient,
+    /// Tokens, budgets and retries, shared by both clients.
+    pub api: Arc<ApiClient>,
+    pub management: ManagementClient,
+    pub graph: GraphClient,
     pub subscribers: Subscribers,
     /// This process's lease holder id.
     pub holder: String,
-    pub starts: StartLog,
     connectors: RwLock<Vec<Connector>>,
     /// Tenants registered but not collectable, with why (e.g. credentials that cannot be decrypted).
     problems: RwLock<HashMap<String, String>>,
-    renewed: Mutex<HashMap<(String, String), Instant>>,
     /// The tenants' own domains, for normalization.
-    pub domains: super::domains::DomainCache,
+    pub domains: DomainCache,
+    flights: Mutex<HashMap<(String, Source), Flight>>,
+    runs_started: Mutex<HashMap<(String, Source), u64>>,
 }
 
 impl Collector {
     pub fn new(db: DatabaseConnection, subscribers: Subscribers) -> Result<Self, IngestError> {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aoc".into());
-        Ok(Self {
+        let api = Arc::new(ApiClient::new()?);
+        Ok(Self(Arc::new(Engine {
             db,
-            api: ApiClient::new()?,
+            management: ManagementClient::new(api.clone()),
+            graph: GraphClient::new(api.clone()),
+            api,
             subscribers,
             holder: format!("{host}:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-            starts: StartLog::default(),
             connectors: RwLock::new(Vec::new()),
             problems: RwLock::new(HashMap::new()),
-            renewed: Mutex::new(HashMap::new()),
             domains: Default::default(),
-        })
+            flights: Mutex::new(HashMap::new()),
+            runs_started: Mutex::new(HashMap::new()),
+        })))
     }
 
     /// Adds (or replaces, by tenant id) a connector.
@@ -112,14 +180,14 @@ impl Collector {
     /// connector registered at that moment, so edits apply to the next run and a removed tenant is
     /// skipped. A run that panics is recorded as failing and the loop goes on. The loops end when
     /// the returned handles are aborted.
-    pub fn spawn_periodic(self: &Arc<Self>, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn_periodic(&self, tenant_id: &str, interval: Duration) -> Vec<tokio::task::JoinHandle<()>> {
         self.spawn_periodic_spread(tenant_id, interval, 0)
     }
 
     /// [`Self::spawn_periodic`] for the `nth` of several tenants started together: their first
     /// runs are spread so sources do not all start at once.
     pub fn spawn_periodic_spread(
-        self: &Arc<Self>,
+        &self,
         tenant_id: &str,
         interval: Duration,
         nth: usize,
@@ -134,13 +202,7 @@ impl Collector {
                 tokio::time::sleep(offset).await;
                 loop {
                     if let Some(connector) = collector.connector(&tenant_id) {
-                        let run = {
-                            let collector = collector.clone();
-                            tokio::spawn(async move { collector.collect_source(&connector, source, None, false).await })
-                        };
-                        if let Err(panic) = run.await {
-                            collector.record_panic(&tenant_id, source, &panic).await;
-                        }
+                        collector.collect_source(&connector, source, None, false).await;
                     }
                     tokio::time::sleep(interval).await;
                 }
@@ -150,73 +212,147 @@ impl Collector {
     }
 
     /// Records a run that panicked as failing and frees its lease.
-    async fn record_panic(&self, tenant_id: &str, source: Source, panic: &tokio::task::JoinError) {
-        tracing::error!(tenant.id = %tenant_id, source = source.as_str(), "collection panicked: {panic}");
+    async fn record_panic(&self, tenant_id: &str, source: Source) -> SourceSummary {
+        tracing::error!(tenant.id = %tenant_id, source = source.as_str(), "collection panicked");
         let error = "the collector crashed; see the server log";
-        let _ = ledger::record_status(&self.db, tenant_id, source.as_str(), "failing", Some(error)).await;
+        let _ = ledger::record_status(&self.db, tenant_id, source.as_str(), SourceState::Failing, Some(error)).await;
         let _ = ledger::release_lease(&self.db, tenant_id, source.as_str(), &self.holder).await;
+        let mut summary = SourceSummary::new(tenant_id, source.as_str());
+        summary.state = SourceState::Failing;
+        summary.error = Some(error.into());
+        summary
     }
 
-    /// Renews the lease when it is due; `Err(Leased)` when another process took it.
-    pub async fn keep_lease(&self, c: &Connector, source: &str) -> Result<(), IngestError> {
-        let key = (c.tenant_id.clone(), source.to_string());
-        let due =
-            self.renewed.lock().unwrap_or_else(|p| p.into_inner()).get(&key).is_none_or(|t| t.elapsed() >= RENEW_EVERY);
-        if due {
-            if !ledger::renew_lease(&self.db, &c.tenant_id, source, &self.holder).await? {
-                return Err(IngestError::Leased);
-            }
-            self.renewed.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Instant::now());
-        }
-        Ok(())
-    }
-
-    /// Collects one source of one tenant. With `wait`, waits up to five minutes for another
+    /// Collects one source of one tenant, or joins the run of it already going in this process
+    /// (the summary then says `joined`). With `wait`, waits up to five minutes for another
     /// process's lease; without, skips when leased.
     pub async fn collect_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
+        let (run, joined) = self.start_or_join(c.clone(), source, hours, wait);
+        let mut summary = run.await;
+        summary.joined = joined;
+        summary
+    }
+
+    /// Asks for a collection of one source of a tenant without waiting for it (a push
+    /// notification): starts one when none is going; otherwise leaves one pending run, started
+    /// when the current run ends. Many notifications during a run make one more run, not many.
+    pub fn request_collection(&self, c: &Connector, source: Source) {
+        let key = (c.tenant_id.clone(), source);
+        if let Some(flight) = self.flights.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
+            flight.again = true;
+            return;
+        }
+        let _ = self.start_or_join(c.clone(), source, None, false);
+    }
+
+    /// How many runs of (tenant, source) this process started.
+    pub fn runs_started(&self, tenant_id: &str, source: Source) -> u64 {
+        let runs = self.runs_started.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(&(tenant_id.to_string(), source)).copied().unwrap_or(0)
+    }
+
+    /// The run of (tenant, source) going now, or a new one; `true` when joined.
+    fn start_or_join(&self, c: Connector, source: Source, hours: Option<u32>, wait: bool) -> (Run, bool) {
+        let key = (c.tenant_id.clone(), source);
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(flight) = flights.get(&key) {
+            return (flight.run.clone(), true);
+        }
+        *self.runs_started.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default() += 1;
+        metrics::counter!("aoc_ingest_runs_total", "tenant" => c.tenant_id.clone(), "source" => source.as_str())
+            .increment(1);
+        let this = self.clone();
+        // The run is its own task: a caller that goes away (a closed HTTP request) does not
+        // stop it half-way, and the others still get its summary.
+        // The span covers the whole run, so every log line inside it names the tenant and source.
+        let span = tracing::info_span!("collect", tenant.id = %c.tenant_id, source = source.as_str());
+        let task = tokio::spawn(
+            async move {
+                let tenant = c.tenant_id.clone();
+                let summary = match AssertUnwindSafe(this.run_source(&c, source, hours, wait)).catch_unwind().await {
+                    Ok(summary) => summary,
+                    Err(_) => this.record_panic(&tenant, source).await,
+                };
+                this.land(&tenant, source);
+                summary
+            }
+            .instrument(span),
+        );
+        let tenant = key.0.clone();
+        let run: Run = async move {
+            task.await.unwrap_or_else(|_| {
+                let mut summary = SourceSummary::new(&tenant, source.as_str());
+                summary.state = SourceState::Failing;
+                summary.error = Some("the collection was stopped (AOC is shutting down)".into());
+                summary
+            })
+        }
+        .boxed()
+        .shared();
+        flights.insert(key, Flight { run: run.clone(), again: false });
+        (run, false)
+    }
+
+    /// Ends the flight of (tenant, source), starting the pending run if a notification asked.
+    fn land(&self, tenant_id: &str, source: Source) {
+        let key = (tenant_id.to_string(), source);
+        let again = self.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).is_some_and(|f| f.again);
+        if again {
+            if let Some(c) = self.connector(tenant_id) {
+                let _ = self.start_or_join(c, source, None, false);
+            }
+        }
+        // Counted after the pending run started: finished == started means nothing is left.
+        metrics::counter!("aoc_ingest_runs_finished_total", "tenant" => tenant_id.to_string(), "source" => source.as_str())
+            .increment(1);
+    }
+
+    /// Collects one source of one tenant, now (the single-flight is the caller's).
+    async fn run_source(&self, c: &Connector, source: Source, hours: Option<u32>, wait: bool) -> SourceSummary {
         let started = Instant::now();
         let mut summary = SourceSummary::new(&c.tenant_id, source.as_str());
         if !c.sources.contains(&source) {
-            summary.state = "disabled".into();
-            let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "disabled", None).await;
+            summary.state = SourceState::Disabled;
+            let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), SourceState::Disabled, None).await;
             return summary;
         }
         if let Some(problem) = self.problem(&c.tenant_id) {
-            summary.state = "failing".into();
-            let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "failing", Some(&problem)).await;
+            summary.state = SourceState::Failing;
+            let _ =
+                ledger::record_status(&self.db, &c.tenant_id, source.as_str(), SourceState::Failing, Some(&problem))
+                    .await;
             summary.error = Some(problem);
             return summary;
         }
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            match ledger::acquire_lease(&self.db, &c.tenant_id, source.as_str(), &self.holder).await {
-                Ok(true) => break,
-                Ok(false) if wait && Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(1)).await,
-                Ok(false) => {
-                    summary.state = "skipped".into();
-                    summary.error = Some(IngestError::Leased.to_string());
-                    return summary;
-                }
-                Err(e) => {
-                    summary.state = "failing".into();
-                    summary.error = Some(format!("database error: {e}"));
-                    return summary;
-                }
+        let lease = match self.lease(c, source, wait).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                summary.state = SourceState::Skipped;
+                summary.error = Some(IngestError::Leased.to_string());
+                return summary;
             }
-        }
-        self.renewed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((c.tenant_id.clone(), source.as_str().into()), Instant::now());
-        let span = tracing::info_span!("collect", tenant.id = %c.tenant_id, source = source.as_str());
-        let result = {
-            let _enter = span.enter();
-            tracing::info!(hours, "collection started");
-            drop(_enter);
-            match source {
-                Source::Unified => super::unified::collect(self, c, hours, &mut summary).await,
-                other => super::graph::collect(self, c, other, hours, &mut summary).await,
+            Err(e) => {
+                let reported = e.report(&c.tenant_id, source.as_str());
+                summary.state = SourceState::Failing;
+                summary.error = Some(reported.message);
+                summary.error_id = Some(reported.id);
+                return summary;
             }
+        };
+        tracing::info!(hours, "collection started");
+        let normalize = self.domains.context(&self.graph, c).await;
+        let run = RunContext {
+            db: &self.db,
+            subscribers: &self.subscribers,
+            connector: c,
+            source,
+            hours,
+            lease: &lease,
+            normalize,
+        };
+        let result = match source {
+            Source::Unified => super::unified::collect(&run, &self.management, &mut summary).await,
+            _ => super::graph::collect(&run, &self.graph, &mut summary).await,
         };
         let stats = self.api.take_stats(c);
         if stats.throttled > 0 {
@@ -226,25 +362,35 @@ impl Collector {
         }
         match &result {
             Ok(()) => {
-                summary.state = "ok".into();
-                let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), "ok", None).await;
+                summary.state = SourceState::Ok;
+                let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), SourceState::Ok, None).await;
             }
             Err(IngestError::Leased) => {
-                summary.state = "skipped".into();
+                summary.state = SourceState::Skipped;
                 summary.error = Some(IngestError::Leased.to_string());
             }
             Err(e) => {
-                summary.state = e.state().into();
-                summary.error = Some(e.to_string());
-                let error = e.to_string();
-                let _ = ledger::record_status(&self.db, &c.tenant_id, source.as_str(), e.state(), Some(&error)).await;
+                let reported = e.report(&c.tenant_id, source.as_str());
+                summary.state = e.state();
+                let _ =
+                    ledger::record_status(&self.db, &c.tenant_id, source.as_str(), e.state(), Some(&reported.message))
+                        .await;
+                summary.error = Some(reported.message);
+                summary.error_id = Some(reported.id);
             }
         }
-        let _ = ledger::release_lease(&self.db, &c.tenant_id, source.as_str(), &self.holder).await;
+        lease.release().await;
         summary.seconds = started.elapsed().as_secs_f64();
+        if let Ok(Some(lag)) = super::health::lag_seconds(&self.db, &c.tenant_id, source).await {
+            metrics::gauge!("aoc_ingest_lag_seconds", "tenant" => c.tenant_id.clone(), "source" => source.as_str())
+                .set(lag as f64);
+        }
+        if let Ok(counts) = ledger::coverage_counts(&self.db).await {
+            for (state, n) in counts {
+                metrics::gauge!("aoc_coverage_windows", "state" => state).set(n as f64);
+            }
+        }
         tracing::info!(
-            tenant.id = %c.tenant_id,
-            source = source.as_str(),
             state = %summary.state,
             fetched = summary.fetched,
             inserted = summary.inserted,
@@ -254,6 +400,19 @@ impl Collector {
             "collection finished"
         );
         summary
+    }
+
+    /// Takes the lease of (tenant, source); with `wait`, waits up to five minutes for another
+    /// process's; `None` when it stays taken.
+    async fn lease(&self, c: &Connector, source: Source, wait: bool) -> Result<Option<Lease>, IngestError> {
+        let deadline = Instant::now() + LEASE_WAIT;
+        loop {
+            match Lease::acquire(&self.db, &c.tenant_id, source, &self.holder).await? {
+                Some(lease) => return Ok(Some(lease)),
+                None if wait && Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(1)).await,
+                None => return Ok(None),
+            }
+        }
     }
 
     /// Collects every source of every connector (sources of one tenant run concurrently).

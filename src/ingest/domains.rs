@@ -11,16 +11,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
-use serde::Deserialize;
-
-use super::connector::{Api, Connector};
-use super::http::{ApiClient, Budget, CallError};
+use super::connector::Connector;
+use super::graph_client::GraphClient;
+use super::http::CallError;
 use crate::normalize::Context;
 
 const FRESH: Duration = Duration::from_secs(24 * 3600);
 const RETRY_FAILED: Duration = Duration::from_secs(600);
-const MAX_PAGES: usize = 20;
 
 #[derive(Clone)]
 struct Entry {
@@ -36,31 +33,16 @@ pub struct DomainCache {
     entries: std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<Option<Entry>>>>>,
 }
 
-#[derive(Deserialize)]
-struct DomainPage {
-    #[serde(default)]
-    value: Vec<Domain>,
-    #[serde(rename = "@odata.nextLink")]
-    next_link: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Domain {
-    id: String,
-    #[serde(rename = "isVerified", default)]
-    is_verified: bool,
-}
-
 impl DomainCache {
     /// The normalization context of `c`: its configured domains and those Graph lists.
-    pub async fn context(&self, api: &ApiClient, c: &Connector) -> Context {
+    pub async fn context(&self, graph: &GraphClient, c: &Connector) -> Context {
         let mut domains: Vec<String> = c.domains.iter().map(|d| d.trim().to_ascii_lowercase()).collect();
         let slot =
             self.entries.lock().unwrap_or_else(|p| p.into_inner()).entry(c.tenant_id.clone()).or_default().clone();
         let mut slot = slot.lock().await;
         let entry = match slot.as_ref() {
             Some(e) if e.until > Instant::now() => e.clone(),
-            _ => slot.insert(lookup(api, c).await).clone(),
+            _ => slot.insert(lookup(graph, c).await).clone(),
         };
         drop(slot);
         for d in entry.domains {
@@ -72,9 +54,9 @@ impl DomainCache {
     }
 }
 
-async fn lookup(api: &ApiClient, c: &Connector) -> Entry {
+async fn lookup(graph: &GraphClient, c: &Connector) -> Entry {
     let now = Instant::now();
-    match fetch(api, c).await {
+    match graph.verified_domains(c).await {
         Ok(domains) => {
             tracing::debug!(tenant = %c.tenant_id, domains = domains.len(), "tenant domains read from Graph");
             Entry { domains, until: now + FRESH }
@@ -98,32 +80,4 @@ async fn lookup(api: &ApiClient, c: &Connector) -> Entry {
             Entry { domains: Vec::new(), until: now + RETRY_FAILED }
         }
     }
-}
-
-async fn fetch(api: &ApiClient, c: &Connector) -> Result<Vec<String>, CallError> {
-    let mut url = format!("{}/v1.0/domains?$select=id,isVerified", c.graph_url);
-    let mut out = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let response = api.send(c, Api::Graph, Budget::GraphDirectory, Method::GET, &url, None).await?;
-        let bytes = response.bytes().await.map_err(|e| {
-            CallError::Failed(super::IngestError::Transient(format!(
-                "the domain list download failed: {}",
-                super::token::without_url(&e)
-            )))
-        })?;
-        let page: DomainPage = serde_json::from_slice(&bytes).map_err(|_| {
-            CallError::Failed(super::IngestError::Transient("Graph /domains did not answer a domain list".into()))
-        })?;
-        for d in page.value {
-            let id = d.id.trim().to_ascii_lowercase();
-            if d.is_verified && crate::config::is_domain_name(&id) && !out.contains(&id) {
-                out.push(id);
-            }
-        }
-        match page.next_link {
-            Some(next) => url = super::graph::follow(c, &next),
-            None => break,
-        }
-    }
-    Ok(out)
 }

@@ -8,7 +8,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrai
 use serde::Serialize;
 
 use super::connector::Connector;
-use super::unified::CONTENT_TYPES;
+use super::management::CONTENT_TYPES;
+use super::summary::SourceState;
 use crate::normalize::Source;
 use crate::store::entities::{events, source_status, watermarks};
 
@@ -18,7 +19,7 @@ pub struct SourceHealth {
     pub tenant_id: String,
     pub source: String,
     /// ok, lagging, throttled, failing, unlicensed, disabled.
-    pub state: String,
+    pub state: SourceState,
     /// Why the state is not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -58,6 +59,12 @@ async fn oldest_watermark(
     Ok(rows.into_iter().map(|w| w.position).min())
 }
 
+/// Seconds between now and the oldest watermark of a source (`None` before its first run).
+pub async fn lag_seconds(db: &DatabaseConnection, tenant: &str, source: Source) -> Result<Option<i64>, DbErr> {
+    let watermark = oldest_watermark(db, tenant, source).await?;
+    Ok(watermark.map(|w| (Utc::now() - w).num_seconds().max(0)))
+}
+
 /// The health of every source of every connector.
 pub async fn source_health(
     db: &DatabaseConnection,
@@ -80,29 +87,30 @@ pub async fn source_health(
                 .count(db)
                 .await?;
             let last_success = status.as_ref().and_then(|s| s.last_success_at);
-            let stored = status.as_ref().map(|s| s.state.as_str()).unwrap_or("");
+            let stored = status.as_ref().and_then(|s| SourceState::parse(&s.state));
+            let last_error = || status.as_ref().and_then(|s| s.last_error.clone());
             let (state, reason) = if !c.sources.contains(&source) {
-                ("disabled", Some("not in SOURCES".to_string()))
-            } else if stored == "unlicensed" {
-                ("unlicensed", status.as_ref().and_then(|s| s.last_error.clone()))
-            } else if stored == "failing" {
-                ("failing", status.as_ref().and_then(|s| s.last_error.clone()))
+                (SourceState::Disabled, Some("not in SOURCES".to_string()))
+            } else if stored == Some(SourceState::Unlicensed) {
+                (SourceState::Unlicensed, last_error())
+            } else if stored == Some(SourceState::Failing) {
+                (SourceState::Failing, last_error())
             } else if !schedule.periodic {
-                ("disabled", Some("periodic collection is off (ENABLE_PERIODIC_FETCH); collect with `aoc fetch` or /api/fetch-audit-logs".to_string()))
+                (SourceState::Disabled, Some("periodic collection is off (ENABLE_PERIODIC_FETCH); collect with `aoc fetch` or /api/fetch-audit-logs".to_string()))
             } else if last_success.is_none_or(|t| now - t > stale_after) {
                 let since = last_success.map_or("ever".to_string(), |t| format!("since {}", t.to_rfc3339()));
-                ("failing", Some(format!("no successful collection {since}")))
-            } else if stored == "throttled" {
-                ("throttled", status.as_ref().and_then(|s| s.last_error.clone()))
+                (SourceState::Failing, Some(format!("no successful collection {since}")))
+            } else if stored == Some(SourceState::Throttled) {
+                (SourceState::Throttled, last_error())
             } else if watermark.is_some_and(|w| now - w > stale_after) {
-                ("lagging", Some("collection is behind its schedule".to_string()))
+                (SourceState::Lagging, Some("collection is behind its schedule".to_string()))
             } else {
-                ("ok", None)
+                (SourceState::Ok, None)
             };
             out.push(SourceHealth {
                 tenant_id: c.tenant_id.clone(),
                 source: source.as_str().into(),
-                state: state.into(),
+                state,
                 reason,
                 lag_seconds: watermark.map(|w| (now - w).num_seconds().max(0)),
                 watermark,

@@ -1,7 +1,9 @@
 //! Calls to Microsoft's APIs with what every call needs: a token (refreshed after a 401), the
-//! per-tenant request budget (never exceeded, so AF429 stays rare), retries with backoff for
-//! transient failures, and `Retry-After` / AF429 back-off. Errors that retrying cannot fix are
-//! returned for the caller to map (AF codes, Graph codes).
+//! per-tenant request budget (never exceeded, so AF429 stays rare), retries of transient
+//! failures and throttling under the policies of `retry` (honouring `Retry-After`), and the
+//! request metrics. Errors that retrying cannot fix are returned for the protocol clients
+//! (`management`, `graph_client`) to map. Callers hand in URLs they built or passed through
+//! `links::guard`: the token goes with every request.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -12,16 +14,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, Response, StatusCode};
 
 use super::connector::{Api, Connector};
+use super::error::IngestError;
+use super::retry::{retry_after, Attempts, Backoff};
 use super::token::{without_url, TokenProvider};
 use super::wire::ApiErrorBody;
-use super::IngestError;
-
-/// Retries of transient failures (5xx, timeouts, connection errors).
-const TRANSIENT_RETRIES: u32 = 5;
-/// Retries while throttled (429, AF429).
-const THROTTLE_RETRIES: u32 = 8;
-/// The longest `Retry-After` honoured in one wait.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// An API refusal that retrying does not fix.
 #[derive(Debug, Clone)]
@@ -89,15 +85,17 @@ fn quota(budget: Budget, rpm: u32) -> Quota {
     }
 }
 
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get("retry-after")?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+fn api_label(api: Api) -> &'static str {
+    match api {
+        Api::Management => "management",
+        Api::Graph => "graph",
+    }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(250 * 2u64.pow(attempt.min(7)));
-    let jitter = Duration::from_millis(rand::random::<u64>() % 250);
-    (base + jitter).min(Duration::from_secs(30))
+/// Counts a request by API and status (`error` when no answer came).
+fn count_request(api: Api, status: Option<StatusCode>) {
+    let status = status.map_or_else(|| "error".to_string(), |s| s.as_u16().to_string());
+    metrics::counter!("aoc_ingest_requests_total", "api" => api_label(api), "status" => status).increment(1);
 }
 
 impl ApiClient {
@@ -108,7 +106,7 @@ impl ApiClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("AOC/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| IngestError::Fatal(format!("could not build the HTTP client: {e}")))?;
+            .map_err(|e| IngestError::fatal_with("could not build the HTTP client", e.to_string()))?;
         Ok(Self {
             tokens: TokenProvider::new(http.clone()),
             http,
@@ -146,7 +144,9 @@ impl ApiClient {
         body: Option<serde_json::Value>,
     ) -> Result<Response, CallError> {
         let limiter = self.limiter(c, budget);
-        let (mut transient, mut throttled, mut reauth) = (0u32, 0u32, false);
+        let mut transient = Attempts::new(Backoff::TRANSIENT);
+        let mut throttled = Attempts::new(Backoff::THROTTLED);
+        let mut reauth = false;
         loop {
             limiter.until_ready().await;
             let token = self.tokens.token(c, api).await?;
@@ -159,21 +159,22 @@ impl ApiClient {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    if transient >= TRANSIENT_RETRIES {
-                        return Err(IngestError::Transient(format!(
-                            "{} after {} attempts",
-                            without_url(&e),
-                            transient + 1
-                        ))
-                        .into());
+                    count_request(api, None);
+                    if transient.wait(None).await {
+                        self.note(c, |s| s.retried += 1);
+                        continue;
                     }
-                    self.note(c, |s| s.retried += 1);
-                    tokio::time::sleep(backoff(transient)).await;
-                    transient += 1;
-                    continue;
+                    return Err(IngestError::transient(format!(
+                        "the {} API could not be reached: {} after {} attempts; check the network and the base URL",
+                        api_label(api),
+                        without_url(&e),
+                        transient.used() + 1
+                    ))
+                    .into());
                 }
             };
             let status = response.status();
+            count_request(api, Some(status));
             if status.is_success() {
                 return Ok(response);
             }
@@ -183,38 +184,38 @@ impl ApiClient {
                 reauth = true;
                 continue;
             }
-            let wait_hint = retry_after(&response);
+            let wait_hint = retry_after(response.headers());
             let bytes = response.bytes().await.unwrap_or_default();
             let error: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
             let is_af429 = error.error.code == "AF429";
             if status == StatusCode::TOO_MANY_REQUESTS || is_af429 {
                 self.note(c, |s| s.throttled += 1);
-                if throttled >= THROTTLE_RETRIES {
-                    return Err(IngestError::Throttled(format!(
-                        "still throttled after {} retries ({})",
-                        throttled, error.error.code
-                    ))
-                    .into());
+                metrics::counter!("aoc_ingest_throttled_total", "api" => api_label(api)).increment(1);
+                if throttled.wait(wait_hint).await {
+                    continue;
                 }
-                let wait =
-                    wait_hint.unwrap_or(Duration::from_secs(if is_af429 { 2 * 2u64.pow(throttled.min(5)) } else { 5 }));
-                tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
-                throttled += 1;
-                continue;
+                return Err(IngestError::Throttled(format!(
+                    "still throttled after {} retries{}; the next run goes on where this one stopped",
+                    throttled.used(),
+                    if is_af429 { " (AF429)" } else { "" }
+                ))
+                .into());
             }
             if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-                if transient >= TRANSIENT_RETRIES {
-                    return Err(IngestError::Transient(format!(
-                        "Microsoft answered {status}{} after {} attempts",
-                        if error.error.code.is_empty() { String::new() } else { format!(" ({})", error.error.code) },
-                        transient + 1
-                    ))
-                    .into());
+                if transient.wait(wait_hint).await {
+                    self.note(c, |s| s.retried += 1);
+                    continue;
                 }
-                self.note(c, |s| s.retried += 1);
-                tokio::time::sleep(wait_hint.unwrap_or_else(|| backoff(transient)).min(MAX_RETRY_AFTER)).await;
-                transient += 1;
-                continue;
+                return Err(IngestError::transient_with(
+                    format!(
+                        "Microsoft's {} API kept failing (HTTP {}) after {} attempts; the next run tries again",
+                        api_label(api),
+                        status.as_u16(),
+                        transient.used() + 1
+                    ),
+                    format!("{} {}", error.error.code, error.error.message),
+                )
+                .into());
             }
             let message = if error.error.message.is_empty() {
                 String::from_utf8_lossy(&bytes).chars().take(300).collect()

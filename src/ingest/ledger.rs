@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Statement,
+};
 
+use super::summary::SourceState;
 use crate::store::entities::{collection_leases, coverage_windows, seen_blobs, source_status, watermarks};
 
 /// How long a lease lasts without renewal.
@@ -82,7 +85,45 @@ pub async fn seen_blobs(
     Ok(seen)
 }
 
-/// Records that a window failed (or is parked after too many attempts).
+/// The records of the blobs stored for a Unified Audit Log window of one content type.
+pub async fn window_records(
+    db: &DatabaseConnection,
+    tenant: &str,
+    content_type: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let (p1, p2, p3, p4) =
+        if backend == sea_orm::DbBackend::Postgres { ("$1", "$2", "$3", "$4") } else { ("?", "?", "?", "?") };
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(record_count), 0) AS BIGINT) AS n FROM seen_blobs WHERE tenant_id = {p1} AND content_type = {p2} AND content_created >= {p3} AND content_created < {p4}"
+    );
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [tenant.into(), content_type.into(), start.into(), end.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n").unwrap_or(0)).unwrap_or(0))
+}
+
+/// Coverage windows per state (done, failed, parked, ...), over every tenant and source.
+pub async fn coverage_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, DbErr> {
+    use sea_orm::{QuerySelect, SelectColumns};
+    coverage_windows::Entity::find()
+        .select_only()
+        .select_column(coverage_windows::Column::State)
+        .column_as(coverage_windows::Column::Id.count(), "n")
+        .group_by(coverage_windows::Column::State)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await
+}
+
+/// Records that a window failed (or is parked after too many attempts). `error` is the
+/// user-safe message (with its error id), never Microsoft's or the database's text.
 pub async fn window_failed(
     db: &impl ConnectionTrait,
     tenant: &str,
@@ -136,17 +177,18 @@ pub async fn window_failed(
     Ok(())
 }
 
-/// Records the outcome of a collection run in the source's status.
+/// Records the outcome of a collection run in the source's status. `error` is the user-safe
+/// message (with its error id).
 pub async fn record_status(
     db: &DatabaseConnection,
     tenant: &str,
     source: &str,
-    state: &str,
+    state: SourceState,
     error: Option<&str>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let existing = source_status::Entity::find_by_id((tenant.to_string(), source.to_string())).one(db).await?;
-    let success = error.is_none() || state == "unlicensed" || state == "disabled";
+    let success = error.is_none() || state == SourceState::Unlicensed || state == SourceState::Disabled;
     let failures = match (&existing, success) {
         (_, true) => 0,
         (Some(e), false) => e.consecutive_failures + 1,
@@ -155,7 +197,7 @@ pub async fn record_status(
     let model = source_status::ActiveModel {
         tenant_id: Set(tenant.into()),
         source: Set(source.into()),
-        state: Set(state.into()),
+        state: Set(state.as_str().into()),
         last_success_at: Set(if error.is_none() {
             Some(now)
         } else {

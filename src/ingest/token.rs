@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 
 use super::connector::{Api, Connector, Credential};
+use super::error::IngestError;
+use super::retry::{Attempts, Backoff};
 use super::wire::{TokenErrorBody, TokenResponse};
-use super::IngestError;
 
 struct Cached {
     token: String,
@@ -88,47 +89,55 @@ impl TokenProvider {
                     "aud": endpoint, "iss": c.client_id, "sub": c.client_id,
                     "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "iat": now, "exp": now + 600,
                 });
-                let assertion = jsonwebtoken::encode(&header, &claims, key)
-                    .map_err(|e| IngestError::Fatal(format!("could not sign the certificate assertion: {e}")))?;
+                let assertion = jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
+                    IngestError::fatal_with(
+                        "could not sign the certificate assertion; check the private key",
+                        e.to_string(),
+                    )
+                })?;
                 form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
                 form.push(("client_assertion", assertion));
             }
         }
-        let mut last_error = String::new();
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
-            }
+        let mut retries = Attempts::new(Backoff::BODY);
+        loop {
             let response = match self.http.post(&endpoint).form(&form).send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last_error =
+                    let failure =
                         format!("the token endpoint {} could not be reached: {}", c.login_url, without_url(&e));
-                    continue;
+                    if retries.wait(None).await {
+                        continue;
+                    }
+                    return Err(IngestError::transient(format!("{failure}; check the network and LOGIN_BASE_URL")));
                 }
             };
             let status = response.status();
+            let headers = response.headers().clone();
             let body = response.bytes().await.unwrap_or_default();
             if status.is_success() {
-                let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-                    IngestError::Transient("the token endpoint answered with an unreadable body".into())
-                })?;
+                let parsed: TokenResponse = serde_json::from_slice(&body)
+                    .map_err(|_| IngestError::transient("the token endpoint answered with an unreadable body"))?;
                 return Ok((parsed.access_token, parsed.expires_in));
             }
             if status.is_server_error() || status.as_u16() == 429 {
-                last_error = format!("the token endpoint answered {status}");
-                continue;
+                if retries.wait(super::retry::retry_after(&headers)).await {
+                    continue;
+                }
+                return Err(IngestError::transient(format!(
+                    "the token endpoint kept failing (HTTP {}); the next run tries again",
+                    status.as_u16()
+                )));
             }
             let error: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             let code = error.error_codes.first().copied();
             let message = error.error_description.lines().next().unwrap_or(&error.error).trim().to_string();
             return Err(IngestError::Auth {
                 code,
-                message: if message.is_empty() { format!("HTTP {status}") } else { message },
+                detail: if message.is_empty() { format!("HTTP {status}") } else { message },
                 hint: hint_for(code).to_string(),
             });
         }
-        Err(IngestError::Transient(last_error))
     }
 }
 

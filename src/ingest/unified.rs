@@ -1,30 +1,25 @@
-//! The Unified Audit Log through the Office 365 Management Activity API: ensure the five
-//! subscriptions, list content by contentCreated windows (one hour each, within the last seven
-//! days), follow NextPageUri in every variant, skip blobs already stored, fetch the rest with
-//! bounded concurrency as streams, and re-list recent windows (reconciliation) because blobs
-//! appear late and out of order. Every AF code maps to an action.
+//! Collection of the Unified Audit Log: which contentCreated windows to list (one hour each,
+//! within the last seven days, re-listing the last 24 hours because blobs appear late and out of
+//! order), which blobs are already stored, fetching the rest with bounded concurrency as streams,
+//! and the watermarks and coverage windows that record it. The protocol is `management`'s.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures_util::{stream, StreamExt};
-use reqwest::Method;
-use sea_orm::{ConnectionTrait, Statement};
 
-use super::collector::Collector;
-use super::connector::{Api, Connector};
-use super::http::{ApiRefusal, Budget, CallError};
+use super::error::IngestError;
 use super::jsonstream::ArraySplitter;
-use super::wire::{ContentDescriptor, SubscriptionEntry};
-use super::{ledger, IngestError, SourceSummary};
-use crate::normalize::{self, Source};
-use crate::store::writer::{store_batch, Completion};
+use super::ledger;
+use super::management::{short, Blob, ManagementClient};
+use super::retry::{Attempts, Backoff};
+use super::run::RunContext;
+use super::summary::SourceSummary;
+use super::wire::ContentDescriptor;
+use crate::normalize;
+use crate::store::writer::Completion;
 
-/// The content types of the Unified Audit Log.
-pub const CONTENT_TYPES: [&str; 5] =
-    ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"];
 /// Records per stored batch.
 const BATCH: usize = 500;
 /// Batches of one blob being stored at once (see `store_stream`).
@@ -35,180 +30,6 @@ const BLOB_CONCURRENCY: usize = 4;
 const RECONCILE: Duration = Duration::hours(24);
 /// The largest single record accepted (Microsoft's records are kilobytes).
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
-/// Microsoft asks for at most one start per content type per 15 minutes.
-const START_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// When each (tenant, content type) subscription was last started by this process.
-#[derive(Default)]
-pub struct StartLog(Mutex<HashMap<(String, String), Instant>>);
-
-impl StartLog {
-    fn may_start(&self, tenant: &str, ct: &str) -> bool {
-        let log = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        log.get(&(tenant.to_string(), ct.to_string())).is_none_or(|t| t.elapsed() >= START_INTERVAL)
-    }
-
-    fn started(&self, tenant: &str, ct: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert((tenant.to_string(), ct.to_string()), Instant::now());
-    }
-}
-
-fn feed_url(c: &Connector) -> String {
-    format!("{}/api/v1.0/{}/activity/feed", c.management_url, c.tenant_id)
-}
-
-/// Points a URL Microsoft returned at the configured endpoint (a proxy or the simulator), and
-/// adds PublisherIdentifier when it is missing (Microsoft does not carry it over).
-fn follow(c: &Connector, url: &str) -> String {
-    let canonical = c.cloud.management_url();
-    let mut url = match url.strip_prefix(canonical) {
-        Some(rest) if c.management_url != canonical => format!("{}{rest}", c.management_url),
-        _ => url.to_string(),
-    };
-    if !url.to_ascii_lowercase().contains("publisheridentifier=") {
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("PublisherIdentifier={}", c.publisher_id));
-    }
-    url
-}
-
-fn refusal_error(r: &ApiRefusal, what: &str) -> IngestError {
-    match r.code.as_str() {
-        "AF10001" => IngestError::Permission {
-            message: format!("{what}: {}", r.message),
-            hint: "grant the app ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All) under Office 365 Management APIs, with admin consent".into(),
-        },
-        "AF20010" | "AF20013" => IngestError::Fatal(format!("{what}: {} ({}). Check TENANT_ID: the Management API needs the tenant GUID", r.message, r.code)),
-        code if code.starts_with("StartSubscription") => IngestError::Fatal(format!(
-            "{what}: the tenant's unified audit log is not turned on ({}). Turn on auditing in Microsoft Purview; it takes up to 60 minutes",
-            r.message
-        )),
-        _ => IngestError::Transient(format!("{what}: HTTP {} {} {}", r.status, r.code, r.message)),
-    }
-}
-
-/// Lists subscriptions and starts the missing ones (AF20024 means already on).
-async fn ensure_subscriptions(
-    col: &Collector,
-    c: &Connector,
-    summary: &mut SourceSummary,
-) -> Result<Vec<&'static str>, IngestError> {
-    let list = format!("{}/subscriptions/list?PublisherIdentifier={}", feed_url(c), c.publisher_id);
-    let response =
-        col.api.send(c, Api::Management, Budget::Management, Method::GET, &list, None).await.map_err(|e| match e {
-            CallError::Refused(r) => refusal_error(&r, "listing subscriptions"),
-            CallError::Failed(e) => e,
-        })?;
-    let entries: Vec<SubscriptionEntry> =
-        response.json().await.map_err(|_| IngestError::Transient("the subscription list was not readable".into()))?;
-    let enabled: Vec<String> =
-        entries.iter().filter(|e| e.status.eq_ignore_ascii_case("enabled")).map(|e| e.content_type.clone()).collect();
-    let mut usable = Vec::new();
-    for ct in CONTENT_TYPES {
-        if enabled.iter().any(|e| e == ct) {
-            usable.push(ct);
-            continue;
-        }
-        if !col.starts.may_start(&c.tenant_id, ct) {
-            summary
-                .warnings
-                .push(format!("{ct}: subscription not enabled; waiting 15 minutes before starting it again"));
-            continue;
-        }
-        let url =
-            format!("{}/subscriptions/start?contentType={ct}&PublisherIdentifier={}", feed_url(c), c.publisher_id);
-        col.starts.started(&c.tenant_id, ct);
-        match col.api.send(c, Api::Management, Budget::Management, Method::POST, &url, None).await {
-            Ok(_) => usable.push(ct),
-            Err(CallError::Refused(r)) if r.code == "AF20024" => usable.push(ct),
-            Err(CallError::Refused(r)) if r.code == "AF10001" && ct == "DLP.All" => {
-                summary.warnings.push("DLP.All skipped: the app lacks ActivityFeed.ReadDlp".into());
-            }
-            Err(CallError::Refused(r)) => return Err(refusal_error(&r, &format!("starting the {ct} subscription"))),
-            Err(CallError::Failed(e)) => return Err(e),
-        }
-    }
-    Ok(usable)
-}
-
-/// Every blob listed for a window, following NextPageUri / NextPageUrl.
-async fn list_window(
-    col: &Collector,
-    c: &Connector,
-    ct: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Vec<ContentDescriptor>, IngestError> {
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let first = format!(
-        "{}/subscriptions/content?contentType={ct}&startTime={}&endTime={}&PublisherIdentifier={}",
-        feed_url(c),
-        fmt(start),
-        fmt(end),
-        c.publisher_id
-    );
-    let mut url = Some(first.clone());
-    let mut blobs = Vec::new();
-    let mut restarts = 0;
-    let mut pages = 0;
-    let mut bad_bodies = 0;
-    while let Some(u) = url.take() {
-        pages += 1;
-        if pages > 10_000 {
-            return Err(IngestError::Transient(format!("{ct}: listing did not end after 10,000 pages")));
-        }
-        let response = match col.api.send(c, Api::Management, Budget::Management, Method::GET, &u, None).await {
-            Ok(r) => r,
-            Err(CallError::Refused(r)) if r.code == "AF20031" && restarts < 2 => {
-                // An invalid nextPage: list the window again from the start.
-                restarts += 1;
-                blobs.clear();
-                url = Some(first.clone());
-                continue;
-            }
-            Err(CallError::Refused(r)) => {
-                return Err(match r.code.as_str() {
-                    "AF20022" | "AF20023" => IngestError::Transient(format!(
-                        "{ct}: the subscription is not enabled ({}); it will be started again",
-                        r.code
-                    )),
-                    "AF20030" | "AF20055" => {
-                        IngestError::Transient(format!("{ct}: the window was refused ({}): {}", r.code, r.message))
-                    }
-                    _ => refusal_error(&r, &format!("listing {ct}")),
-                })
-            }
-            Err(CallError::Failed(e)) => return Err(e),
-        };
-        let next = ["NextPageUri", "NextPageUrl"]
-            .iter()
-            .find_map(|h| response.headers().get(*h))
-            .and_then(|v| v.to_str().ok())
-            .map(|v| follow(c, v.trim()));
-        let body = response.bytes().await;
-        match body.ok().and_then(|b| serde_json::from_slice::<Vec<ContentDescriptor>>(&b).ok()) {
-            Some(page) => {
-                blobs.extend(page);
-                url = next;
-            }
-            None if bad_bodies < 4 => {
-                // A cut-off or garbled page: ask for the same page again.
-                bad_bodies += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(250 * 2u64.pow(bad_bodies))).await;
-                url = Some(u);
-            }
-            None => {
-                return Err(IngestError::Transient(format!(
-                    "{ct}: a content listing page was not valid JSON after {bad_bodies} retries"
-                )))
-            }
-        }
-    }
-    // Duplicated descriptors across pages happen; keep the first of each contentId.
-    let mut seen = std::collections::HashSet::new();
-    blobs.retain(|b| seen.insert(b.content_id.clone()));
-    Ok(blobs)
-}
 
 /// What happened to one blob.
 enum BlobResult {
@@ -219,51 +40,41 @@ enum BlobResult {
 /// Fetches one blob as a stream and stores its records in batches; the blob is marked seen in
 /// the transaction of its last batch.
 async fn fetch_blob(
-    col: &Collector,
-    c: &Connector,
+    run: &RunContext<'_>,
+    client: &ManagementClient,
     blob: &ContentDescriptor,
     summary: &Mutex<SourceSummary>,
 ) -> Result<BlobResult, IngestError> {
-    let url = follow(c, &blob.content_uri);
     let created = normalize::parse_time(&blob.content_created).unwrap_or_else(Utc::now);
-    let mut last_error = String::new();
-    for attempt in 0..4u32 {
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(500 * 2u64.pow(attempt))).await;
-        }
-        let response = match col.api.send(c, Api::Management, Budget::Management, Method::GET, &url, None).await {
-            Ok(r) => r,
-            Err(CallError::Refused(r)) if r.code == "AF20051" => {
-                return Ok(BlobResult::Skipped(format!(
-                    "blob {} expired before it could be fetched (AF20051)",
-                    short(&blob.content_id)
-                )))
-            }
-            Err(CallError::Refused(r)) if r.code == "AF20050" || r.code == "AF20052" || r.status == 404 => {
-                return Ok(BlobResult::Skipped(format!(
-                    "blob {} no longer exists ({})",
-                    short(&blob.content_id),
-                    r.code
-                )))
-            }
-            Err(CallError::Refused(r)) => return Err(refusal_error(&r, "fetching a blob")),
-            Err(CallError::Failed(e)) => return Err(e),
+    let mut retries = Attempts::new(Backoff::BODY);
+    loop {
+        let response = match client.open_blob(run.connector, blob).await? {
+            Blob::Body(r) => r,
+            Blob::Gone(why) => return Ok(BlobResult::Skipped(why)),
         };
-        match store_stream(col, c, blob, created, response, summary).await {
+        match store_stream(run, blob, created, response, summary).await {
             Ok(_) => return Ok(BlobResult::Stored),
-            Err(e) => last_error = e,
+            // A body cut off or a batch that failed: the blob is fetched again (what was stored
+            // of it is not stored twice).
+            Err(e) if retries.wait(None).await => {
+                tracing::debug!(blob = %short(&blob.content_id), error = %e, "fetching a blob again");
+            }
+            Err(e) => {
+                return Err(IngestError::transient_with(
+                    format!(
+                        "blob {} could not be stored after {} attempts; it is fetched again on the next run",
+                        short(&blob.content_id),
+                        retries.used() + 1
+                    ),
+                    e,
+                ))
+            }
         }
     }
-    Err(IngestError::Transient(format!("blob {}: {last_error}", short(&blob.content_id))))
-}
-
-fn short(content_id: &str) -> String {
-    content_id.chars().take(48).collect()
 }
 
 async fn store_stream(
-    col: &Collector,
-    c: &Connector,
+    run: &RunContext<'_>,
     blob: &ContentDescriptor,
     created: DateTime<Utc>,
     response: reqwest::Response,
@@ -273,7 +84,6 @@ async fn store_stream(
     let mut pending: Vec<String> = Vec::new();
     let mut body = response.bytes_stream();
     let mut total = 0u64;
-    let context = col.domains.context(&col.api, c).await;
     // Up to BATCHES_IN_FLIGHT full batches are stored while the download goes on, so a large
     // blob's batches can share a transaction (SQLite's group commit) and normalization overlaps
     // the download. The blob is marked done with its last records only after every earlier
@@ -303,7 +113,7 @@ async fn store_stream(
                 while pending.len() >= BATCH {
                     let batch: Vec<String> = pending.drain(..BATCH).collect();
                     total += batch.len() as u64;
-                    in_flight.push(store_records(col, c, &blob.content_type, batch, &[], &context, summary));
+                    in_flight.push(store_records(run, &blob.content_type, batch, &[], summary));
                 }
             }
         }
@@ -320,69 +130,41 @@ async fn store_stream(
     splitter.finish().map_err(|e| e.to_string())?;
     total += pending.len() as u64;
     let done = Completion::Blob {
-        tenant_id: c.tenant_id.clone(),
+        tenant_id: run.tenant().to_string(),
         content_id: blob.content_id.clone(),
         content_type: blob.content_type.clone(),
         created,
         records: total as i64,
     };
-    store_records(col, c, &blob.content_type, pending, &[done], &context, summary).await?;
+    store_records(run, &blob.content_type, pending, &[done], summary).await?;
     Ok(total)
 }
 
 async fn store_records(
-    col: &Collector,
-    c: &Connector,
+    run: &RunContext<'_>,
     content_type: &str,
     raws: Vec<String>,
     completions: &[Completion],
-    context: &normalize::Context,
     summary: &Mutex<SourceSummary>,
 ) -> Result<(), String> {
     let now = Utc::now();
     let fetched = raws.len() as u64;
-    let rows = super::rows_off_thread(&c.tenant_id, Source::Unified, Some(content_type), raws, context, now).await;
-    let outcome = store_batch(&col.db, rows, completions, &col.subscribers)
-        .await
-        .map_err(|e| format!("storing records failed: {e}"))?;
+    let rows = run.rows(Some(content_type), raws, now).await;
+    let outcome =
+        run.store(rows, completions).await.map_err(|e| format!("storing records failed: {e}: {}", e.detail()))?;
     summary.lock().unwrap_or_else(|p| p.into_inner()).add(fetched, &outcome);
     Ok(())
-}
-
-/// Sum of records of the blobs stored for a window.
-async fn window_records(
-    col: &Collector,
-    c: &Connector,
-    ct: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<i64, IngestError> {
-    let backend = col.db.get_database_backend();
-    let (p1, p2, p3, p4) =
-        if backend == sea_orm::DbBackend::Postgres { ("$1", "$2", "$3", "$4") } else { ("?", "?", "?", "?") };
-    let sql = format!(
-        "SELECT CAST(COALESCE(SUM(record_count), 0) AS BIGINT) AS n FROM seen_blobs WHERE tenant_id = {p1} AND content_type = {p2} AND content_created >= {p3} AND content_created < {p4}"
-    );
-    let row = col
-        .db
-        .query_one(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [c.tenant_id.clone().into(), ct.into(), start.into(), end.into()],
-        ))
-        .await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n").unwrap_or(0)).unwrap_or(0))
 }
 
 /// Collects the Unified Audit Log of one tenant. `hours`: an on-demand look-back (at most seven
 /// days); `None`: from the watermarks, re-listing the last 24 hours.
 pub async fn collect(
-    col: &Collector,
-    c: &Connector,
-    hours: Option<u32>,
+    run: &RunContext<'_>,
+    client: &ManagementClient,
     summary: &mut SourceSummary,
 ) -> Result<(), IngestError> {
-    let content_types = ensure_subscriptions(col, c, summary).await?;
+    let hours = run.hours;
+    let content_types = client.ensure_subscriptions(run.connector, &mut summary.warnings).await?;
     let now = Utc::now();
     let floor = now - Duration::days(7) + Duration::minutes(15);
     if hours.is_some_and(|h| h > 168) {
@@ -395,7 +177,7 @@ pub async fn collect(
     // once: listing one window, fetching blobs and storing overlap instead of waiting on each
     // other. The request budget is shared through the tenant's limiter.
     let results = futures_util::future::join_all(
-        content_types.into_iter().map(|ct| collect_content_type(col, c, ct, hours, now, floor, &shared)),
+        content_types.into_iter().map(|ct| collect_content_type(run, client, ct, now, floor, &shared)),
     )
     .await;
     *summary = shared.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -411,17 +193,16 @@ pub async fn collect(
 /// Collects one content type's windows, oldest first, advancing its watermark over windows done
 /// in order. Returns the first failure after trying every window.
 async fn collect_content_type(
-    col: &Collector,
-    c: &Connector,
+    run: &RunContext<'_>,
+    client: &ManagementClient,
     ct: &'static str,
-    hours: Option<u32>,
     now: DateTime<Utc>,
     floor: DateTime<Utc>,
     shared: &Mutex<SourceSummary>,
 ) -> Result<(), IngestError> {
     let key = format!("unified:{ct}");
-    let watermark = ledger::watermark(&col.db, &c.tenant_id, &key).await?;
-    let wanted = match hours {
+    let watermark = ledger::watermark(run.db, run.tenant(), &key).await?;
+    let wanted = match run.hours {
         Some(h) => now - Duration::hours(i64::from(h.min(168))),
         None => watermark.map_or(floor, |w| w.min(now - RECONCILE)),
     };
@@ -438,7 +219,7 @@ async fn collect_content_type(
     // Where the watermark stands: it only moves forward over windows done in order. A first
     // on-demand run sets none (older content is still missing); a watermark older than seven
     // days restarts at the floor (the gap was reported above).
-    let mut position: Option<DateTime<Utc>> = match (watermark, hours) {
+    let mut position: Option<DateTime<Utc>> = match (watermark, run.hours) {
         (Some(w), _) => Some(w.max(floor)),
         (None, None) => Some(start),
         (None, Some(_)) => None,
@@ -446,14 +227,14 @@ async fn collect_content_type(
     let mut contiguous = true;
     let mut first_error: Option<IngestError> = None;
     while start < now {
-        col.keep_lease(c, "unified").await?;
+        run.lease.keep().await?;
         let next_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1);
         let end = next_hour.min(now);
-        match collect_window(col, c, ct, start, end, shared).await {
+        match collect_window(run, client, ct, start, end, shared).await {
             Ok(()) => {
-                let records = window_records(col, c, ct, start, end).await?;
+                let records = ledger::window_records(run.db, run.tenant(), ct, start, end).await?;
                 let mut completions = vec![Completion::Window {
-                    tenant_id: c.tenant_id.clone(),
+                    tenant_id: run.tenant().to_string(),
                     source: "unified".into(),
                     content_type: ct.into(),
                     start,
@@ -463,17 +244,18 @@ async fn collect_content_type(
                 if position.is_some_and(|p| contiguous && start <= p && end > p) {
                     position = Some(end);
                     completions.push(Completion::Watermark {
-                        tenant_id: c.tenant_id.clone(),
+                        tenant_id: run.tenant().to_string(),
                         source: key.clone(),
                         position: end,
                         cursor: None,
                     });
                 }
-                store_batch(&col.db, Vec::new(), &completions, &col.subscribers).await?;
+                run.store(Vec::new(), &completions).await?;
             }
             Err(e) => {
                 contiguous = false;
-                ledger::window_failed(&col.db, &c.tenant_id, "unified", ct, start, end, &e.to_string()).await?;
+                let reported = e.report(run.tenant(), &format!("unified {ct} window {start}"));
+                ledger::window_failed(run.db, run.tenant(), "unified", ct, start, end, &reported.message).await?;
                 shared.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
                 if first_error.is_none() {
                     first_error = Some(e);
@@ -489,25 +271,25 @@ async fn collect_content_type(
 }
 
 async fn collect_window(
-    col: &Collector,
-    c: &Connector,
+    run: &RunContext<'_>,
+    client: &ManagementClient,
     ct: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     summary: &Mutex<SourceSummary>,
 ) -> Result<(), IngestError> {
     let began = Instant::now();
-    let mut blobs = list_window(col, c, ct, start, end).await?;
+    let mut blobs = client.list_content(run.connector, ct, start, end).await?;
     let listed = began.elapsed();
     let ids: Vec<String> = blobs.iter().map(|b| b.content_id.clone()).collect();
-    let seen = ledger::seen_blobs(&col.db, &c.tenant_id, &ids).await?;
+    let seen = ledger::seen_blobs(run.db, run.tenant(), &ids).await?;
     blobs.retain(|b| !seen.contains(&b.content_id));
     let checked = began.elapsed();
     let count = blobs.len();
     // Oldest first, as the reference clients do: listings are not ordered.
     blobs.sort_by(|a, b| (&a.content_created, &a.content_id).cmp(&(&b.content_created, &b.content_id)));
-    let results: Vec<Result<BlobResult, IngestError>> = stream::iter(blobs.into_iter())
-        .map(|b| async move { fetch_blob(col, c, &b, summary).await })
+    let results: Vec<Result<BlobResult, IngestError>> = stream::iter(blobs)
+        .map(|b| async move { fetch_blob(run, client, &b, summary).await })
         .buffer_unordered(BLOB_CONCURRENCY)
         .collect()
         .await;
@@ -531,45 +313,5 @@ async fn collect_window(
     match error {
         Some(e) => Err(e),
         None => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn connector(management_url: &str) -> Connector {
-        Connector {
-            tenant_id: "t".into(),
-            client_id: "c".into(),
-            credential: super::super::Credential::Secret("s".to_string().into()),
-            cloud: crate::config::Cloud::Worldwide,
-            login_url: String::new(),
-            graph_url: String::new(),
-            management_url: management_url.into(),
-            publisher_id: "pub".into(),
-            sources: vec![],
-            management_rpm: 2000,
-            demo: false,
-            domains: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn returned_urls_get_the_publisher_and_the_configured_endpoint() {
-        let proxied = connector("http://proxy.local");
-        assert_eq!(
-            follow(&proxied, "https://manage.office.com/api/v1/t/activity/feed/subscriptions/content?contenttype=Audit.Exchange&nextpage=1"),
-            "http://proxy.local/api/v1/t/activity/feed/subscriptions/content?contenttype=Audit.Exchange&nextpage=1&PublisherIdentifier=pub"
-        );
-        let direct = connector("https://manage.office.com");
-        assert_eq!(
-            follow(&direct, "https://manage.office.com/x?publisherIdentifier=other"),
-            "https://manage.office.com/x?publisherIdentifier=other"
-        );
-        assert_eq!(
-            follow(&direct, "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b"),
-            "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b?PublisherIdentifier=pub"
-        );
     }
 }

@@ -109,6 +109,10 @@ pub struct Faults {
     /// After a subscription is stopped and started again, content listing keeps answering
     /// AF20023 for this many seconds (observed behaviour).
     pub lingering_disabled_secs: u64,
+    /// Links the APIs hand out (contentUri, NextPageUri, @odata.nextLink) name this base URL
+    /// instead of the simulator's own, as a misbehaving proxy or a hostile answer would. A base
+    /// with a path (`http://elsewhere/x`) also moves the links off the API's paths.
+    pub link_base: Option<String>,
 }
 
 impl Faults {

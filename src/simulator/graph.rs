@@ -380,7 +380,7 @@ async fn list(
 
     let now = state.clock.now();
     let (page, more) = collect_page(&state, tenant.index, resource.feed, &bounds, descending, after.as_ref(), top, now);
-    let base = state.base_url();
+    let base = state.link_base();
     let mut body = String::with_capacity(page.iter().map(|r| r.json.len() + 1).sum::<usize>() + 512);
     body.push_str(&format!("{{\"@odata.context\":\"{base}/v1.0/$metadata#{}\",", resource.path));
     if more {

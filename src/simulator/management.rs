@@ -467,7 +467,7 @@ async fn content_list(
             None => return af(400, "AF20031", format!("Invalid nextPage Input: {token}.")),
         },
     };
-    let base = state.base_url();
+    let base = state.link_base();
     let listed: Vec<Blob> = content::blobs_created_in(&state, caller.tenant.index, feed, start, end)
         .into_iter()
         .filter(|b| content::is_listed(&state, b, now))

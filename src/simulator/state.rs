@@ -352,6 +352,14 @@ impl SimState {
         self.base_url.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The base of links handed out in answers: the `link_base` fault, else [`Self::base_url`].
+    pub fn link_base(&self) -> String {
+        match self.runtime().faults.link_base.clone() {
+            Some(base) => base.trim_end_matches('/').to_string(),
+            None => self.base_url(),
+        }
+    }
+
     /// The tenant addressed by a GUID or one of its domains.
     pub fn tenant(&self, id_or_domain: &str) -> Option<&SimTenant> {
         self.tenants.iter().find(|t| {

@@ -30,7 +30,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{Cloud, CollectionSettings, Settings};
-use crate::ingest::{ledger, Collector, Connector, Credential};
+use crate::ingest::{ledger, Collector, Connector, Credential, SourceState};
 use crate::store::entities::tenants;
 use crypto::{CryptoError, SecretCipher, SecretKind};
 use input::{certificate_thumbprint, sources_column, sources_from_column, CredentialInput, NewTenant, TenantChanges};
@@ -332,8 +332,14 @@ impl TenantService {
                     tracing::error!(tenant.id = %tenant_id, problem = %problem, "a stored tenant cannot be collected");
                     // Health shows the reason at once, not only after the next collection.
                     for source in &connector.sources {
-                        let _ = ledger::record_status(&self.db, tenant_id, source.as_str(), "failing", Some(&problem))
-                            .await;
+                        let _ = ledger::record_status(
+                            &self.db,
+                            tenant_id,
+                            source.as_str(),
+                            SourceState::Failing,
+                            Some(&problem),
+                        )
+                        .await;
                     }
                     self.collector.add_unusable_connector(connector, problem);
                 }
