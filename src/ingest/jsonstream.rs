@@ -30,34 +30,35 @@ pub struct ArraySplitter {
     max_record: usize,
 }
 
+/// Where the splitter is relative to the top-level array.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
-    BeforeArray,
-    InArray,
-    AfterArray,
+    Before,
+    Inside,
+    After,
 }
 
 impl ArraySplitter {
     /// A splitter that refuses records larger than `max_record` bytes.
     pub fn new(max_record: usize) -> Self {
-        Self { state: State::BeforeArray, depth: 0, in_string: false, escaped: false, current: Vec::new(), max_record }
+        Self { state: State::Before, depth: 0, in_string: false, escaped: false, current: Vec::new(), max_record }
     }
 
     /// Feeds the next chunk; complete elements are appended to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<String>) -> Result<(), SplitError> {
         for &b in chunk {
             match self.state {
-                State::BeforeArray => match b {
-                    b'[' => self.state = State::InArray,
+                State::Before => match b {
+                    b'[' => self.state = State::Inside,
                     b' ' | b'\t' | b'\r' | b'\n' | 0xEF | 0xBB | 0xBF => {}
                     _ => return Err(SplitError::NotAnArray),
                 },
-                State::AfterArray => {
+                State::After => {
                     if !b.is_ascii_whitespace() {
                         return Err(SplitError::TrailingData);
                     }
                 }
-                State::InArray => {
+                State::Inside => {
                     if self.in_string {
                         self.current.push(b);
                         if self.escaped {
@@ -83,7 +84,7 @@ impl ArraySplitter {
                             }
                             b']' => {
                                 self.emit(out)?;
-                                self.state = State::AfterArray;
+                                self.state = State::After;
                             }
                             b',' if self.depth == 0 => self.emit(out)?,
                             b' ' | b'\t' | b'\r' | b'\n' if self.depth == 0 => {}
@@ -102,9 +103,9 @@ impl ArraySplitter {
     /// Checks that the array was closed.
     pub fn finish(&self) -> Result<(), SplitError> {
         match self.state {
-            State::AfterArray => Ok(()),
-            State::BeforeArray => Err(SplitError::NotAnArray),
-            State::InArray => Err(SplitError::Truncated),
+            State::After => Ok(()),
+            State::Before => Err(SplitError::NotAnArray),
+            State::Inside => Err(SplitError::Truncated),
         }
     }
 
