@@ -330,7 +330,9 @@ async fn token_errors_follow_the_aadsts_catalogue() {
     let sim = sim_with(config()).await;
     let t = &tenants(&sim).await[0];
     let (client_id, secret) = (&t.apps[0].0, &t.apps[0].1);
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+    // (tenant, form fields, expected status, expected error, expected AADSTS code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
         (
             &t.id,
             vec![
