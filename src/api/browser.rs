@@ -73,7 +73,7 @@ impl BrowserPolicy {
         if port.is_some_and(|p| p.parse::<u16>().is_err()) {
             return false;
         }
-        self.hosts.iter().any(|h| h == name) || self.host_ports.iter().any(|h| *h == host)
+        self.hosts.iter().any(|h| h == name) || self.host_ports.contains(&host)
     }
 
     /// Whether a state-changing request with these headers may go ahead. `host` is the request's
