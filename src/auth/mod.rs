@@ -8,6 +8,7 @@
 //! `AUTH_ENABLED` a caller is a signed-in browser session or a bearer token (`oidc`); an
 //! anonymous browser asking for a page is sent to sign in, everything else answers 401.
 
+pub mod bench;
 pub mod jwt;
 pub mod oidc;
 pub mod pages;
