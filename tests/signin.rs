@@ -164,7 +164,46 @@ async fn anonymous_pages_go_to_sign_in_and_the_api_answers_401(backend: Backend)
     assert_eq!(response.status(), 401);
 }
 
+async fn sessions_end_when_idle_too_long_or_past_their_absolute_lifetime(backend: Backend) {
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::session_store::SessionStore;
+    let provider = TestProvider::start().await;
+    let Some(app) = spawn_signin_app(backend, &provider, &[]).await else { return };
+    let store = aoc::auth::session::DbSessionStore::open(&app.db).await.expect("session store");
+    let now = Utc::now().timestamp();
+    // Defaults: 60 idle minutes, 12 hours in all.
+    for (label, authenticated_at, seen_at, expected) in [
+        ("fresh", now - 60, now - 60, 200),
+        ("idle for 61 minutes", now - 2 * 3600, now - 61 * 60, 401),
+        ("signed in 13 hours ago", now - 13 * 3600, now - 60, 401),
+    ] {
+        let user = serde_json::json!({
+            "subject": "oid-reader", "tenant": null, "display_name": "Rita Reader", "role": "reader",
+            "authenticated_at": authenticated_at, "seen_at": seen_at,
+        });
+        let mut record = Record {
+            id: Id::default(),
+            data: [("aoc.user".to_string(), user)].into_iter().collect(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.expect("stored");
+        let status = reqwest::Client::new()
+            .get(app.url("/api/events"))
+            .header("cookie", format!("aoc_session={}", record.id))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, expected, "{label}");
+        if expected == 401 {
+            assert!(store.load(&record.id).await.unwrap().is_none(), "{label}: the session is deleted");
+        }
+    }
+}
+
 on_both_backends!(
+    sessions_end_when_idle_too_long_or_past_their_absolute_lifetime,
     each_role_may_do_what_its_role_allows,
     a_stranger_sees_who_they_are_and_what_to_ask_for,
     group_overage_is_resolved_through_graph_and_fails_closed,
