@@ -65,8 +65,13 @@ install_build_tools() {
   fi
 }
 
-# Tools only the tests need: Chromium and the PostgreSQL server.
+# Tools only the tests need: Chromium, the PostgreSQL server, and the OpenID provider the sign-in
+# tests run (npm oidc-provider, pinned by tests/oidc/package-lock.json; nothing fetched at run time).
 install_test_tools() {
+  if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+    log "installing the test OpenID provider (npm oidc-provider)"
+    (cd tests/oidc && npm ci --no-audit --no-fund)
+  fi
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -n "$(pg_bin)" ] || missing+=(postgresql)

@@ -104,7 +104,7 @@ impl std::fmt::Debug for EncryptionKey {
     }
 }
 
-/// Browser sign-in (OpenID Connect with Entra ID).
+/// Browser sign-in (OpenID Connect with Entra ID or any OpenID provider) and bearer tokens.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// AUTH_ENABLED.
@@ -115,10 +115,27 @@ pub struct AuthSettings {
     pub client_id: Option<String>,
     /// AUTH_CLIENT_SECRET.
     pub client_secret: Option<SecretString>,
-    /// AUTH_ALLOWED_ROLES: app roles allowed in (empty: any).
+    /// AUTH_CLIENT_CERTIFICATE_PATH and AUTH_PRIVATE_KEY_PATH (PEM), instead of a secret.
+    pub certificate: Option<CertificatePaths>,
+    /// AUTH_ALLOWED_ROLES: app roles that let a person in as reader (empty with empty groups: any).
     pub allowed_roles: Vec<String>,
-    /// AUTH_ALLOWED_GROUPS: group object ids allowed in (empty: any).
+    /// AUTH_ALLOWED_GROUPS: group object ids that let a person in as reader.
     pub allowed_groups: Vec<String>,
+    /// AUTH_ADMIN_ROLES (default AOC.Admin) and AUTH_ADMIN_GROUPS.
+    pub admin_roles: Vec<String>,
+    pub admin_groups: Vec<String>,
+    /// AUTH_ANALYST_ROLES (default AOC.Analyst) and AUTH_ANALYST_GROUPS.
+    pub analyst_roles: Vec<String>,
+    pub analyst_groups: Vec<String>,
+    /// AUTH_AUTHORITY: the issuer URL discovery starts from (default: the cloud's
+    /// `https://login.../{AUTH_TENANT_ID}/v2.0`).
+    pub authority: Option<String>,
+    /// AUTH_GRAPH_BASE_URL: Microsoft Graph, used only to resolve group overage (default per cloud).
+    pub graph_base_url: String,
+    /// AUTH_SESSION_IDLE_MINUTES (default 60).
+    pub session_idle_minutes: u32,
+    /// AUTH_SESSION_MAX_HOURS (default 12).
+    pub session_max_hours: u32,
 }
 
 /// The tenant configured from the environment and how often it is collected.
@@ -405,6 +422,107 @@ fn is_tenant_id(value: &str) -> bool {
     guid || domain
 }
 
+/// Reads and checks the AUTH_* variables. With AUTH_ENABLED every value sign-in needs must be
+/// present and well-formed; without it, only the values given are checked.
+fn read_auth(env: &Env<'_>, cloud: Cloud) -> Result<AuthSettings, ConfigError> {
+    let enabled = env.bool("AUTH_ENABLED", false)?;
+    let tenant_id = env.get("AUTH_TENANT_ID");
+    if let Some(t) = &tenant_id {
+        let special = ["organizations", "common"].contains(&t.to_ascii_lowercase().as_str());
+        if !is_tenant_id(t) && !special {
+            return Err(ConfigError::new(
+                "AUTH_TENANT_ID",
+                format!("expected a tenant GUID, a verified domain or organizations, found {t:?}"),
+            ));
+        }
+    }
+    let client_id = env.get("AUTH_CLIENT_ID");
+    let client_secret = env.secret("AUTH_CLIENT_SECRET");
+    let certificate = match (env.get("AUTH_CLIENT_CERTIFICATE_PATH"), env.get("AUTH_PRIVATE_KEY_PATH")) {
+        (Some(c), Some(k)) => Some(CertificatePaths { certificate: PathBuf::from(c), private_key: PathBuf::from(k) }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "AUTH_PRIVATE_KEY_PATH",
+                "required with AUTH_CLIENT_CERTIFICATE_PATH (the certificate's private key, PEM)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "AUTH_CLIENT_CERTIFICATE_PATH",
+                "required with AUTH_PRIVATE_KEY_PATH (the certificate, PEM)",
+            ))
+        }
+    };
+    let authority = match env.get("AUTH_AUTHORITY") {
+        Some(a) if is_http_url(&a) => Some(a.trim_end_matches('/').to_string()),
+        Some(a) => {
+            return Err(ConfigError::new(
+                "AUTH_AUTHORITY",
+                format!("expected the OpenID provider's issuer URL (http:// or https://), found {a:?}"),
+            ))
+        }
+        None => tenant_id.as_ref().map(|t| format!("{}/{t}/v2.0", cloud.login_url())),
+    };
+    let graph_base_url = match env.get("AUTH_GRAPH_BASE_URL") {
+        Some(u) if is_http_url(&u) => u.trim_end_matches('/').to_string(),
+        Some(u) => {
+            return Err(ConfigError::new(
+                "AUTH_GRAPH_BASE_URL",
+                format!("expected an http:// or https:// URL, found {u:?}"),
+            ))
+        }
+        None => cloud.graph_url().to_string(),
+    };
+    let or_default = |name: &str, default: &str| {
+        let list = env.list(name);
+        if env.get(name).is_none() {
+            vec![default.to_string()]
+        } else {
+            list
+        }
+    };
+    let auth = AuthSettings {
+        enabled,
+        tenant_id,
+        client_id,
+        client_secret,
+        certificate,
+        allowed_roles: env.list("AUTH_ALLOWED_ROLES"),
+        allowed_groups: env.list("AUTH_ALLOWED_GROUPS"),
+        admin_roles: or_default("AUTH_ADMIN_ROLES", "AOC.Admin"),
+        admin_groups: env.list("AUTH_ADMIN_GROUPS"),
+        analyst_roles: or_default("AUTH_ANALYST_ROLES", "AOC.Analyst"),
+        analyst_groups: env.list("AUTH_ANALYST_GROUPS"),
+        authority,
+        graph_base_url,
+        session_idle_minutes: env.number("AUTH_SESSION_IDLE_MINUTES", 1, 7 * 24 * 60)?.unwrap_or(60),
+        session_max_hours: env.number("AUTH_SESSION_MAX_HOURS", 1, 24 * 30)?.unwrap_or(12),
+    };
+    if enabled {
+        if auth.client_id.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_CLIENT_ID",
+                "required when AUTH_ENABLED is true (AOC's application id)",
+            ));
+        }
+        if auth.authority.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_TENANT_ID",
+                "required when AUTH_ENABLED is true, unless AUTH_AUTHORITY names the OpenID provider",
+            ));
+        }
+        if auth.client_secret.is_none() && auth.certificate.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_CLIENT_SECRET",
+                "required when AUTH_ENABLED is true, unless AUTH_CLIENT_CERTIFICATE_PATH and AUTH_PRIVATE_KEY_PATH \
+                 are set",
+            ));
+        }
+    }
+    Ok(auth)
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -440,31 +558,6 @@ impl Settings {
             }
             None => DatabaseUrl::new(format!("sqlite://{}?mode=rwc", data_dir.join("aoc.db").display())),
         };
-
-        let auth = AuthSettings {
-            enabled: env.bool("AUTH_ENABLED", false)?,
-            tenant_id: env.get("AUTH_TENANT_ID"),
-            client_id: env.get("AUTH_CLIENT_ID"),
-            client_secret: env.secret("AUTH_CLIENT_SECRET"),
-            allowed_roles: env.list("AUTH_ALLOWED_ROLES"),
-            allowed_groups: env.list("AUTH_ALLOWED_GROUPS"),
-        };
-        if auth.enabled {
-            // Refuse rather than run "authenticated" without checking anyone.
-            return Err(ConfigError::new(
-                "AUTH_ENABLED",
-                "sign-in with Entra ID (OpenID Connect) is not available in this version of AOC yet; \
-                 unset AUTH_ENABLED to run as a single local administrator on a loopback address",
-            ));
-        }
-        if let Some(t) = &auth.tenant_id {
-            if !is_tenant_id(t) {
-                return Err(ConfigError::new(
-                    "AUTH_TENANT_ID",
-                    format!("expected a tenant GUID or domain, found {t:?}"),
-                ));
-            }
-        }
 
         let tenant_id = env.get("TENANT_ID");
         if let Some(t) = &tenant_id {
@@ -519,6 +612,7 @@ impl Settings {
                 None => Ok(None),
             }
         };
+        let auth = read_auth(&env, cloud)?;
         let publisher_identifier = env.get("PUBLISHER_IDENTIFIER");
         if let Some(p) = &publisher_identifier {
             if !(is_tenant_id(p) && p.len() == 36) {
@@ -652,6 +746,13 @@ impl Settings {
             fixed_caller: None,
         };
         settings.check_listen_addr(addr_var)?;
+        if settings.auth.enabled && settings.public_url.is_none() {
+            return Err(ConfigError::new(
+                "AOC_PUBLIC_URL",
+                "required when AUTH_ENABLED is true: the address people use, such as https://aoc.contoso.com \
+                 (the sign-in redirect URI is AOC_PUBLIC_URL/auth/callback)",
+            ));
+        }
         Ok(settings)
     }
 
@@ -765,9 +866,41 @@ mod tests {
     }
 
     #[test]
-    fn enabling_sign_in_is_refused_until_it_exists() {
-        let err = settings(&[("AUTH_ENABLED", "true")]).unwrap_err();
-        assert_eq!(err.variable, "AUTH_ENABLED");
+    fn sign_in_needs_its_settings_and_then_allows_any_listen_address() {
+        let base = [
+            ("AUTH_ENABLED", "true"),
+            ("AUTH_TENANT_ID", "8f3c2a10-1b2c-4d5e-9f00-112233445566"),
+            ("AUTH_CLIENT_ID", "0f3c2a10-1b2c-4d5e-9f00-112233445566"),
+            ("AUTH_CLIENT_SECRET", "s3cr3t"),
+            ("AOC_PUBLIC_URL", "https://aoc.contoso.com"),
+            ("AOC_LISTEN_ADDR", "0.0.0.0:3000"),
+        ];
+        let s = settings(&base).unwrap();
+        assert_eq!(
+            s.auth.authority.as_deref(),
+            Some("https://login.microsoftonline.com/8f3c2a10-1b2c-4d5e-9f00-112233445566/v2.0")
+        );
+        assert_eq!(s.auth.admin_roles, ["AOC.Admin"]);
+        assert_eq!(s.auth.analyst_roles, ["AOC.Analyst"]);
+        assert_eq!((s.auth.session_idle_minutes, s.auth.session_max_hours), (60, 12));
+        assert_eq!(s.auth.graph_base_url, "https://graph.microsoft.com");
+        for missing in ["AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET", "AOC_PUBLIC_URL", "AUTH_TENANT_ID"] {
+            let vars: Vec<_> = base.iter().copied().filter(|(k, _)| *k != missing).collect();
+            assert_eq!(settings(&vars).unwrap_err().variable, missing);
+        }
+        let mut vars = base.to_vec();
+        vars.extend([("CLOUD", "gcchigh"), ("AUTH_ADMIN_ROLES", "Ops.Admin"), ("AUTH_SESSION_MAX_HOURS", "0")]);
+        assert_eq!(settings(&vars).unwrap_err().variable, "AUTH_SESSION_MAX_HOURS");
+        vars.pop();
+        let s = settings(&vars).unwrap();
+        assert!(s.auth.authority.unwrap().starts_with("https://login.microsoftonline.us/"));
+        assert_eq!(s.auth.graph_base_url, "https://graph.microsoft.us");
+        assert_eq!(s.auth.admin_roles, ["Ops.Admin"]);
+        let mut vars = base.to_vec();
+        vars.push(("AUTH_AUTHORITY", "not a url"));
+        assert_eq!(settings(&vars).unwrap_err().variable, "AUTH_AUTHORITY");
+        assert_eq!(settings(&[("AUTH_TENANT_ID", "not a tenant")]).unwrap_err().variable, "AUTH_TENANT_ID");
+        assert!(settings(&[("AUTH_TENANT_ID", "organizations")]).is_ok());
     }
 
     #[test]

@@ -226,6 +226,16 @@ enum BenchKind {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// What sign-in costs per request: an existing session (against sign-in off) and bearer
+    /// validation with a warm key cache.
+    Auth {
+        /// Database for the sessions (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Timed requests per case.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Records per second the simulator serves over loopback (blobs and Graph pages).
     Simulator {
         /// Average events per tenant per day.
@@ -292,6 +302,21 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(bench));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Auth { database_url, requests } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::auth::bench::run(database_url, requests)));
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

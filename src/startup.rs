@@ -144,7 +144,24 @@ impl Application {
             graph_client_state: settings.collection.graph_client_state.as_ref().map(|s| s.expose_secret().to_string()),
             management_auth_id: settings.collection.management_auth_id.as_ref().map(|s| s.expose_secret().to_string()),
         };
-        let (router, routes) = build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants)?;
+        let sessions = if settings.auth.enabled && settings.fixed_caller.is_none() {
+            let store =
+                crate::auth::session::DbSessionStore::open(&db).await.context("could not prepare the session table")?;
+            background.push(tokio::spawn({
+                use tower_sessions::session_store::ExpiredDeletion;
+                let store = store.clone();
+                async move {
+                    if let Err(e) = store.continuously_delete_expired(std::time::Duration::from_secs(300)).await {
+                        tracing::error!(error = %e, "stopped deleting expired sessions");
+                    }
+                }
+            }));
+            Some(store)
+        } else {
+            None
+        };
+        let (router, routes) =
+            build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants, sessions)?;
         Ok(Self { listener, router, routes, db, collector, simulator, background })
     }
 
@@ -192,6 +209,7 @@ fn build_router(
     leptos_options: LeptosOptions,
     collection: CollectionState,
     tenants: Arc<crate::tenants::TenantService>,
+    sessions: Option<crate::auth::session::DbSessionStore>,
 ) -> anyhow::Result<(Router, Vec<RouteSpec>)> {
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
@@ -200,7 +218,7 @@ fn build_router(
         leptos_options: leptos_options.clone(),
         db,
         metrics: api::metrics::recorder(),
-        auth: AuthGate::from_settings(&settings),
+        auth: AuthGate::from_settings(&settings)?,
         settings: settings.clone(),
         collection,
         tenants,
@@ -209,7 +227,7 @@ fn build_router(
     let routes = generate_route_list(App);
 
     let (api_routes, route_specs) = api_routes().finish();
-    let mut router = api_routes
+    let router = api_routes
         .route("/", get(|| async { Redirect::to("/events") }))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
@@ -218,7 +236,13 @@ fn build_router(
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn(api::server_fn_error_status))
         .layer(axum::middleware::from_fn(api::routes::guard_server_fns))
-        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), auth::attach_caller))
+        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), auth::attach_caller));
+    // Sessions wrap caller resolution (which reads them) inside the browser protections.
+    let router = match sessions {
+        Some(store) => router.layer(auth::session::layer(store, &settings)),
+        None => router,
+    };
+    let mut router = router
         .layer(axum::middleware::from_fn_with_state(browser, api::browser::protect))
         .layer(axum::middleware::from_fn(api::metrics::track_requests))
         .with_state(state);
@@ -265,6 +289,9 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/health", Public, get(api::health::health))
         .add(M::GET, "/metrics", Public, get(api::metrics::metrics))
         .add(M::GET, "/api/openapi.json", Public, get(api::openapi::openapi_json))
+        .add(M::GET, "/auth/login", Public, get(auth::oidc::login))
+        .add(M::GET, "/auth/callback", Public, get(auth::oidc::callback))
+        .add(M::POST, "/auth/logout", Public, post(auth::oidc::logout))
         .add(M::GET, "/api/fetch-audit-logs", Requires(RunCollection), get(api::collection::fetch_audit_logs))
         .add(M::POST, "/api/fetch-audit-logs", Requires(RunCollection), post(api::collection::post_fetch_audit_logs))
         .add(M::GET, "/api/source-health", Requires(ViewEvents), get(api::collection::get_source_health))

@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                         <span class="brand-mark">"AOC"</span>
                         <span class="brand-name">"Admin Operations Center"</span>
                     </A>
+                    <SignedInAs/>
                     <ul>
                         <li><A href="/events">"Events"</A></li>
                         <li><A href="/alerts">"Alerts"</A></li>
@@ -91,6 +92,35 @@ pub fn App() -> impl IntoView {
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// Who is signed in, their AOC role, and the Sign out control (a plain form, so it works before
+/// hydration and without JavaScript).
+#[component]
+fn SignedInAs() -> impl IntoView {
+    use crate::auth::AuthMethod;
+    let info = Resource::new(|| (), |_| crate::server::get_server_info());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                info.await.ok().map(|info| {
+                    let caller = info.caller;
+                    let session = caller.method == AuthMethod::Session;
+                    view! {
+                        <div class="signed-in" id="signed-in" data-role=caller.role.as_str()>
+                            <span class="signed-in-name" id="signed-in-name">{caller.display_name.clone()}</span>
+                            <span class="signed-in-role" id="signed-in-role">{caller.role.as_str()}</span>
+                            {session.then(|| view! {
+                                <form method="post" action="/auth/logout" class="sign-out">
+                                    <button type="submit" id="sign-out">"Sign out"</button>
+                                </form>
+                            })}
+                        </div>
+                    }
+                })
+            })}
+        </Suspense>
     }
 }
 

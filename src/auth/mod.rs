@@ -3,14 +3,23 @@
 //! it from there (`app::server`), REST handlers through the [`Authenticated`] extractor, and both
 //! ask [`Caller::require`] for the permission they need.
 //!
-//! Until OpenID Connect sign-in lands, the only mode is "disabled": every request is the local
-//! administrator, and `config` refuses a non-loopback listen address in that mode unless the
-//! operator explicitly accepts the risk.
+//! With sign-in disabled every request is the local administrator, and `config` refuses a
+//! non-loopback listen address unless the operator explicitly accepts the risk. With
+//! `AUTH_ENABLED` a caller is a signed-in browser session or a bearer token (`oidc`); an
+//! anonymous browser asking for a page is sent to sign in, everything else answers 401.
+
+pub mod bench;
+pub mod jwt;
+pub mod oidc;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 
 pub use app::auth::{Caller, Permission, Role};
 use app::error::AppError;
@@ -26,32 +35,69 @@ pub enum AuthGate {
     /// Every request is this caller, or anonymous (`None`). Only code sets it (the integration
     /// tests' route matrix, through `Settings::fixed_caller`); no environment variable does.
     Fixed(Option<Caller>),
+    /// OpenID Connect sign-in: browser sessions and bearer tokens.
+    Oidc(Arc<oidc::Oidc>),
 }
 
 impl AuthGate {
     /// The gate the settings ask for.
-    pub fn from_settings(settings: &Settings) -> Self {
-        debug_assert!(!settings.auth.enabled, "config refuses AUTH_ENABLED until sign-in exists");
-        match &settings.fixed_caller {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(match &settings.fixed_caller {
             Some(caller) => AuthGate::Fixed(caller.clone()),
+            None if settings.auth.enabled => AuthGate::Oidc(Arc::new(oidc::Oidc::new(settings)?)),
             None => AuthGate::Disabled,
-        }
+        })
     }
 
     /// The caller behind a request, if one can be established.
-    pub fn resolve(&self, _parts: &Parts) -> Option<Caller> {
+    pub async fn resolve(&self, parts: &Parts) -> Option<Caller> {
         match self {
             AuthGate::Disabled => Some(Caller::local_admin()),
             AuthGate::Fixed(caller) => caller.clone(),
+            AuthGate::Oidc(oidc) => {
+                if let Some(token) = oidc::bearer_token(&parts.headers) {
+                    return match oidc.bearer_caller(token).await {
+                        Ok(caller) => Some(caller),
+                        Err(reason) => {
+                            tracing::warn!(reason, path = parts.uri.path(), "refused a bearer token");
+                            None
+                        }
+                    };
+                }
+                let session = parts.extensions.get::<tower_sessions::Session>()?;
+                oidc.session_caller(session).await
+            }
         }
     }
+}
+
+/// Whether an anonymous request is a browser asking for a page (sent to sign in) rather than
+/// an API call or an asset (answered 401).
+fn wants_page(parts: &Parts) -> bool {
+    let path = parts.uri.path();
+    parts.method == axum::http::Method::GET
+        && !["/api/", "/auth/", "/pkg/"].iter().any(|p| path.starts_with(p))
+        && !["/health", "/metrics"].contains(&path)
+        && parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// Middleware: attaches the caller (if any) to the request for handlers to check.
 pub async fn attach_caller(State(gate): State<AuthGate>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    if let Some(caller) = gate.resolve(&parts) {
-        parts.extensions.insert(caller);
+    match gate.resolve(&parts).await {
+        Some(caller) => {
+            parts.extensions.insert(caller);
+        }
+        None if matches!(gate, AuthGate::Oidc(_)) && wants_page(&parts) => {
+            let return_to = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+            return Redirect::to(&format!("/auth/login?return_to={encoded}")).into_response();
+        }
+        None => {}
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -212,3 +212,4 @@ macro_rules! on_both_backends {
         }
     };
 }
+pub mod oidc;

@@ -6,11 +6,12 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use crate::auth::Permission;
 use crate::components::ErrorBanner;
 use crate::dto::{EventDetail, SUGGESTED_TAGS};
 use crate::error::{AppError, ErrorCode};
 use crate::pages::events::EventRow;
-use crate::server::{get_event, AddComment, TagEvent};
+use crate::server::{get_event, get_server_info, AddComment, TagEvent};
 
 /// The event detail page.
 #[component]
@@ -28,13 +29,18 @@ pub fn EventDetailPage() -> impl IntoView {
             }
         },
     );
+    // Who is looking decides which controls are offered (the server checks every call anyway).
+    let info = Resource::new(|| (), |_| get_server_info());
     view! {
         <section class="page event-page">
             <p><A href="/events">"« Events"</A></p>
             <Transition fallback=|| view! { <p class="loading">"Loading the event…"</p> }>
                 {move || Suspend::new(async move {
+                    let caller = info.await.ok().map(|i| i.caller);
+                    let may = move |p: Permission| caller.as_ref().is_some_and(|c| c.can(p));
+                    let (can_tag, can_comment) = (may(Permission::TagEvents), may(Permission::CommentOnEvents));
                     match detail.await {
-                        Ok(detail) => view! { <Detail detail tag comment/> }.into_any(),
+                        Ok(detail) => view! { <Detail detail tag comment can_tag can_comment/> }.into_any(),
                         Err(error) => view! { <ErrorBanner error/> }.into_any(),
                     }
                 })}
@@ -44,7 +50,13 @@ pub fn EventDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: EventDetail, tag: ServerAction<TagEvent>, comment: ServerAction<AddComment>) -> impl IntoView {
+fn Detail(
+    detail: EventDetail,
+    tag: ServerAction<TagEvent>,
+    comment: ServerAction<AddComment>,
+    can_tag: bool,
+    can_comment: bool,
+) -> impl IntoView {
     let e = detail.event.clone();
     let id = e.id;
     let severity = e.severity.as_str();
@@ -90,24 +102,28 @@ fn Detail(detail: EventDetail, tag: ServerAction<TagEvent>, comment: ServerActio
                             <li>
                                 <span class="tag">{t.tag.clone()}</span>
                                 <span class="muted">" by "{t.created_by.clone()}</span>
-                                <ActionForm action=tag>
-                                    <input type="hidden" name="id" value=id.to_string()/>
-                                    <input type="hidden" name="tag" value=name/>
-                                    <input type="hidden" name="remove" value="true"/>
-                                    <button type="submit" class="link" title="Remove this tag">"×"</button>
-                                </ActionForm>
+                                {can_tag.then(|| view! {
+                                    <ActionForm action=tag>
+                                        <input type="hidden" name="id" value=id.to_string()/>
+                                        <input type="hidden" name="tag" value=name/>
+                                        <input type="hidden" name="remove" value="true"/>
+                                        <button type="submit" class="link" title="Remove this tag">"×"</button>
+                                    </ActionForm>
+                                })}
                             </li>
                         }
                     }).collect_view()}
                 </ul>
-                <ActionForm action=tag attr:id="tag-form">
-                    <input type="hidden" name="id" value=id.to_string()/>
-                    <input type="text" name="tag" id="tag-input" list="suggested-tags" placeholder="add a tag" maxlength="64" required/>
-                    <datalist id="suggested-tags">
-                        {SUGGESTED_TAGS.iter().map(|t| view! { <option value=*t></option> }).collect_view()}
-                    </datalist>
-                    <button type="submit" id="tag-add">"Add"</button>
-                </ActionForm>
+                {can_tag.then(|| view! {
+                    <ActionForm action=tag attr:id="tag-form">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        <input type="text" name="tag" id="tag-input" list="suggested-tags" placeholder="add a tag" maxlength="64" required/>
+                        <datalist id="suggested-tags">
+                            {SUGGESTED_TAGS.iter().map(|t| view! { <option value=*t></option> }).collect_view()}
+                        </datalist>
+                        <button type="submit" id="tag-add">"Add"</button>
+                    </ActionForm>
+                })}
                 {move || tag_error().map(|m| view! { <p class="error-banner" role="alert">{m}</p> })}
                 <h2>"Comments"</h2>
                 <ol class="comments" id="event-comments">
@@ -122,11 +138,13 @@ fn Detail(detail: EventDetail, tag: ServerAction<TagEvent>, comment: ServerActio
                         </li>
                     }).collect_view()}
                 </ol>
-                <ActionForm action=comment attr:id="comment-form">
-                    <input type="hidden" name="id" value=id.to_string()/>
-                    <textarea name="body" id="comment-input" rows="3" maxlength="10000" required placeholder="add a comment"></textarea>
-                    <button type="submit" id="comment-add">"Comment"</button>
-                </ActionForm>
+                {can_comment.then(|| view! {
+                    <ActionForm action=comment attr:id="comment-form">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        <textarea name="body" id="comment-input" rows="3" maxlength="10000" required placeholder="add a comment"></textarea>
+                        <button type="submit" id="comment-add">"Comment"</button>
+                    </ActionForm>
+                })}
                 {move || comment_error().map(|m| view! { <p class="error-banner" role="alert">{m}</p> })}
             </aside>
         </div>
