@@ -434,7 +434,7 @@ async fn every_route_answers_real_sessions_and_bearer_tokens_as_their_role_allow
                 request = request.bearer_auth(token);
             }
             let status = request.send().await.expect("request").status().as_u16();
-            if !allowed(permission) != (status == 403) || status == 401 {
+            if allowed(permission) == (status == 403) || status == 401 {
                 failures.push(format!("{label} server function {path}: {status}"));
             }
         }
