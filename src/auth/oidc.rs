@@ -382,6 +382,13 @@ impl Oidc {
         })
     }
 
+    /// The discovered provider and an authorization-code client for it.
+    async fn provider_and_client(&self) -> Result<(Arc<Provider>, AuthCodeClient), String> {
+        let provider = self.provider().await?;
+        let client = self.client(&provider)?;
+        Ok((provider, client))
+    }
+
     fn client(&self, provider: &Provider) -> Result<AuthCodeClient, String> {
         let bad = |what: &str| format!("the provider's {what} is not a valid URL");
         let issuer = IssuerUrl::new(provider.issuer.metadata_issuer.clone()).map_err(|_| bad("issuer"))?;
@@ -473,12 +480,8 @@ pub struct LoginQuery {
 /// `GET /auth/login`: starts the authorization code flow.
 pub async fn login(State(gate): State<AuthGate>, Query(query): Query<LoginQuery>, parts: Parts) -> Response {
     let Some((oidc, session)) = gate_parts(&gate, &parts) else { return not_enabled() };
-    let provider = match oidc.provider().await {
-        Ok(p) => p,
-        Err(e) => return unavailable(&e),
-    };
-    let client = match oidc.client(&provider) {
-        Ok(c) => c,
+    let (_, client) = match oidc.provider_and_client().await {
+        Ok(pair) => pair,
         Err(e) => return unavailable(&e),
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -548,12 +551,8 @@ pub async fn callback(
             &format!("<p>This sign-in does not belong to this browser.</p>{again}"),
         );
     }
-    let provider = match oidc.provider().await {
-        Ok(p) => p,
-        Err(e) => return unavailable(&e),
-    };
-    let client = match oidc.client(&provider) {
-        Ok(c) => c,
+    let (provider, client) = match oidc.provider_and_client().await {
+        Ok(pair) => pair,
         Err(e) => return unavailable(&e),
     };
     let mut request = client
