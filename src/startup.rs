@@ -213,12 +213,13 @@ fn build_router(
 ) -> anyhow::Result<(Router, Vec<RouteSpec>)> {
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
-    let services = crate::services::build(db.clone(), settings.clone(), demo);
+    let auth = AuthGate::from_settings(&settings, &db)?;
+    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.accepts_personal_tokens());
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
         metrics: api::metrics::recorder(),
-        auth: AuthGate::from_settings(&settings)?,
+        auth,
         settings: settings.clone(),
         collection,
         tenants,
@@ -324,6 +325,9 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/tenants/{tenant_id}", Requires(ManageConnectors), get(api::tenants::get_tenant))
         .add(M::PATCH, "/api/tenants/{tenant_id}", Requires(ManageConnectors), patch(api::tenants::update_tenant))
         .add(M::DELETE, "/api/tenants/{tenant_id}", Requires(ManageConnectors), delete(api::tenants::delete_tenant))
+        .add(M::GET, "/api/tokens", Requires(ManageOwnTokens), get(api::tokens::list_tokens))
+        .add(M::POST, "/api/tokens", Requires(ManageOwnTokens), post(api::tokens::create_token))
+        .add(M::DELETE, "/api/tokens/{id}", Requires(ManageOwnTokens), delete(api::tokens::revoke_token))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, so a

@@ -202,7 +202,145 @@ async fn sessions_end_when_idle_too_long_or_past_their_absolute_lifetime(backend
     }
 }
 
+async fn personal_api_tokens_act_for_their_owner_within_their_role(backend: Backend) {
+    let provider = TestProvider::start().await;
+    let Some(app) = spawn_signin_app(backend, &provider, &[]).await else { return };
+    let event = insert_event(&app.db, "rec-pat", Utc::now(), "Set-Mailbox").await.to_string();
+    let analyst = signed_in(&app, "analyst").await;
+    let create =
+        |client: &reqwest::Client, body: serde_json::Value| client.post(app.url("/api/tokens")).json(&body).send();
+
+    // A role above the creator's, a bad lifetime and an empty name are refused with the reason.
+    for (body, parameter) in [
+        (serde_json::json!({ "name": "x", "role": "admin" }), "role"),
+        (serde_json::json!({ "name": "x", "expires_in_days": 0 }), "expires_in_days"),
+        (serde_json::json!({ "name": " " }), "name"),
+    ] {
+        let response = create(&analyst, body).await.unwrap();
+        assert_eq!(response.status(), 400);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].as_str().unwrap().contains(parameter), "{error}");
+    }
+    let response =
+        create(&analyst, serde_json::json!({ "name": "triage script", "expires_in_days": 7 })).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("aoc_pat_") && created["role"] == "analyst" && created["status"] == "active");
+    let reader_token = create(&analyst, serde_json::json!({ "name": "read only", "role": "reader" }))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Only the hash is stored.
+    let rows = app
+        .db
+        .query_all(Statement::from_string(app.db.get_database_backend(), "SELECT token_hash, prefix FROM api_tokens"))
+        .await
+        .unwrap();
+    for row in &rows {
+        let hash: String = row.try_get("", "token_hash").unwrap();
+        assert!(hash.len() == 64 && !hash.contains(&token[8..]) && hash != token);
+    }
+
+    // The token acts as its owner with its role: it may tag, not manage tenants; the reader
+    // token may not tag.
+    let script = reqwest::Client::new();
+    let tag = |t: &str| {
+        script
+            .patch(app.url(&format!("/api/events/{event}/tags")))
+            .bearer_auth(t.to_string())
+            .json(&serde_json::json!({ "add": ["from-script"] }))
+            .send()
+    };
+    assert_eq!(tag(&token).await.unwrap().status(), 200);
+    assert_eq!(tag(&reader_token).await.unwrap().status(), 403);
+    assert_eq!(bearer(&app, &reader_token, "/api/events").await, 200);
+    assert_eq!(bearer(&app, &token, "/api/tenants").await, 403);
+    // A token cannot mint tokens.
+    let response = script
+        .post(app.url("/api/tokens"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": "child" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The audit trail names the owner and the token.
+    let backend = app.db.get_database_backend();
+    let row = app
+        .db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT actor, details FROM audit_trail WHERE action = 'event.tags.change' ORDER BY id DESC LIMIT 1",
+        ))
+        .await
+        .unwrap()
+        .expect("the tag change is audited");
+    assert_eq!(row.try_get::<String>("", "actor").unwrap(), "Andy Analyst");
+    let details: String = row
+        .try_get("", "details")
+        .unwrap_or_else(|_| row.try_get::<serde_json::Value>("", "details").map(|v| v.to_string()).unwrap());
+    assert!(details.contains(&format!("\"via_api_token\":{}", created["id"])), "{details}");
+
+    // The owner lists their tokens (no secrets); another analyst sees none of them and cannot
+    // revoke them; an admin sees and may revoke every token.
+    let listed: serde_json::Value = analyst.get(app.url("/api/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed[0]["last_used_at"].is_string() && listed[0].get("token").is_none(), "{listed}");
+    assert!(!listed.to_string().contains(&token[8..]));
+    let reader = signed_in(&app, "reader").await;
+    assert_eq!(status_of(&reader, reader.get(app.url("/api/tokens"))).await, 403);
+    let admin = signed_in(&app, "admin").await;
+    let everyone: serde_json::Value = admin.get(app.url("/api/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(everyone.as_array().unwrap().len(), 2);
+    let own: serde_json::Value =
+        create(&admin, serde_json::json!({ "name": "admin's" })).await.unwrap().json().await.unwrap();
+    let url = app.url(&format!("/api/tokens/{}", own["id"]));
+    assert_eq!(status_of(&analyst, analyst.delete(&url)).await, 404, "someone else's token");
+    let url = app.url(&format!("/api/tokens/{}", created["id"]));
+    let revoked: serde_json::Value = analyst.delete(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(bearer(&app, &token, "/api/events").await, 401, "a revoked token is refused");
+    assert_eq!(bearer(&app, &reader_token, "/api/events").await, 200);
+
+    // An expired token is refused; an unknown one too.
+    app.db
+        .execute(Statement::from_string(
+            backend,
+            "UPDATE api_tokens SET expires_at = '2020-01-01T00:00:00Z' WHERE role = 'reader'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(bearer(&app, &reader_token, "/api/events").await, 401, "an expired token is refused");
+    assert_eq!(bearer(&app, "aoc_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/api/events").await, 401);
+    let actions = audit_actions(&app).await;
+    assert!(actions.contains(&("api_token.create".to_string(), "Andy Analyst".to_string())), "{actions:?}");
+    assert!(actions.contains(&("api_token.revoke".to_string(), "Andy Analyst".to_string())), "{actions:?}");
+
+    // The page: created without JavaScript, the token is shown once after the redirect.
+    let response = analyst
+        .post(app.url("/api/create_api_token"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/settings/tokens"))
+        .form(&[("name", "from the page"), ("role", "reader"), ("expires_in_days", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success() || response.status().is_redirection(), "{}", response.status());
+    let page = analyst.get(app.url("/settings/tokens")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"new-token\"") && page.contains("from the page"), "{page}");
+    let again = analyst.get(app.url("/settings/tokens")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("id=\"new-token\""), "the token is shown once");
+}
+
 on_both_backends!(
+    personal_api_tokens_act_for_their_owner_within_their_role,
     sessions_end_when_idle_too_long_or_past_their_absolute_lifetime,
     each_role_may_do_what_its_role_allows,
     a_stranger_sees_who_they_are_and_what_to_ask_for,
@@ -382,6 +520,8 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
+        "/api/create_api_token" => vec![("name", "matrix")],
+        "/api/revoke_api_token" => vec![("id", "1")],
         _ => vec![],
     }
 }

@@ -8,6 +8,7 @@ use crate::error::AppError;
 
 /// A role in AOC. Later roles include everything earlier roles may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// May view events, alerts, rules, sources and health.
@@ -42,6 +43,8 @@ pub enum Permission {
     RunCollection,
     DeleteComments,
     ViewAuditTrail,
+    /// Create, list and revoke one's own personal API tokens.
+    ManageOwnTokens,
 }
 
 impl Permission {
@@ -49,7 +52,10 @@ impl Permission {
     pub fn least_role(self) -> Role {
         match self {
             Permission::ViewEvents => Role::Reader,
-            Permission::TagEvents | Permission::CommentOnEvents | Permission::HandleAlerts => Role::Analyst,
+            Permission::TagEvents
+            | Permission::CommentOnEvents
+            | Permission::HandleAlerts
+            | Permission::ManageOwnTokens => Role::Analyst,
             Permission::ManageRules
             | Permission::ManageConnectors
             | Permission::ManageSettings
@@ -72,6 +78,7 @@ impl Permission {
             Permission::RunCollection => "start a collection",
             Permission::DeleteComments => "delete comments",
             Permission::ViewAuditTrail => "view the audit trail",
+            Permission::ManageOwnTokens => "manage personal API tokens",
         }
     }
 }
@@ -86,6 +93,11 @@ pub enum AuthMethod {
     Session,
     /// A bearer token on the REST API.
     BearerToken,
+    /// A personal API token (AOC's own, created by the person it acts for).
+    ApiToken {
+        /// The token's id in AOC (recorded with every audit-trail entry it causes).
+        token_id: i64,
+    },
 }
 
 /// The person or program behind a request.

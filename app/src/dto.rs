@@ -315,3 +315,64 @@ mod tests {
         assert_eq!(Severity::from_level(99), Severity::Critical);
     }
 }
+
+/// Whether a personal API token can still be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApiTokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl ApiTokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiTokenStatus::Active => "active",
+            ApiTokenStatus::Expired => "expired",
+            ApiTokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// A personal API token as lists show it (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    /// The token's first characters (`aoc_pat_` and four more).
+    pub prefix: String,
+    pub owner_subject: String,
+    pub owner_name: String,
+    pub role: crate::auth::Role,
+    pub status: ApiTokenStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewApiToken {
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+    /// The token to put in `Authorization: Bearer`; AOC keeps only its hash.
+    pub token: String,
+}
+
+/// The API-tokens page: the caller's tokens (or everyone's, for admins), and a token created
+/// by a form sent without JavaScript, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenPage {
+    pub items: Vec<ApiTokenInfo>,
+    /// Whether AOC accepts personal API tokens (sign-in is enabled).
+    pub accepted: bool,
+    /// The highest role the caller may give a token.
+    pub max_role: crate::auth::Role,
+    pub fresh: Option<NewApiToken>,
+}

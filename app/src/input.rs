@@ -356,3 +356,67 @@ mod tests {
             .contains("before"));
     }
 }
+
+/// Longest personal API token name.
+pub const MAX_TOKEN_NAME_LEN: usize = 100;
+/// Longest lifetime of a personal API token.
+pub const MAX_TOKEN_DAYS: u32 = 366;
+
+/// A validated request for a personal API token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub name: String,
+    pub role: crate::auth::Role,
+    pub expires_in_days: u32,
+}
+
+impl TokenRequest {
+    /// Validates a request as sent by `caller`: a name, a role no higher than the caller's
+    /// (default: the caller's), a lifetime of 1–366 days (default 90).
+    pub fn parse(
+        caller: &crate::auth::Caller,
+        name: &str,
+        role: Option<&str>,
+        expires_in_days: Option<&str>,
+    ) -> Result<Self, AppError> {
+        use crate::auth::Role;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AppError::invalid_input("name", "give the token a name (what it is for)"));
+        }
+        if name.chars().count() > MAX_TOKEN_NAME_LEN {
+            return Err(AppError::invalid_input("name", format!("a name has at most {MAX_TOKEN_NAME_LEN} characters")));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::invalid_input("name", "a name cannot contain control characters"));
+        }
+        let role = match role.map(str::trim).filter(|r| !r.is_empty()) {
+            None => caller.role,
+            Some(text) => match text.to_ascii_lowercase().as_str() {
+                "reader" => Role::Reader,
+                "analyst" => Role::Analyst,
+                "admin" => Role::Admin,
+                _ => return Err(AppError::invalid_input("role", "expected reader, analyst or admin")),
+            },
+        };
+        if role > caller.role {
+            return Err(AppError::invalid_input(
+                "role",
+                format!("a token's role cannot be higher than your own ({})", caller.role.as_str()),
+            ));
+        }
+        let expires_in_days = match expires_in_days.map(str::trim).filter(|d| !d.is_empty()) {
+            None => 90,
+            Some(text) => match text.parse::<u32>() {
+                Ok(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => days,
+                _ => {
+                    return Err(AppError::invalid_input(
+                        "expires_in_days",
+                        format!("expected a whole number of days from 1 to {MAX_TOKEN_DAYS}"),
+                    ))
+                }
+            },
+        };
+        Ok(Self { name: name.to_string(), role, expires_in_days })
+    }
+}

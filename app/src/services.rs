@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use crate::auth::Caller;
-use crate::dto::{Comment, EventDetail, EventPage, Facets, Histogram, ServerInfo, TagInfo};
+use crate::dto::{
+    ApiTokenInfo, ApiTokenPage, Comment, EventDetail, EventPage, Facets, Histogram, NewApiToken, ServerInfo, TagInfo,
+};
 use crate::error::AppError;
-use crate::input::{CommentText, EventRef, HistogramRequest, TagChange};
+use crate::input::{CommentText, EventRef, HistogramRequest, TagChange, TokenRequest};
 use crate::query::{EventQuery, PageRequest};
 
 /// Reading and annotating events. Every method is called after the caller's permission was
@@ -46,9 +48,33 @@ pub trait SystemService: Send + Sync {
     async fn server_info(&self, caller: &Caller) -> Result<ServerInfo, AppError>;
 }
 
+/// Personal API tokens. Callers hold `ManageOwnTokens`; admins (`ManageSettings`) see and
+/// revoke everyone's.
+#[async_trait::async_trait]
+pub trait TokenService: Send + Sync {
+    /// The caller's tokens, or every token for an admin.
+    async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenInfo>, AppError>;
+    /// Creates a token acting for the caller; the secret is in the answer only.
+    async fn create_token(&self, caller: &Caller, request: TokenRequest) -> Result<NewApiToken, AppError>;
+    /// Revokes a token of the caller's (any token, for an admin).
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiTokenInfo, AppError>;
+    /// Whether the server accepts personal API tokens (sign-in is enabled).
+    fn accepted(&self) -> bool;
+    /// The page, without the fresh token (server functions add it from the session).
+    async fn page(&self, caller: &Caller) -> Result<ApiTokenPage, AppError> {
+        Ok(ApiTokenPage {
+            items: self.list_tokens(caller).await?,
+            accepted: self.accepted(),
+            max_role: caller.role,
+            fresh: None,
+        })
+    }
+}
+
 /// Every service, handed to server functions through Leptos context.
 #[derive(Clone)]
 pub struct Services {
     pub events: Arc<dyn EventService>,
     pub system: Arc<dyn SystemService>,
+    pub tokens: Arc<dyn TokenService>,
 }

@@ -204,7 +204,7 @@ fn query_error(e: QueryRejection) -> ApiError {
     AppError::invalid_input("query", e.body_text()).into()
 }
 
-fn json_error(e: JsonRejection) -> ApiError {
+pub(crate) fn json_error(e: JsonRejection) -> ApiError {
     AppError::invalid_input("body", e.body_text()).into()
 }
 

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod tenants;
+pub mod tokens;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

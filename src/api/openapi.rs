@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::events;
+use super::{events, tokens};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -23,11 +23,15 @@ use super::events;
         events::export,
         events::coverage,
         events::audit_trail,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::revoke_token,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),
         (name = "collection", description = "What was collected"),
         (name = "audit", description = "Who changed what in AOC"),
+        (name = "tokens", description = "Personal API tokens"),
     )
 )]
 pub struct ApiDoc;

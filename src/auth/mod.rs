@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod oidc;
 pub mod pages;
 pub mod session;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 pub use app::auth::{Caller, Permission, Role};
 use app::error::AppError;
+use sea_orm::DatabaseConnection;
 
 use crate::api::ApiError;
 use crate::config::Settings;
@@ -35,18 +37,25 @@ pub enum AuthGate {
     /// Every request is this caller, or anonymous (`None`). Only code sets it (the integration
     /// tests' route matrix, through `Settings::fixed_caller`); no environment variable does.
     Fixed(Option<Caller>),
-    /// OpenID Connect sign-in: browser sessions and bearer tokens.
-    Oidc(Arc<oidc::Oidc>),
+    /// OpenID Connect sign-in: browser sessions, bearer tokens of the provider, and personal API
+    /// tokens (looked up in this database).
+    Oidc(Arc<oidc::Oidc>, DatabaseConnection),
 }
 
 impl AuthGate {
     /// The gate the settings ask for.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<Self> {
         Ok(match &settings.fixed_caller {
             Some(caller) => AuthGate::Fixed(caller.clone()),
-            None if settings.auth.enabled => AuthGate::Oidc(Arc::new(oidc::Oidc::new(settings)?)),
+            None if settings.auth.enabled => AuthGate::Oidc(Arc::new(oidc::Oidc::new(settings)?), db.clone()),
             None => AuthGate::Disabled,
         })
+    }
+
+    /// Whether AOC accepts personal API tokens (only with sign-in: without it every caller is
+    /// the local administrator anyway).
+    pub fn accepts_personal_tokens(&self) -> bool {
+        matches!(self, AuthGate::Oidc(..))
     }
 
     /// The caller behind a request, if one can be established.
@@ -54,9 +63,14 @@ impl AuthGate {
         match self {
             AuthGate::Disabled => Some(Caller::local_admin()),
             AuthGate::Fixed(caller) => caller.clone(),
-            AuthGate::Oidc(oidc) => {
+            AuthGate::Oidc(oidc, db) => {
                 if let Some(token) = oidc::bearer_token(&parts.headers) {
-                    return match oidc.bearer_caller(token).await {
+                    let caller = if tokens::is_personal_token(token) {
+                        tokens::caller(db, token, chrono::Utc::now()).await
+                    } else {
+                        oidc.bearer_caller(token).await
+                    };
+                    return match caller {
                         Ok(caller) => Some(caller),
                         Err(reason) => {
                             tracing::warn!(reason, path = parts.uri.path(), "refused a bearer token");
@@ -92,7 +106,7 @@ pub async fn attach_caller(State(gate): State<AuthGate>, request: Request, next:
         Some(caller) => {
             parts.extensions.insert(caller);
         }
-        None if matches!(gate, AuthGate::Oidc(_)) && wants_page(&parts) => {
+        None if matches!(gate, AuthGate::Oidc(..)) && wants_page(&parts) => {
             let return_to = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
             return Redirect::to(&format!("/auth/login?return_to={encoded}")).into_response();

@@ -425,7 +425,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 
 fn gate_parts(gate: &AuthGate, parts: &Parts) -> Option<(Arc<Oidc>, Session)> {
     match gate {
-        AuthGate::Oidc(oidc) => Some((oidc.clone(), parts.extensions.get::<Session>()?.clone())),
+        AuthGate::Oidc(oidc, _) => Some((oidc.clone(), parts.extensions.get::<Session>()?.clone())),
         _ => None,
     }
 }

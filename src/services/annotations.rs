@@ -64,6 +64,9 @@ pub async fn audit(
     let mut details = details;
     if let Some(map) = details.as_object_mut() {
         map.insert("actor_subject".into(), serde_json::Value::String(caller.subject.clone()));
+        if let app::auth::AuthMethod::ApiToken { token_id } = caller.method {
+            map.insert("via_api_token".into(), serde_json::Value::from(token_id));
+        }
     }
     rows::insert_audit(
         db,

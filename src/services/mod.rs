@@ -7,6 +7,7 @@ pub mod bench;
 pub mod events;
 mod oversight;
 mod system;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -16,13 +17,21 @@ use sea_orm::{DatabaseConnection, DbErr};
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use oversight::OversightService;
 pub use system::DbSystemService;
+pub use tokens::DbTokenService;
 
 use crate::config::Settings;
 
 /// Builds every service over one database connection.
-pub fn build(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> app::services::Services {
+/// `personal_tokens`: whether the server accepts personal API tokens (sign-in is enabled).
+pub fn build(
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    demo: bool,
+    personal_tokens: bool,
+) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
+        tokens: Arc::new(DbTokenService::new(db.clone(), personal_tokens)),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
     }
 }

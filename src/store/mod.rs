@@ -12,6 +12,7 @@ pub mod rollup;
 pub mod search;
 pub mod sql;
 pub mod synthetic;
+pub mod tokens;
 pub mod writer;
 
 use std::sync::Arc;

@@ -4,9 +4,11 @@
 
 mod events;
 mod system;
+mod tokens;
 
 pub use events::*;
 pub use system::*;
+pub use tokens::*;
 
 use crate::auth::Permission;
 
@@ -24,6 +26,9 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/edit_comment", Permission::CommentOnEvents),
     ("/api/delete_comment", Permission::DeleteComments),
     ("/api/server_info", Permission::ViewEvents),
+    ("/api/api_tokens", Permission::ManageOwnTokens),
+    ("/api/create_api_token", Permission::ManageOwnTokens),
+    ("/api/revoke_api_token", Permission::ManageOwnTokens),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.

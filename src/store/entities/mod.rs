@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table the server reads or writes through the ORM.
 
+pub mod api_tokens;
 pub mod audit_trail;
 pub mod collection_leases;
 pub mod comments;
