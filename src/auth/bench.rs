@@ -56,14 +56,14 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
 async fn time_requests(
     client: &reqwest::Client,
     url: &str,
-    cookie: Option<&str>,
+    header: Option<(&str, &str)>,
     n: usize,
 ) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n + n / 10 {
         let mut request = client.get(url);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
         }
         let t = Instant::now();
         let response = request.send().await?;
@@ -167,14 +167,39 @@ pub async fn run(database_url: Option<String>, requests: usize) -> anyhow::Resul
         };
         let client = reqwest::Client::new();
         // Source health: a small JSON answer that needs a reader, so the caller is resolved.
-        let samples =
-            time_requests(&client, &format!("{public}/api/source-health"), cookie.as_deref(), requests).await?;
+        let url_health = format!("{public}/api/source-health");
+        let samples = time_requests(&client, &url_health, cookie.as_deref().map(|c| ("cookie", c)), requests).await?;
         let (p50, p95, p99) = percentiles(samples);
         let label = if signed_in { "with a session (sign-in on)" } else { "sign-in off" };
         println!(
             "GET /api/source-health {label} ({requests} requests): p50 {p50:.3} ms, p95 {p95:.3} ms, p99 {p99:.3} ms"
         );
         results.push((p50, p95));
+        if signed_in {
+            // A personal API token: one indexed lookup of its hash per request.
+            let minted = super::tokens::mint();
+            let now = chrono::Utc::now();
+            crate::store::tokens::insert(
+                &db,
+                crate::store::tokens::NewToken {
+                    name: "bench",
+                    token_hash: &minted.hash,
+                    prefix: &minted.prefix,
+                    owner_subject: "bench-user",
+                    owner_name: "Bench User",
+                    role: "reader",
+                    created_at: now,
+                    expires_at: now + chrono::Duration::days(1),
+                },
+            )
+            .await?;
+            let bearer = format!("Bearer {}", minted.token);
+            let samples = time_requests(&client, &url_health, Some(("authorization", &bearer)), requests).await?;
+            let (p50, p95, p99) = percentiles(samples);
+            println!(
+                "GET /api/source-health with a personal API token ({requests} requests): p50 {p50:.3} ms, p95 {p95:.3} ms, p99 {p99:.3} ms"
+            );
+        }
         let _ = tx.send(());
         let _ = server.await;
     }
