@@ -214,7 +214,7 @@ fn build_router(
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
     let auth = AuthGate::from_settings(&settings, &db)?;
-    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.accepts_personal_tokens());
+    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.oidc());
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
@@ -328,6 +328,8 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/tokens", Requires(ManageOwnTokens), get(api::tokens::list_tokens))
         .add(M::POST, "/api/tokens", Requires(ManageOwnTokens), post(api::tokens::create_token))
         .add(M::DELETE, "/api/tokens/{id}", Requires(ManageOwnTokens), delete(api::tokens::revoke_token))
+        .add(M::GET, "/api/sessions", Requires(ManageSettings), get(api::tokens::list_sessions))
+        .add(M::POST, "/api/sessions/end", Requires(ManageSettings), post(api::tokens::end_sessions))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, so a

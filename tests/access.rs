@@ -34,9 +34,16 @@ fn callers() -> Vec<(&'static str, Option<Caller>)> {
 fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
     Some(match path {
         "/api/list_events" => vec![("page_size", "5")],
-        "/api/event_facets" | "/api/event_histogram" | "/api/server_info" | "/api/api_tokens" => vec![],
+        "/api/event_facets"
+        | "/api/event_histogram"
+        | "/api/server_info"
+        | "/api/api_tokens"
+        | "/api/signed_in_people" => {
+            vec![]
+        }
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],
+        "/api/end_sessions" => vec![("subject", "oid-nobody")],
         "/api/get_event" => vec![("id", "1")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],

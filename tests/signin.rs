@@ -339,7 +339,62 @@ async fn personal_api_tokens_act_for_their_owner_within_their_role(backend: Back
     assert!(!again.contains("id=\"new-token\""), "the token is shown once");
 }
 
+async fn an_admin_ends_a_persons_sessions_and_tokens(backend: Backend) {
+    let provider = TestProvider::start().await;
+    let Some(app) = spawn_signin_app(backend, &provider, &[]).await else { return };
+    let analyst = signed_in(&app, "analyst").await;
+    let second_browser = signed_in(&app, "analyst").await;
+    let reader = signed_in(&app, "reader").await;
+    let token: serde_json::Value = analyst
+        .post(app.url("/api/tokens"))
+        .json(&serde_json::json!({ "name": "left behind" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let admin = signed_in(&app, "admin").await;
+    assert_eq!(status_of(&analyst, analyst.get(app.url("/api/sessions"))).await, 403);
+    let people: serde_json::Value = admin.get(app.url("/api/sessions")).send().await.unwrap().json().await.unwrap();
+    let analyst_row = people.as_array().unwrap().iter().find(|p| p["name"] == "Andy Analyst").expect("listed").clone();
+    assert_eq!(analyst_row["active"], true, "{people}");
+    let subject = analyst_row["subject"].as_str().unwrap().to_string();
+    // Bad input is refused with the reason.
+    let response =
+        admin.post(app.url("/api/sessions/end")).json(&serde_json::json!({ "subject": "" })).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+
+    let ended: serde_json::Value = admin
+        .post(app.url("/api/sessions/end"))
+        .json(&serde_json::json!({ "subject": subject, "revoke_tokens": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ended["tokens_revoked"], 1, "{ended}");
+    // Both of the analyst's browsers and the token are out; the reader is not affected.
+    assert_eq!(status_of(&analyst, analyst.get(app.url("/api/events"))).await, 401);
+    assert_eq!(status_of(&second_browser, second_browser.get(app.url("/api/events"))).await, 401);
+    assert_eq!(bearer(&app, &token, "/api/events").await, 401);
+    assert_eq!(status_of(&reader, reader.get(app.url("/api/events"))).await, 200);
+    let people: serde_json::Value = admin.get(app.url("/api/sessions")).send().await.unwrap().json().await.unwrap();
+    let row = people.as_array().unwrap().iter().find(|p| p["subject"] == subject.as_str()).unwrap().clone();
+    assert_eq!(row["active"], false);
+    assert!(row["ended_at"].is_string());
+    // A new sign-in (a later second) works again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = signed_in(&app, "analyst").await;
+    assert_eq!(status_of(&again, again.get(app.url("/api/events"))).await, 200);
+    let actions = audit_actions(&app).await;
+    assert!(actions.contains(&("session.end_all".to_string(), "Ada Admin".to_string())), "{actions:?}");
+}
+
 on_both_backends!(
+    an_admin_ends_a_persons_sessions_and_tokens,
     personal_api_tokens_act_for_their_owner_within_their_role,
     sessions_end_when_idle_too_long_or_past_their_absolute_lifetime,
     each_role_may_do_what_its_role_allows,
@@ -522,6 +577,7 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],
+        "/api/end_sessions" => vec![("subject", "oid-nobody")],
         _ => vec![],
     }
 }

@@ -7,7 +7,9 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
-use crate::pages::{AlertsPage, EventDetailPage, EventsPage, RulesPage, SettingsPage, SourcesPage, TokensPage};
+use crate::pages::{
+    AlertsPage, EventDetailPage, EventsPage, RulesPage, SessionsPage, SettingsPage, SourcesPage, TokensPage,
+};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -89,6 +91,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("sources") view=SourcesPage/>
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
+                        <Route path=path!("/settings/sessions") view=SessionsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>

@@ -376,3 +376,28 @@ pub struct ApiTokenPage {
     pub max_role: crate::auth::Role,
     pub fresh: Option<NewApiToken>,
 }
+
+/// A person who signed in lately, for administrators ending sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignedInPerson {
+    /// The stable subject (Entra object id).
+    pub subject: String,
+    pub name: String,
+    pub last_sign_in: DateTime<Utc>,
+    /// Whether their latest session may still be live (not signed out, not ended, not past the
+    /// absolute lifetime).
+    pub active: bool,
+    /// When an administrator last ended their sessions.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// What ending someone's sessions did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EndedSessions {
+    pub subject: String,
+    pub ended_at: DateTime<Utc>,
+    /// Personal API tokens revoked with the sessions.
+    pub tokens_revoked: u32,
+}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::auth::Caller;
 use crate::dto::{
-    ApiTokenInfo, ApiTokenPage, Comment, EventDetail, EventPage, Facets, Histogram, NewApiToken, ServerInfo, TagInfo,
+    ApiTokenInfo, ApiTokenPage, Comment, EndedSessions, EventDetail, EventPage, Facets, Histogram, NewApiToken,
+    ServerInfo, SignedInPerson, TagInfo,
 };
 use crate::error::AppError;
 use crate::input::{CommentText, EventRef, HistogramRequest, TagChange, TokenRequest};
@@ -48,10 +49,10 @@ pub trait SystemService: Send + Sync {
     async fn server_info(&self, caller: &Caller) -> Result<ServerInfo, AppError>;
 }
 
-/// Personal API tokens. Callers hold `ManageOwnTokens`; admins (`ManageSettings`) see and
-/// revoke everyone's.
+/// Personal API tokens and people's sessions. Token callers hold `ManageOwnTokens`; admins
+/// (`ManageSettings`) see and revoke everyone's tokens and end people's sessions.
 #[async_trait::async_trait]
-pub trait TokenService: Send + Sync {
+pub trait AccessService: Send + Sync {
     /// The caller's tokens, or every token for an admin.
     async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenInfo>, AppError>;
     /// Creates a token acting for the caller; the secret is in the answer only.
@@ -60,6 +61,15 @@ pub trait TokenService: Send + Sync {
     async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiTokenInfo, AppError>;
     /// Whether the server accepts personal API tokens (sign-in is enabled).
     fn accepted(&self) -> bool;
+    /// People who signed in within the absolute session lifetime, newest first (admins).
+    async fn signed_in_people(&self) -> Result<Vec<SignedInPerson>, AppError>;
+    /// Ends every session of `subject` (and revokes their API tokens when asked) (admins).
+    async fn end_sessions(
+        &self,
+        caller: &Caller,
+        subject: &str,
+        revoke_tokens: bool,
+    ) -> Result<EndedSessions, AppError>;
     /// The page, without the fresh token (server functions add it from the session).
     async fn page(&self, caller: &Caller) -> Result<ApiTokenPage, AppError> {
         Ok(ApiTokenPage {
@@ -76,5 +86,5 @@ pub trait TokenService: Send + Sync {
 pub struct Services {
     pub events: Arc<dyn EventService>,
     pub system: Arc<dyn SystemService>,
-    pub tokens: Arc<dyn TokenService>,
+    pub access: Arc<dyn AccessService>,
 }

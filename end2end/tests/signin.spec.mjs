@@ -95,6 +95,11 @@ test('an admin reaches everything, and sees every API token', async ({ page }) =
   expect((await page.request.get('/api/audit-trail')).status()).toBe(200);
   await page.goto('/settings/tokens');
   await expect(page.locator('#token-form select[name="role"] option')).toHaveText(['reader', 'analyst', 'admin']);
+  // Who is signed in, with a control to end their sessions.
+  await page.goto('/settings/sessions');
+  const me = page.locator('#sessions-table tbody tr').filter({ hasText: 'Ada Admin' });
+  await expect(me).toHaveAttribute('data-state', 'signed in');
+  await expect(me.getByRole('button', { name: 'End sessions' })).toBeVisible();
 });
 
 test('a person without a role or group sees who they are and what to ask for', async ({ page }) => {

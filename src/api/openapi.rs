@@ -26,12 +26,14 @@ use super::{events, tokens};
         tokens::list_tokens,
         tokens::create_token,
         tokens::revoke_token,
+        tokens::list_sessions,
+        tokens::end_sessions,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),
         (name = "collection", description = "What was collected"),
         (name = "audit", description = "Who changed what in AOC"),
-        (name = "tokens", description = "Personal API tokens"),
+        (name = "tokens", description = "Personal API tokens and people's sessions"),
     )
 )]
 pub struct ApiDoc;

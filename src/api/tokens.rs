@@ -11,18 +11,18 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use app::auth::Permission;
-use app::dto::{ApiTokenInfo, NewApiToken};
+use app::dto::{ApiTokenInfo, EndedSessions, NewApiToken, SignedInPerson};
 use app::input::{parse_id, TokenRequest};
-use app::services::TokenService;
+use app::services::AccessService;
 
 use super::events::json_error;
 use super::ApiError;
 use crate::auth::Authenticated;
-use crate::services::DbTokenService;
+use crate::services::DbAccessService;
 use crate::startup::AppState;
 
-fn service(state: &AppState) -> DbTokenService {
-    DbTokenService::new(state.db.clone(), state.auth.accepts_personal_tokens())
+fn service(state: &AppState) -> DbAccessService {
+    DbAccessService::new(state.db.clone(), state.auth.oidc())
 }
 
 /// Body of `POST /api/tokens`.
@@ -80,4 +80,42 @@ pub async fn revoke_token(
     let caller = caller.require(Permission::ManageOwnTokens)?;
     let id = parse_id("id", &id)?;
     Ok(Json(service(&state).revoke_token(&caller, id).await?))
+}
+
+/// `GET /api/sessions` (administrators): people who signed in within the absolute session
+/// lifetime, whether their session may still be live, and when their sessions were last ended.
+#[utoipa::path(get, path = "/api/sessions", tag = "tokens",
+    responses((status = 200, body = Vec<SignedInPerson>), (status = 403, body = super::events::ApiErrorBody)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<Json<Vec<SignedInPerson>>, ApiError> {
+    caller.require(Permission::ManageSettings)?;
+    Ok(Json(service(&state).signed_in_people().await?))
+}
+
+/// Body of `POST /api/sessions/end`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndSessionsBody {
+    /// The person's subject (Entra object id), as `GET /api/sessions` lists it.
+    pub subject: String,
+    /// Also revoke the person's personal API tokens.
+    #[serde(default)]
+    pub revoke_tokens: bool,
+}
+
+/// `POST /api/sessions/end` (administrators): ends every session of a person on every replica
+/// (within five seconds), optionally revoking their personal API tokens.
+#[utoipa::path(post, path = "/api/sessions/end", tag = "tokens", request_body = EndSessionsBody,
+    responses((status = 200, body = EndedSessions), (status = 400, body = super::events::ApiErrorBody),
+        (status = 403, body = super::events::ApiErrorBody)))]
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Json<EndSessionsBody>, JsonRejection>,
+) -> Result<Json<EndedSessions>, ApiError> {
+    let caller = caller.require(Permission::ManageSettings)?;
+    let Json(body) = body.map_err(json_error)?;
+    Ok(Json(service(&state).end_sessions(&caller, &body.subject, body.revoke_tokens).await?))
 }

@@ -58,6 +58,14 @@ impl AuthGate {
         matches!(self, AuthGate::Oidc(..))
     }
 
+    /// The sign-in provider, when sign-in is on.
+    pub fn oidc(&self) -> Option<Arc<oidc::Oidc>> {
+        match self {
+            AuthGate::Oidc(oidc, _) => Some(oidc.clone()),
+            _ => None,
+        }
+    }
+
     /// The caller behind a request, if one can be established.
     pub async fn resolve(&self, parts: &Parts) -> Option<Caller> {
         match self {
@@ -79,7 +87,7 @@ impl AuthGate {
                     };
                 }
                 let session = parts.extensions.get::<tower_sessions::Session>()?;
-                oidc.session_caller(session).await
+                oidc.session_caller(session, db).await
             }
         }
     }

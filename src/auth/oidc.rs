@@ -6,13 +6,14 @@
 //! the server session and offers the provider's end-session address. Bearer tokens on the REST
 //! API are checked against the same keys and mapped to roles the same way.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySet, Nonce,
@@ -104,7 +105,13 @@ pub struct Oidc {
     certificate: Option<Credential>,
     http: reqwest::Client,
     provider: tokio::sync::OnceCell<Arc<Provider>>,
+    /// Sessions administrators ended, by subject, as last read (and when).
+    revoked: std::sync::Mutex<Option<(std::time::Instant, Arc<HashMap<String, DateTime<Utc>>>)>>,
 }
+
+/// How long the list of ended sessions is trusted before it is read again: an administrator's
+/// "end sessions" takes effect on every replica within this time.
+const REVOCATIONS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn is_guid(text: &str) -> bool {
     text.len() == 36
@@ -198,6 +205,7 @@ impl Oidc {
             auth,
             http,
             provider: tokio::sync::OnceCell::new(),
+            revoked: std::sync::Mutex::new(None),
         })
     }
 
@@ -361,13 +369,18 @@ impl Oidc {
 
     /// The caller of a signed-in session, refreshing its last-seen time now and then; expired
     /// sessions (idle or past their absolute lifetime) are ended.
-    pub async fn session_caller(&self, session: &Session) -> Option<Caller> {
+    pub async fn session_caller(&self, session: &Session, db: &DatabaseConnection) -> Option<Caller> {
         let user: SignedIn = session.get(USER).await.ok().flatten()?;
         let now = Utc::now().timestamp();
         let idle = i64::from(self.auth.session_idle_minutes) * 60;
         let max = i64::from(self.auth.session_max_hours) * 3600;
         if now - user.authenticated_at > max || now - user.seen_at > idle {
             tracing::info!(user.subject = %user.subject, "a session reached its time limit and was ended");
+            let _ = session.flush().await;
+            return None;
+        }
+        if self.revocations(db).await.get(&user.subject).is_some_and(|at| user.authenticated_at <= at.timestamp()) {
+            tracing::info!(user.subject = %user.subject, "a session an administrator ended was refused");
             let _ = session.flush().await;
             return None;
         }
@@ -380,6 +393,42 @@ impl Oidc {
             role: user.role,
             method: AuthMethod::Session,
         })
+    }
+
+    /// The sessions administrators ended (read again after [`REVOCATIONS_TTL`]; on a database
+    /// failure the last list read is used).
+    async fn revocations(&self, db: &DatabaseConnection) -> Arc<HashMap<String, DateTime<Utc>>> {
+        let cached = self.revoked.lock().ok().and_then(|c| c.clone());
+        if let Some((read_at, list)) = &cached {
+            if read_at.elapsed() < REVOCATIONS_TTL {
+                return list.clone();
+            }
+        }
+        match crate::store::sessions::revocations(db).await {
+            Ok(list) => {
+                let list = Arc::new(list);
+                if let Ok(mut c) = self.revoked.lock() {
+                    *c = Some((std::time::Instant::now(), list.clone()));
+                }
+                list
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the ended sessions");
+                cached.map(|(_, list)| list).unwrap_or_default()
+            }
+        }
+    }
+
+    /// How long a session may live at most.
+    pub fn session_max_hours(&self) -> u32 {
+        self.auth.session_max_hours
+    }
+
+    /// Forgets the cached list of ended sessions (after this process ended some).
+    pub fn forget_revocations(&self) {
+        if let Ok(mut c) = self.revoked.lock() {
+            *c = None;
+        }
     }
 
     /// The discovered provider and an authorization-code client for it.

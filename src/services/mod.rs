@@ -2,36 +2,36 @@
 //! API calls beside them. Transaction boundaries and audit-trail writes live here; server
 //! functions and REST handlers only call these, and these call `store` for every query.
 
+mod access;
 pub mod annotations;
 pub mod bench;
 pub mod events;
 mod oversight;
 mod system;
-mod tokens;
 
 use std::sync::Arc;
 
 use app::error::AppError;
 use sea_orm::{DatabaseConnection, DbErr};
 
+pub use access::DbAccessService;
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use oversight::OversightService;
 pub use system::DbSystemService;
-pub use tokens::DbTokenService;
 
 use crate::config::Settings;
 
 /// Builds every service over one database connection.
-/// `personal_tokens`: whether the server accepts personal API tokens (sign-in is enabled).
+/// `oidc`: the sign-in provider when sign-in is on (personal API tokens and sessions need it).
 pub fn build(
     db: DatabaseConnection,
     settings: Arc<Settings>,
     demo: bool,
-    personal_tokens: bool,
+    oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 ) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
-        tokens: Arc::new(DbTokenService::new(db.clone(), personal_tokens)),
+        access: Arc::new(DbAccessService::new(db.clone(), oidc)),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
     }
 }

@@ -10,6 +10,7 @@ pub mod query;
 pub mod retention;
 pub mod rollup;
 pub mod search;
+pub mod sessions;
 pub mod sql;
 pub mod synthetic;
 pub mod tokens;

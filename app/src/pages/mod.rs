@@ -10,4 +10,4 @@ pub use event::EventDetailPage;
 pub use events::EventsPage;
 pub use planned::{AlertsPage, RulesPage, SourcesPage};
 pub use settings::SettingsPage;
-pub use tokens::TokensPage;
+pub use tokens::{SessionsPage, TokensPage};

@@ -15,7 +15,10 @@ pub fn SettingsPage() -> impl IntoView {
             <header class="page-header">
                 <h1>"Settings"</h1>
                 <p class="subtitle">"Effective configuration of this AOC server. Secrets are never shown."</p>
-                <p><a href="/settings/tokens" id="api-tokens-link">"Personal API tokens"</a></p>
+                <p>
+                    <a href="/settings/tokens" id="api-tokens-link">"Personal API tokens"</a>" · "
+                    <a href="/settings/sessions" id="sessions-link">"Sessions (administrators)"</a>
+                </p>
             </header>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::auth::Role;
 use crate::components::ErrorBanner;
 use crate::dto::{ApiTokenInfo, ApiTokenPage, ApiTokenStatus, NewApiToken};
-use crate::server::{list_api_tokens, CreateApiToken, RevokeApiToken};
+use crate::server::{list_api_tokens, signed_in_people, CreateApiToken, EndSessions, RevokeApiToken};
 
 /// The API tokens page.
 #[component]
@@ -139,5 +139,71 @@ fn TokenRow(token: ApiTokenInfo, show_owner: bool, revoke: ServerAction<RevokeAp
                 })}
             </td>
         </tr>
+    }
+}
+
+/// The sessions page (`/settings/sessions`, administrators): who signed in lately, and ending a
+/// person's sessions (optionally with their API tokens).
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndSessions>::new();
+    let people = Resource::new(move || end.version().get(), |_| signed_in_people());
+    let end_error = move || end.value().get().and_then(Result::err);
+    let ended = move || end.value().get().and_then(Result::ok);
+    view! {
+        <section class="page sessions-page">
+            <header class="page-header">
+                <h1>"Sessions"</h1>
+                <p class="subtitle">
+                    "People who signed in within the absolute session lifetime. Ending someone's sessions signs them out everywhere within seconds; they can sign in again if Entra still lets them."
+                </p>
+            </header>
+            {move || end_error().map(|error| view! { <ErrorBanner error/> })}
+            {move || ended().map(|e| view! {
+                <p class="notice notice-success" role="status" id="sessions-ended">
+                    {format!("Sessions of {} ended; {} API token(s) revoked.", e.subject, e.tokens_revoked)}
+                </p>
+            })}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match people.await {
+                        Ok(people) => Either::Left(view! {
+                            <table class="data-table" id="sessions-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Person"</th>
+                                        <th scope="col">"Object id"</th>
+                                        <th scope="col">"Last sign-in"</th>
+                                        <th scope="col">"State"</th>
+                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {people.into_iter().map(|p| {
+                                        let (row_subject, shown_subject) = (p.subject.clone(), p.subject.clone());
+                                        let state = if p.active { "signed in" } else if p.ended_at.is_some() { "ended" } else { "signed out" };
+                                        view! {
+                                        <tr data-subject=row_subject data-state=state>
+                                            <td>{p.name}</td>
+                                            <td><code>{shown_subject}</code></td>
+                                            <td>{when(p.last_sign_in)}</td>
+                                            <td>{state}</td>
+                                            <td>
+                                                <ActionForm action=end>
+                                                    <input type="hidden" name="subject" value=p.subject/>
+                                                    <label><input type="checkbox" name="revoke_tokens" value="on"/>" and revoke API tokens"</label>
+                                                    <button type="submit" class="danger">"End sessions"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }}).collect_view()}
+                                </tbody>
+                            </table>
+                        }),
+                        Err(error) => Either::Right(view! { <ErrorBanner error/> }),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }

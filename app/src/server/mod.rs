@@ -29,6 +29,8 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/api_tokens", Permission::ManageOwnTokens),
     ("/api/create_api_token", Permission::ManageOwnTokens),
     ("/api/revoke_api_token", Permission::ManageOwnTokens),
+    ("/api/signed_in_people", Permission::ManageSettings),
+    ("/api/end_sessions", Permission::ManageSettings),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.

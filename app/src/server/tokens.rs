@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{ApiTokenInfo, ApiTokenPage, NewApiToken};
+use crate::dto::{ApiTokenInfo, ApiTokenPage, EndedSessions, NewApiToken, SignedInPerson};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
@@ -20,7 +20,7 @@ pub async fn list_api_tokens() -> Result<ApiTokenPage, AppError> {
 
     let caller = caller()?;
     caller.require(Permission::ManageOwnTokens)?;
-    let mut page = services()?.tokens.page(&caller).await?;
+    let mut page = services()?.access.page(&caller).await?;
     if let Some(session) = session() {
         page.fresh = session.remove::<NewApiToken>(FRESH_TOKEN).await.ok().flatten();
     }
@@ -41,7 +41,7 @@ pub async fn create_api_token(
     let caller = caller()?;
     caller.require(Permission::ManageOwnTokens)?;
     let request = TokenRequest::parse(&caller, &name, role.as_deref(), expires_in_days.as_deref())?;
-    let created = services()?.tokens.create_token(&caller, request).await?;
+    let created = services()?.access.create_token(&caller, request).await?;
     if plain_form_post() {
         if let Some(session) = session() {
             if session.insert(FRESH_TOKEN, &created).await.is_err() {
@@ -61,7 +61,7 @@ pub async fn revoke_api_token(id: String) -> Result<ApiTokenInfo, AppError> {
     let caller = caller()?;
     caller.require(Permission::ManageOwnTokens)?;
     let id = crate::input::parse_id("id", &id)?;
-    services()?.tokens.revoke_token(&caller, id).await
+    services()?.access.revoke_token(&caller, id).await
 }
 
 #[cfg(feature = "ssr")]
@@ -76,4 +76,27 @@ fn plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
     })
+}
+
+/// People who signed in lately (administrators).
+#[server(endpoint = "signed_in_people")]
+pub async fn signed_in_people() -> Result<Vec<SignedInPerson>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageSettings)?;
+    services()?.access.signed_in_people().await
+}
+
+/// Ends every session of a person, optionally revoking their API tokens (administrators).
+#[server(endpoint = "end_sessions")]
+pub async fn end_sessions(subject: String, revoke_tokens: Option<String>) -> Result<EndedSessions, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageSettings)?;
+    let revoke_tokens = revoke_tokens.is_some_and(|v| matches!(v.as_str(), "on" | "true" | "1"));
+    services()?.access.end_sessions(&caller, &subject, revoke_tokens).await
 }

@@ -8,6 +8,7 @@ pub mod coverage_windows;
 pub mod event_tags;
 pub mod events;
 pub mod seen_blobs;
+pub mod session_revocations;
 pub mod source_status;
 pub mod tenants;
 pub mod watermarks;

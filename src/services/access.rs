@@ -1,7 +1,11 @@
-//! Personal API tokens: create (shown once), list, revoke; each change in the audit trail.
+//! Personal API tokens (create, shown once; list; revoke) and administrators ending people's
+//! sessions; each change in the audit trail.
 
 use app::auth::{AuthMethod, Caller, Permission};
-use app::dto::{ApiTokenInfo, ApiTokenStatus, NewApiToken};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::dto::{ApiTokenInfo, ApiTokenStatus, EndedSessions, NewApiToken, SignedInPerson};
 use app::error::{AppError, ErrorCode};
 use app::input::TokenRequest;
 use chrono::{DateTime, Utc};
@@ -9,19 +13,22 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::annotations::audit;
 use super::db_failure;
+use crate::auth::oidc::Oidc;
 use crate::auth::tokens::{mint, parse_role};
 use crate::store::{self, entities::api_tokens};
 
 /// Personal API tokens over one database.
 #[derive(Clone)]
-pub struct DbTokenService {
+pub struct DbAccessService {
     db: DatabaseConnection,
+    oidc: Option<Arc<Oidc>>,
     accepted: bool,
 }
 
-impl DbTokenService {
-    pub fn new(db: DatabaseConnection, accepted: bool) -> Self {
-        Self { db, accepted }
+impl DbAccessService {
+    /// `oidc`: the sign-in provider, when sign-in is on.
+    pub fn new(db: DatabaseConnection, oidc: Option<Arc<Oidc>>) -> Self {
+        Self { db, accepted: oidc.is_some(), oidc }
     }
 }
 
@@ -54,7 +61,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 #[async_trait::async_trait]
-impl app::services::TokenService for DbTokenService {
+impl app::services::AccessService for DbAccessService {
     async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenInfo>, AppError> {
         let owner = (!caller.can(Permission::ManageSettings)).then_some(caller.subject.as_str());
         let rows = store::tokens::list(&self.db, owner).await.map_err(|e| db_failure("list api tokens", e))?;
@@ -143,5 +150,85 @@ impl app::services::TokenService for DbTokenService {
 
     fn accepted(&self) -> bool {
         self.accepted
+    }
+
+    async fn signed_in_people(&self) -> Result<Vec<SignedInPerson>, AppError> {
+        let Some(oidc) = &self.oidc else { return Ok(Vec::new()) };
+        let now = Utc::now();
+        let since = now - chrono::Duration::hours(i64::from(oidc.session_max_hours()));
+        let entries =
+            store::sessions::sign_ins_since(&self.db, since).await.map_err(|e| db_failure("list sign-ins", e))?;
+        let ended = store::sessions::revocations(&self.db).await.map_err(|e| db_failure("list sign-ins", e))?;
+        // Per subject: the latest sign-in, and whether a sign-out followed it.
+        let mut people: HashMap<String, (String, DateTime<Utc>, bool)> = HashMap::new();
+        for entry in entries {
+            let Some(subject) = entry.target_id else { continue };
+            match entry.action.as_str() {
+                "sign_in" => {
+                    people.insert(subject, (entry.actor, entry.occurred_at, false));
+                }
+                _ => {
+                    if let Some(person) = people.get_mut(&subject) {
+                        person.2 = true;
+                    }
+                }
+            }
+        }
+        let mut list: Vec<SignedInPerson> = people
+            .into_iter()
+            .map(|(subject, (name, last_sign_in, signed_out))| {
+                let ended_at = ended.get(&subject).copied();
+                let ended_after = ended_at.is_some_and(|at| last_sign_in.timestamp() <= at.timestamp());
+                SignedInPerson { active: !signed_out && !ended_after, subject, name, last_sign_in, ended_at }
+            })
+            .collect();
+        list.sort_by(|a, b| b.last_sign_in.cmp(&a.last_sign_in));
+        Ok(list)
+    }
+
+    async fn end_sessions(
+        &self,
+        caller: &Caller,
+        subject: &str,
+        revoke_tokens: bool,
+    ) -> Result<EndedSessions, AppError> {
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > 200 {
+            return Err(AppError::invalid_input("subject", "expected the person's subject (object id)"));
+        }
+        let Some(oidc) = &self.oidc else {
+            return Err(AppError::new(ErrorCode::Conflict, "there are no sessions to end: sign-in is disabled"));
+        };
+        let now = Utc::now();
+        let txn = self.db.begin().await.map_err(|e| db_failure("end sessions", e))?;
+        store::sessions::revoke(&txn, subject, now, &caller.display_name)
+            .await
+            .map_err(|e| db_failure("end sessions", e))?;
+        let mut tokens_revoked = 0u32;
+        if revoke_tokens {
+            for token in store::tokens::list(&txn, Some(subject)).await.map_err(|e| db_failure("end sessions", e))? {
+                if token.revoked_at.is_none() {
+                    store::tokens::revoke(&txn, token.id, &caller.display_name, now)
+                        .await
+                        .map_err(|e| db_failure("end sessions", e))?;
+                    tokens_revoked += 1;
+                }
+            }
+        }
+        audit(
+            &txn,
+            caller,
+            "session.end_all",
+            "session",
+            Some(subject.to_string()),
+            serde_json::json!({ "tokens_revoked": tokens_revoked }),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("end sessions", e))?;
+        txn.commit().await.map_err(|e| db_failure("end sessions", e))?;
+        oidc.forget_revocations();
+        tracing::info!(user.oid = %subject, tokens_revoked, "an administrator ended a person's sessions");
+        Ok(EndedSessions { subject: subject.to_string(), ended_at: now, tokens_revoked })
     }
 }
