@@ -106,8 +106,11 @@ pub struct Oidc {
     http: reqwest::Client,
     provider: tokio::sync::OnceCell<Arc<Provider>>,
     /// Sessions administrators ended, by subject, as last read (and when).
-    revoked: std::sync::Mutex<Option<(std::time::Instant, Arc<HashMap<String, DateTime<Utc>>>)>>,
+    revoked: std::sync::Mutex<Option<(std::time::Instant, Revocations)>>,
 }
+
+/// When each person's sessions were last ended, by subject.
+type Revocations = Arc<HashMap<String, DateTime<Utc>>>;
 
 /// How long the list of ended sessions is trusted before it is read again: an administrator's
 /// "end sessions" takes effect on every replica within this time.
@@ -397,7 +400,7 @@ impl Oidc {
 
     /// The sessions administrators ended (read again after [`REVOCATIONS_TTL`]; on a database
     /// failure the last list read is used).
-    async fn revocations(&self, db: &DatabaseConnection) -> Arc<HashMap<String, DateTime<Utc>>> {
+    async fn revocations(&self, db: &DatabaseConnection) -> Revocations {
         let cached = self.revoked.lock().ok().and_then(|c| c.clone());
         if let Some((read_at, list)) = &cached {
             if read_at.elapsed() < REVOCATIONS_TTL {

@@ -182,7 +182,7 @@ impl app::services::AccessService for DbAccessService {
                 SignedInPerson { active: !signed_out && !ended_after, subject, name, last_sign_in, ended_at }
             })
             .collect();
-        list.sort_by(|a, b| b.last_sign_in.cmp(&a.last_sign_in));
+        list.sort_by_key(|p| std::cmp::Reverse(p.last_sign_in));
         Ok(list)
     }
 
