@@ -15,8 +15,6 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::run;
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -115,6 +113,13 @@ const OLD_TABLES: &[&str] = &[
 const CLEANUP_FUNCTIONS: &[&str] =
     &["aoc_event_partition_drop(text)", "aoc_events_deleted()", "aoc_events_truncated()"];
 
+/// Runs `statements` as one script on one connection: a pooled SQLite connection caches the
+/// schema, and one that did not see a table dropped refuses to create its namesake.
+async fn run_script(m: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
+    let script = statements.join(";\n");
+    m.get_connection().execute_unprepared(&script).await.map(|_| ())
+}
+
 fn fill(sql: &str, backend: DbBackend) -> String {
     let (id, ts, event_fk) = if backend == DbBackend::Postgres {
         ("BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "")
@@ -143,9 +148,9 @@ async fn rewrite_cleanup(m: &SchemaManager<'_>, edit: impl Fn(String) -> String)
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let backend = m.get_database_backend();
-        run(m, &["DROP TABLE IF EXISTS alerts", "DROP TABLE IF EXISTS rules"]).await?;
-        let tables: Vec<String> = TABLES.iter().map(|s| fill(s, backend)).collect();
-        run(m, &tables.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let mut script = vec!["DROP TABLE IF EXISTS alerts".to_string(), "DROP TABLE IF EXISTS rules".to_string()];
+        script.extend(TABLES.iter().map(|s| fill(s, backend)));
+        run_script(m, &script).await?;
         if backend == DbBackend::Postgres {
             rewrite_cleanup(m, |d| {
                 d.replace("DELETE FROM alerts WHERE event_id", "DELETE FROM alert_events WHERE event_id")
@@ -158,20 +163,13 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let backend = m.get_database_backend();
-        run(
-            m,
-            &[
-                "DROP TABLE IF EXISTS detection_cursor",
-                "DROP TABLE IF EXISTS alert_history",
-                "DROP TABLE IF EXISTS alert_comments",
-                "DROP TABLE IF EXISTS alert_events",
-                "DROP TABLE IF EXISTS alerts",
-                "DROP TABLE IF EXISTS rules",
-            ],
-        )
-        .await?;
-        let tables: Vec<String> = OLD_TABLES.iter().map(|s| fill(s, backend)).collect();
-        run(m, &tables.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let mut script: Vec<String> =
+            ["detection_cursor", "alert_history", "alert_comments", "alert_events", "alerts", "rules"]
+                .iter()
+                .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+                .collect();
+        script.extend(OLD_TABLES.iter().map(|s| fill(s, backend)));
+        run_script(m, &script).await?;
         if backend == DbBackend::Postgres {
             rewrite_cleanup(m, |d| {
                 d.replace("DELETE FROM alert_events WHERE event_id", "DELETE FROM alerts WHERE event_id")

@@ -177,6 +177,13 @@ impl EventDoc {
                 out.extend(values.iter().map(|v| std::borrow::Cow::Borrowed(v.as_str())));
             }
         }
+        if let Some(prefix) = &field.prefix {
+            for (key, values) in &self.fields {
+                if key.starts_with(prefix.as_str()) {
+                    out.extend(values.iter().map(|v| std::borrow::Cow::Borrowed(v.as_str())));
+                }
+            }
+        }
         if let Some(suffix) = &field.suffix {
             for (key, values) in &self.fields {
                 if key.ends_with(suffix.as_str()) || key == &suffix[1..] {
@@ -266,13 +273,32 @@ pub struct FieldRef {
     /// `*Role.TemplateId.newValue`: every flattened field whose key ends with this (after a
     /// dot), so one name covers the UAL and the Graph shape.
     suffix: Option<String>,
+    /// `targetResources.*`: the field itself and every flattened field under it (a `contains`
+    /// over a whole object or list, as Sigma rules write it).
+    prefix: Option<String>,
 }
 
 impl FieldRef {
     pub fn new(name: &str) -> Self {
         if let Some(rest) = name.strip_prefix('*') {
             let key = field_key(rest.trim_start_matches('.'));
-            return Self { name: name.to_string(), column: None, keys: Vec::new(), suffix: Some(format!(".{key}")) };
+            return Self {
+                name: name.to_string(),
+                column: None,
+                keys: Vec::new(),
+                suffix: Some(format!(".{key}")),
+                prefix: None,
+            };
+        }
+        if let Some(rest) = name.strip_suffix(".*") {
+            let key = field_key(rest);
+            return Self {
+                name: name.to_string(),
+                column: None,
+                keys: vec![key.clone()],
+                suffix: None,
+                prefix: Some(format!("{key}.")),
+            };
         }
         let key = field_key(name);
         let column = Column::from_alias(&key);
@@ -283,7 +309,7 @@ impl FieldRef {
         if !keys.contains(&key) {
             keys.push(key);
         }
-        Self { name: name.to_string(), column, keys, suffix: None }
+        Self { name: name.to_string(), column, keys, suffix: None, prefix: None }
     }
 }
 
@@ -347,7 +373,7 @@ impl Op {
 
 /// How one field test decides.
 #[derive(Clone, Debug)]
-enum Predicate {
+pub enum Predicate {
     /// Any of the (normalized) texts; `Contains` with `all` needs every one.
     Text {
         op: Op,
@@ -715,6 +741,8 @@ mod tests {
     fn suffix_fields_and_external_addresses() {
         assert!(check(json!({"field": "*Role.DisplayName.newValue", "value": "Global Administrator"})));
         assert!(check(json!({"field": "Parameters.ForwardTo", "op": "external"})));
+        assert!(check(json!({"field": "targetResources.*", "op": "contains", "value": "global admin"})));
+        assert!(!check(json!({"field": "Parameters.*", "op": "contains", "value": "global admin"})));
         let mut d = doc();
         d.fields.insert("parameters.forwardto".into(), vec!["smtp:lee@contoso.example; boss@Contoso.Example".into()]);
         let c = compile(&json!({"field": "Parameters.ForwardTo", "op": "external"}), "c").unwrap();

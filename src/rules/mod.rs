@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod engine;
+pub mod sigma;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +37,19 @@ pub fn parse_severity(text: &str) -> Option<i16> {
         "critical" => 4,
         _ => return None,
     })
+}
+
+/// A span such as `30m`, `24h` or `7d`.
+pub fn parse_span(text: &str) -> Option<chrono::Duration> {
+    let t = text.trim();
+    let (n, unit) = t.split_at(t.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0 && *n <= 100_000)?;
+    match unit {
+        "m" => Some(chrono::Duration::minutes(n)),
+        "h" => Some(chrono::Duration::hours(n)),
+        "d" => Some(chrono::Duration::days(n)),
+        _ => None,
+    }
 }
 
 /// The evaluated part of a rule, as stored in `rules.definition`.
@@ -173,7 +187,7 @@ impl CompiledRule {
 
     /// Whether the rule fires on the event.
     pub fn fires_on(&self, doc: &EventDoc) -> bool {
-        (self.sources.is_empty() || self.sources.iter().any(|s| *s == doc.source)) && self.condition.matches(doc)
+        (self.sources.is_empty() || self.sources.contains(&doc.source)) && self.condition.matches(doc)
     }
 }
 
