@@ -8,6 +8,7 @@ pub mod config;
 pub mod ingest;
 pub mod maintenance;
 pub mod normalize;
+pub mod rules;
 pub mod services;
 pub mod simulator;
 pub mod startup;

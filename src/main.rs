@@ -74,6 +74,11 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Manage detection rules: load Sigma rules from files or folders.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
     /// Maintain the stored events: re-run normalization, find records stored twice, check the
     /// storage invariants.
     ///
@@ -82,6 +87,36 @@ enum Command {
     Maintenance {
         #[command(subcommand)]
         action: MaintenanceAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Load Sigma rules (YAML files, or folders searched for .yml/.yaml files) and print, per
+    /// file, whether it was loaded or the exact reason it was refused.
+    ///
+    /// A rule whose Sigma id is stored already is updated (its enabled switch is kept). Rules
+    /// under a `rules-threat-hunting` folder are loaded as hunting rules. Exits non-zero when
+    /// a file was refused.
+    Import {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Backtest a rule file (Sigma YAML, or AOC's JSON rule) over the stored events: how many
+    /// alerts it would raise and on which events. Nothing is saved.
+    Test {
+        /// The rule file (.yml/.yaml: Sigma; .json: the body of POST /api/rules).
+        file: std::path::PathBuf,
+        /// How far back: 30m, 24h, 7d...
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -214,6 +249,16 @@ enum BenchKind {
         #[arg(long)]
         with_indexer: bool,
     },
+    /// Rule evaluation throughput: every enabled rule (the built-in pack is stored first) over
+    /// N stored events, loaded from the simulator if needed.
+    Rules {
+        /// Database (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events to evaluate.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
     /// Query latency (p50, p95) on a database of N generated events, loaded if needed.
     Query {
         /// Database to query (default: a temporary SQLite file).
@@ -317,6 +362,21 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(aoc::auth::bench::run(database_url, requests)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Rules { database_url, events } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::services::bench::run_rules(database_url, events)));
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -478,6 +538,92 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
             maintenance(&db, action, &settings).await
+        }
+        Command::Rules { action: RulesAction::Import { paths, json } } => {
+            let db = store::connect(&settings.database_url).await?;
+            store::migrate(&db).await?;
+            let caller = aoc::auth::Caller {
+                subject: "cli".into(),
+                display_name: "aoc rules import".into(),
+                role: aoc::auth::Role::Admin,
+                method: app::auth::AuthMethod::LocalAdmin,
+            };
+            let mut files = Vec::new();
+            let mut outcomes = Vec::new();
+            for (path, text) in aoc::services::detection::sigma_files(&paths) {
+                match text {
+                    Ok(text) => files.push((path, text)),
+                    Err(reason) => outcomes.push(aoc::services::detection::ImportOutcome {
+                        path,
+                        status: "refused",
+                        rule_id: None,
+                        title: None,
+                        sigma_id: None,
+                        reason: Some(reason),
+                    }),
+                }
+            }
+            outcomes.extend(aoc::services::detection::import_sigma(&db, &caller, files).await);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcomes)?);
+            } else {
+                for o in &outcomes {
+                    match o.status {
+                        "refused" => println!("refused  {}: {}", o.path, o.reason.as_deref().unwrap_or_default()),
+                        status => println!(
+                            "{status:<8} {}: {} (rule {})",
+                            o.path,
+                            o.title.as_deref().unwrap_or_default(),
+                            o.rule_id.unwrap_or_default()
+                        ),
+                    }
+                }
+                let loaded = outcomes.iter().filter(|o| o.status != "refused").count();
+                println!("{loaded} of {} file(s) loaded", outcomes.len());
+            }
+            if outcomes.iter().any(|o| o.status == "refused") {
+                anyhow::bail!("some files were refused; see above");
+            }
+            Ok(())
+        }
+        Command::Rules { action: RulesAction::Test { file, since, json } } => {
+            let span = aoc::rules::parse_span(&since).context("--since takes a span such as 30m, 24h or 7d")?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            let input: aoc::services::detection::RuleInput = if file.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str(&text).context("the JSON rule is invalid")?
+            } else {
+                aoc::services::detection::RuleInput { sigma: Some(text), ..Default::default() }
+            };
+            let db = store::connect(&settings.database_url).await?;
+            store::migrate(&db).await?;
+            let until = chrono::Utc::now();
+            let service = aoc::services::detection::DetectionService::new(db);
+            let result =
+                service.backtest(None, Some(input), until - span, until).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                println!(
+                    "{} event(s) scanned in {:.2}s, {} match(es), {} alert(s){}",
+                    result.events_scanned,
+                    result.seconds,
+                    result.matches,
+                    result.alerts.len(),
+                    if result.truncated { " (stopped at the event limit)" } else { "" }
+                );
+                for a in &result.alerts {
+                    println!(
+                        "  {} {:<40} {:>6} event(s) {} .. {}  e.g. {}",
+                        a.tenant,
+                        a.key,
+                        a.count,
+                        a.first_seen.format("%Y-%m-%d %H:%M"),
+                        a.last_seen.format("%Y-%m-%d %H:%M"),
+                        a.event_ids.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Generate { events, days, seed } => {
             let db = store::connect(&settings.database_url).await?;

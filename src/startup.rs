@@ -12,7 +12,7 @@ use axum::extract::FromRef;
 use axum::http::Method;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Redirect;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -137,6 +137,19 @@ impl Application {
             background.push(tokio::spawn(crate::store::retention::run(db.clone(), settings.retention_days)));
         }
         background.push(tokio::spawn(crate::store::search::run(db.clone())));
+        // The built-in rule pack (rules already stored keep their edits), and the evaluator.
+        let seeded =
+            crate::services::detection::seed_builtin(&db).await.context("could not store the built-in rules")?;
+        if seeded > 0 {
+            tracing::info!(rules = seeded, "stored the built-in detection rules");
+        }
+        if settings.alerts_enabled {
+            background.push(crate::services::detection::spawn_evaluator(
+                db.clone(),
+                &collector.subscribers,
+                std::time::Duration::from_secs(5),
+            ));
+        }
         background.push(tokio::spawn(crate::store::rollup::run(db.clone())));
         let collection = CollectionState {
             collector: collector.clone(),
@@ -320,6 +333,19 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/filter-options", Requires(ViewEvents), get(api::events::filter_options))
         .add(M::GET, "/api/coverage", Requires(ViewEvents), get(api::events::coverage))
         .add(M::GET, "/api/audit-trail", Requires(ViewAuditTrail), get(api::events::audit_trail))
+        .add(M::GET, "/api/rules", Requires(ViewEvents), get(api::detection::list_rules))
+        .add(M::POST, "/api/rules", Requires(ManageRules), post(api::detection::create_rule))
+        .add(M::POST, "/api/rules/backtest", Requires(ManageRules), post(api::detection::backtest_rule))
+        .add(M::GET, "/api/rules/{id}", Requires(ViewEvents), get(api::detection::get_rule))
+        .add(M::GET, "/api/rules/{id}/sigma", Requires(ViewEvents), get(api::detection::export_rule))
+        .add(M::PUT, "/api/rules/{id}", Requires(ManageRules), put(api::detection::update_rule))
+        .add(M::DELETE, "/api/rules/{id}", Requires(ManageRules), delete(api::detection::delete_rule))
+        .add(M::GET, "/api/alerts", Requires(ViewEvents), get(api::detection::list_alerts))
+        .add(M::POST, "/api/alerts/bulk", Requires(HandleAlerts), post(api::detection::bulk_triage))
+        .add(M::GET, "/api/alerts/{id}", Requires(ViewEvents), get(api::detection::get_alert))
+        .add(M::PATCH, "/api/alerts/{id}", Requires(HandleAlerts), patch(api::detection::patch_alert))
+        .add(M::GET, "/api/alerts/{id}/comments", Requires(ViewEvents), get(api::detection::list_comments))
+        .add(M::POST, "/api/alerts/{id}/comments", Requires(HandleAlerts), post(api::detection::post_comment))
         .add(M::GET, "/api/tenants", Requires(ManageConnectors), get(api::tenants::list_tenants))
         .add(M::POST, "/api/tenants", Requires(ManageConnectors), post(api::tenants::create_tenant))
         .add(M::GET, "/api/tenants/{tenant_id}", Requires(ManageConnectors), get(api::tenants::get_tenant))

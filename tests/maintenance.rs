@@ -359,16 +359,25 @@ async fn dedupe_removes_a_record_stored_under_two_keys_and_keeps_what_points_at_
     sql(
         &db,
         &format!(
-            "INSERT INTO rules (name, definition, created_by, created_at, updated_at) \
-             VALUES ('inbox rules', '{{}}', 'admin', {at}, {at})"
+            "INSERT INTO rules (uid, name, definition, created_by, created_at, updated_at) \
+             VALUES ('inbox', 'inbox rules', '{{}}', 'admin', {at}, {at})"
         ),
     )
     .await;
     sql(
         &db,
         &format!(
-            "INSERT INTO alerts (rule_id, event_id, tenant_id, title, created_at) VALUES \
-             ((SELECT id FROM rules WHERE name = 'inbox rules'), {legacy}, '{TENANT}', 'inbox rule', {at})"
+            "INSERT INTO alerts (rule_id, tenant_id, group_key, title, severity, first_seen, last_seen, created_at, \
+             updated_at) VALUES ((SELECT id FROM rules WHERE name = 'inbox rules'), '{TENANT}', 'adele', 'inbox rule', \
+             2, {at}, {at}, {at}, {at})"
+        ),
+    )
+    .await;
+    sql(
+        &db,
+        &format!(
+            "INSERT INTO alert_events (alert_id, event_id, occurred_at) VALUES \
+             ((SELECT id FROM alerts WHERE title = 'inbox rule'), {legacy}, {at})"
         ),
     )
     .await;
@@ -392,8 +401,8 @@ async fn dedupe_removes_a_record_stored_under_two_keys_and_keeps_what_points_at_
     assert_eq!(event_ids(&db).await, ids);
     assert_eq!(tags(&db, keep).await, BTreeSet::from(["escalated".into(), "reviewed".into(), "x".into()]));
     assert_eq!(count_where(&db, "comments", keep).await, 1);
-    assert_eq!(count_where(&db, "alerts", keep).await, 1);
-    for table in ["event_tags", "comments", "alerts"] {
+    assert_eq!(count_where(&db, "alert_events", keep).await, 1);
+    for table in ["event_tags", "comments", "alert_events"] {
         assert_eq!(count_where(&db, table, legacy).await + count_where(&db, table, other).await, 0, "{table}");
     }
     assert_eq!(event(&db, keep).await, stored);

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod collection;
+pub mod detection;
 pub mod events;
 pub mod health;
 pub mod metrics;

@@ -32,15 +32,15 @@ const MOVES: [&str; 4] = [
     "UPDATE event_tags SET event_id = ? WHERE event_id = ? \
      AND tag NOT IN (SELECT tag FROM event_tags WHERE event_id = ?)",
     "UPDATE comments SET event_id = ? WHERE event_id = ?",
-    "UPDATE alerts SET event_id = ? WHERE event_id = ? \
-     AND rule_id NOT IN (SELECT rule_id FROM alerts WHERE event_id = ?)",
+    "UPDATE alert_events SET event_id = ? WHERE event_id = ? \
+     AND alert_id NOT IN (SELECT alert_id FROM alert_events WHERE event_id = ?)",
     "UPDATE export_outbox SET event_id = ? WHERE event_id = ? \
      AND destination NOT IN (SELECT destination FROM export_outbox WHERE event_id = ?)",
 ];
 
 /// Tables whose rows of a removed event are deleted with it (explicitly, so nothing depends on
 /// SQLite's foreign-key enforcement being on).
-const CHILDREN: [&str; 4] = ["event_tags", "comments", "alerts", "export_outbox"];
+const CHILDREN: [&str; 4] = ["event_tags", "comments", "alert_events", "export_outbox"];
 
 /// One record stored more than once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

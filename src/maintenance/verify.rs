@@ -232,7 +232,7 @@ async fn check_duplicates(db: &DatabaseConnection, report: &mut VerifyReport) ->
 async fn check_orphans(db: &DatabaseConnection, report: &mut VerifyReport) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
     let backend = db.get_database_backend();
-    let mut checks: Vec<(&str, String)> = ["event_tags", "comments", "alerts", "export_outbox", "search_queue"]
+    let mut checks: Vec<(&str, String)> = ["event_tags", "comments", "alert_events", "export_outbox", "search_queue"]
         .iter()
         .map(|t| {
             (

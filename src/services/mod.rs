@@ -5,6 +5,7 @@
 mod access;
 pub mod annotations;
 pub mod bench;
+pub mod detection;
 pub mod events;
 mod oversight;
 mod system;

@@ -4,6 +4,7 @@
 
 pub mod annotations;
 pub mod coverage;
+pub mod detection;
 pub mod entities;
 pub mod partitions;
 pub mod query;

@@ -311,6 +311,12 @@ async fn write_postgres(
     let total = rows.len() as u64;
     super::partitions::ensure_days(db, rows.iter().map(|r| r.occurred_at)).await;
     let txn = db.begin().await?;
+    // Held until commit: the rules' evaluator reads only ids no insert in progress can fall below.
+    txn.execute(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT pg_advisory_xact_lock_shared({})", super::detection::INSERT_LOCK),
+    ))
+    .await?;
     let got = std::time::Instant::now();
     if rows.iter().any(|r| r.fallback_time) {
         adopt_stored_times(&txn, &mut rows).await?;

@@ -138,3 +138,28 @@ pub fn records_for_hour(
 ) -> Vec<Record> {
     records::records_for_hour(config, tenant, feed, hour_start)
 }
+
+/// The records of one attack scenario occurrence alone, in every feed that carries it: the first
+/// positive (or near miss, with `near_miss`) occurrence of the scenario named `name` (see
+/// [`scenario_names`]) for `tenant` from `from_day` (days since the Unix epoch) on. `None` for
+/// an unknown name or a scenario without near misses. Detection tests use it.
+pub fn scenario_records(
+    config: &ActivityConfig,
+    tenant: &Tenant,
+    name: &str,
+    near_miss: bool,
+    from_day: i64,
+) -> Option<Vec<(Feed, Record)>> {
+    let plan = scenarios::find_occurrence(config, tenant, name, near_miss, from_day)?;
+    Some(
+        Feed::ALL
+            .into_iter()
+            .flat_map(|feed| records::scenario_records(tenant, feed, plan).into_iter().map(move |r| (feed, r)))
+            .collect(),
+    )
+}
+
+/// The names of the attack scenarios (`InboxForwardRule`, `GlobalAdminAdded`, ...).
+pub fn scenario_names() -> Vec<String> {
+    scenarios::names()
+}

@@ -123,6 +123,16 @@ pub(super) fn records_for_hour(
     records
 }
 
+/// The records `feed` carries for one scenario occurrence alone (no normal activity).
+pub(super) fn scenario_records(tenant: &Tenant, feed: Feed, plan: scenarios::Planned) -> Vec<Record> {
+    let clock = Clock::new(plan.hour);
+    let mut out = Out::new(tenant, &clock, 64);
+    scenarios::emit_one(plan, &mut out, feed);
+    let mut records = out.records;
+    records.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    records
+}
+
 // ---------------------------------------------------------------------------------------------
 // Time
 

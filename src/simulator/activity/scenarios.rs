@@ -143,6 +143,24 @@ pub(super) fn plan_day(config: &ActivityConfig, t: &Tenant, day: i64) -> Vec<Pla
         .collect()
 }
 
+/// The first occurrence of the scenario named `name` (a [`Kind`] name such as
+/// `InboxForwardRule`), as a positive or a near miss, in the days from `from_day` on.
+pub(super) fn find_occurrence(
+    config: &ActivityConfig,
+    t: &Tenant,
+    name: &str,
+    near_miss: bool,
+    from_day: i64,
+) -> Option<Planned> {
+    let kind = Kind::ALL.into_iter().find(|k| format!("{k:?}") == name)?;
+    (0..120).flat_map(|d| plan_day(config, t, from_day + d)).find(|p| p.kind == kind && p.near_miss == near_miss)
+}
+
+/// The names of every scenario.
+pub(super) fn names() -> Vec<String> {
+    Kind::ALL.iter().map(|k| format!("{k:?}")).collect()
+}
+
 /// Adds to `out` the records `feed` carries for the scenarios of its hour.
 pub(super) fn emit_hour(config: &ActivityConfig, out: &mut Out<'_>, feed: Feed) {
     let start = out.clock.start();
@@ -151,6 +169,13 @@ pub(super) fn emit_hour(config: &ActivityConfig, out: &mut Out<'_>, feed: Feed) 
         if plan.hour != start {
             continue;
         }
+        emit_one(plan, out, feed);
+    }
+}
+
+/// Adds to `out` the records `feed` carries for one scenario occurrence.
+pub(super) fn emit_one(plan: Planned, out: &mut Out<'_>, feed: Feed) {
+    {
         let mut shared = StdRng::seed_from_u64(plan.seed);
         let mut render = StdRng::seed_from_u64(stable_seed(&[plan.seed, fnv(feed.key())]));
         let mut s = Scene { s: &mut shared, r: &mut render, feed, near: plan.near_miss };

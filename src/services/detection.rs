@@ -1,0 +1,1017 @@
+//! Detection: the evaluator that runs the enabled rules over newly stored events exactly once,
+//! and the rule and alert services the REST API calls (every change in the audit trail).
+//!
+//! Exactly once: the evaluator reads the events after the durable cursor (`detection_cursor`),
+//! evaluates them, and commits the alerts they raised together with the advanced cursor in one
+//! transaction, after checking under a lock that the cursor did not move meanwhile (another
+//! replica, or an earlier pass). A crash before the commit leaves the cursor where it was, so
+//! the same events are evaluated again and raise the same alerts once. Events only reach the
+//! table through insert-if-absent, so a re-collected record is never a new row and raises
+//! nothing. On PostgreSQL, event ids are allocated in one order and committed in another; the
+//! evaluator reads only up to the id below which no insert is still in progress
+//! (`store::detection::settled_upper_bound`).
+//!
+//! Grouping: matches of one rule on one entity (the rule's `group_by`) extend the newest open
+//! alert of that rule and entity when they happen within the rule's window of it (count, first
+//! and last seen, events), instead of raising one alert each.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use app::auth::Caller;
+use app::error::{AppError, ErrorCode};
+
+use super::annotations::audit;
+use super::db_failure;
+use crate::rules::{self, CompiledRule, Definition, EventDoc, RuleDraft};
+use crate::store::detection::{self as store, AlertQuery, AlertRow, EventForRules, RuleRow};
+use crate::store::writer::Subscribers;
+
+/// Events evaluated per pass (one transaction).
+pub const PASS_EVENTS: u64 = 2_000;
+
+/// The name alerts' history gives the evaluator.
+pub const EVALUATOR: &str = "AOC detection";
+
+/// Most values kept per entity list of an alert.
+const MAX_ENTITY_VALUES: usize = 25;
+
+/// The entities of an alert.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Entities {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub ips: Vec<String>,
+    #[serde(default)]
+    pub apps: Vec<String>,
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+impl Entities {
+    fn add(&mut self, doc: &EventDoc) {
+        fn put(list: &mut Vec<String>, value: Option<&str>) {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                if list.len() < MAX_ENTITY_VALUES && !list.iter().any(|x| x == v) {
+                    list.push(v.to_string());
+                }
+            }
+        }
+        put(&mut self.users, doc.actor_upn.as_deref().or(doc.actor_display.as_deref()));
+        put(&mut self.ips, doc.actor_ip.as_deref());
+        put(&mut self.apps, doc.actor_app_id.as_deref());
+        put(&mut self.targets, doc.target_display.as_deref());
+    }
+}
+
+/// The event an evaluator row becomes.
+pub fn event_doc(e: &EventForRules) -> EventDoc {
+    let mut doc = EventDoc {
+        tenant_id: e.tenant_id.clone(),
+        source: e.source.clone(),
+        content_type: e.content_type.clone(),
+        service: e.service.clone(),
+        operation: e.operation.clone(),
+        result: e.result.clone(),
+        actor_upn: e.actor_upn.clone(),
+        actor_display: e.actor_display.clone(),
+        actor_ip: e.actor_ip.clone(),
+        actor_app_id: e.actor_app_id.clone(),
+        target_display: e.target_display.clone(),
+        severity: e.severity,
+        record_id: e.record_id.clone(),
+        ..Default::default()
+    };
+    doc.set_flattened(&e.flattened);
+    doc
+}
+
+/// The enabled rules, compiled; a rule that no longer compiles is skipped with a log line.
+pub async fn load_rules(db: &impl ConnectionTrait) -> Result<Vec<CompiledRule>, DbErr> {
+    Ok(store::enabled_rules(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let sources: Vec<String> = serde_json::from_str(&r.sources).unwrap_or_default();
+            match CompiledRule::new(r.id, &r.name, r.severity, r.hunting, sources, &r.definition) {
+                Ok(rule) => Some(rule),
+                Err(error) => {
+                    tracing::error!(rule.id = r.id, %error, "a stored rule does not compile; it is skipped");
+                    None
+                }
+            }
+        })
+        .collect())
+}
+
+/// One match of a rule on an event.
+#[derive(Clone, Debug)]
+pub struct Match {
+    pub rule: usize,
+    pub event_id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub tenant_id: String,
+    pub group_key: String,
+    pub doc: Arc<EventDoc>,
+}
+
+/// Every match of `rules` on `events` (in event order).
+pub fn evaluate(rules: &[CompiledRule], events: &[EventForRules]) -> Vec<Match> {
+    let mut matches = Vec::new();
+    for e in events {
+        let doc = event_doc(e);
+        let mut shared: Option<Arc<EventDoc>> = None;
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.fires_on(&doc) {
+                let doc = shared.get_or_insert_with(|| Arc::new(doc.clone())).clone();
+                matches.push(Match {
+                    rule: i,
+                    event_id: e.id,
+                    occurred_at: e.occurred_at,
+                    tenant_id: e.tenant_id.clone(),
+                    group_key: doc.entity(&rule.group_by).unwrap_or_else(|| "(none)".into()),
+                    doc,
+                });
+            }
+        }
+    }
+    matches
+}
+
+/// A group of matches: (rule index, tenant, entity).
+type GroupKey = (usize, String, String);
+
+/// A backtest's matches of one (tenant, entity): (time, event id, record id).
+type BacktestGroups = HashMap<(String, String), Vec<(DateTime<Utc>, i64, String)>>;
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    pub events: u64,
+    pub matches: u64,
+    pub alerts_created: u64,
+    pub alerts_updated: u64,
+}
+
+/// An alert being built or grown in a pass.
+struct Pending {
+    id: Option<i64>,
+    count: i64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    entities: Entities,
+    events: Vec<(i64, DateTime<Utc>)>,
+    matched: Vec<(String, String)>,
+}
+
+/// Evaluates the next events after the cursor and commits their alerts with the cursor.
+pub async fn evaluate_pass(db: &DatabaseConnection, rules: &[CompiledRule]) -> Result<PassOutcome, DbErr> {
+    let position = store::cursor(db).await?;
+    let upto = store::settled_upper_bound(db).await?;
+    if upto.is_some_and(|u| u <= position) {
+        return Ok(PassOutcome::default());
+    }
+    let events = store::events_after(db, position, upto, PASS_EVENTS).await?;
+    let Some(last) = events.last().map(|e| e.id) else {
+        return Ok(PassOutcome::default());
+    };
+    let matches = evaluate(rules, &events);
+    let now = Utc::now();
+    let writer = crate::store::writer(db).await?;
+    let txn = writer.begin().await?;
+    if store::lock_cursor(&txn).await? != position {
+        // Someone else evaluated these meanwhile.
+        txn.rollback().await?;
+        return Ok(PassOutcome::default());
+    }
+    let mut outcome = PassOutcome { events: events.len() as u64, matches: matches.len() as u64, ..Default::default() };
+    // Group the matches by (rule, tenant, entity), keeping event order within each.
+    let mut groups: Vec<(GroupKey, Vec<&Match>)> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    for m in &matches {
+        let key = (m.rule, m.tenant_id.clone(), m.group_key.clone());
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[slot].1.push(m);
+    }
+    for ((rule_index, tenant, key), mut group) in groups {
+        let rule = &rules[rule_index];
+        group.sort_by_key(|m| (m.occurred_at, m.event_id));
+        let mut current: Option<Pending> =
+            store::latest_open_alert(&txn, rule.id, &tenant, &key).await?.map(|open| Pending {
+                id: Some(open.id),
+                count: open.count,
+                first_seen: open.first_seen,
+                last_seen: open.last_seen,
+                entities: serde_json::from_str(&open.entities).unwrap_or_default(),
+                events: Vec::new(),
+                matched: Vec::new(),
+            });
+        for m in group {
+            let fits = current.as_ref().is_some_and(|a| {
+                m.occurred_at >= a.first_seen - rule.window && m.occurred_at <= a.last_seen + rule.window
+            });
+            if !fits {
+                if let Some(done) = current.take() {
+                    flush(&txn, rule, &tenant, &key, done, now, &mut outcome).await?;
+                }
+                current = Some(Pending {
+                    id: None,
+                    count: 0,
+                    first_seen: m.occurred_at,
+                    last_seen: m.occurred_at,
+                    entities: Entities::default(),
+                    events: Vec::new(),
+                    matched: rule.condition.explain(&m.doc),
+                });
+            }
+            if let Some(a) = current.as_mut() {
+                a.count += 1;
+                a.first_seen = a.first_seen.min(m.occurred_at);
+                a.last_seen = a.last_seen.max(m.occurred_at);
+                a.entities.add(&m.doc);
+                a.events.push((m.event_id, m.occurred_at));
+            }
+        }
+        if let Some(done) = current.take() {
+            flush(&txn, rule, &tenant, &key, done, now, &mut outcome).await?;
+        }
+    }
+    store::advance_cursor(&txn, last, now).await?;
+    txn.commit().await?;
+    if outcome.alerts_created > 0 || outcome.alerts_updated > 0 {
+        metrics::counter!("aoc_alerts_created_total").increment(outcome.alerts_created);
+    }
+    metrics::counter!("aoc_rules_events_evaluated_total").increment(outcome.events);
+    Ok(outcome)
+}
+
+async fn flush(
+    txn: &impl ConnectionTrait,
+    rule: &CompiledRule,
+    tenant: &str,
+    key: &str,
+    alert: Pending,
+    now: DateTime<Utc>,
+    outcome: &mut PassOutcome,
+) -> Result<(), DbErr> {
+    if alert.events.is_empty() {
+        return Ok(());
+    }
+    let entities = serde_json::to_string(&alert.entities).unwrap_or_else(|_| "{}".into());
+    let id = match alert.id {
+        Some(id) => {
+            store::grow_alert(txn, id, alert.count, alert.first_seen, alert.last_seen, &entities, now).await?;
+            outcome.alerts_updated += 1;
+            id
+        }
+        None => {
+            let matched: Vec<Value> = alert
+                .matched
+                .iter()
+                .map(|(condition, value)| json!({"condition": condition, "value": value}))
+                .collect();
+            let id = store::insert_alert(
+                txn,
+                store::NewAlert {
+                    rule_id: rule.id,
+                    tenant_id: tenant,
+                    group_key: key,
+                    title: &format!("{}: {key}", rule.name),
+                    severity: rule.severity,
+                    hunting: rule.hunting,
+                    count: alert.count,
+                    first_seen: alert.first_seen,
+                    last_seen: alert.last_seen,
+                    entities: &entities,
+                    matched: &Value::Array(matched).to_string(),
+                    now,
+                },
+            )
+            .await?;
+            store::insert_history(txn, id, EVALUATOR, "created", &json!({"count": alert.count}), now).await?;
+            outcome.alerts_created += 1;
+            id
+        }
+    };
+    store::link_events(txn, id, &alert.events).await
+}
+
+/// Runs passes until the cursor reaches the newest event.
+pub async fn catch_up(db: &DatabaseConnection) -> Result<PassOutcome, DbErr> {
+    let rules = load_rules(db).await?;
+    let mut total = PassOutcome::default();
+    loop {
+        let pass = evaluate_pass(db, &rules).await?;
+        total.events += pass.events;
+        total.matches += pass.matches;
+        total.alerts_created += pass.alerts_created;
+        total.alerts_updated += pass.alerts_updated;
+        if pass.events < PASS_EVENTS {
+            return Ok(total);
+        }
+    }
+}
+
+/// The evaluator task: a pass whenever the write path announces new events, and every `tick`
+/// (events written by other processes, and anything a failed pass left). Rules are reloaded
+/// for every pass, so an edit applies from the next batch.
+pub fn spawn_evaluator(
+    db: DatabaseConnection,
+    subscribers: &Subscribers,
+    tick: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let mut announcements = subscribers.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match catch_up(&db).await {
+                Ok(outcome) if outcome.alerts_created + outcome.alerts_updated > 0 => {
+                    tracing::info!(
+                        events = outcome.events,
+                        created = outcome.alerts_created,
+                        updated = outcome.alerts_updated,
+                        "rules raised alerts"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "rule evaluation failed; it will be retried"),
+            }
+            tokio::select! {
+                received = announcements.recv() => {
+                    if matches!(received, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        tokio::time::sleep(tick).await;
+                    }
+                }
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+    })
+}
+
+/// Stores the built-in rules that are not stored yet (by uid); returns how many were added.
+pub async fn seed_builtin(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    let now = Utc::now();
+    let mut added = 0;
+    for builtin in rules::builtin::pack() {
+        let Ok(draft) = builtin.draft.validate() else { continue };
+        if store::insert_rule(db, &draft, true, "AOC", now).await?.is_some() {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules and alerts for the API
+
+/// A rule as written by a person: every field optional (a PUT changes only what it names).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// info, low, medium, high or critical.
+    pub severity: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub owner: Option<String>,
+    /// unified, directory, signin, intune (empty: all).
+    pub sources: Option<Vec<String>>,
+    pub hunting: Option<bool>,
+    /// `match`.
+    pub kind: Option<String>,
+    /// The condition (see the README's rule language).
+    #[schema(value_type = Object)]
+    pub condition: Option<Value>,
+    /// actor (default), target, ip, app, tenant or field:<name>.
+    pub group_by: Option<String>,
+    /// 1–10080, default 60.
+    pub window_minutes: Option<i64>,
+    /// A Sigma rule's YAML text.
+    pub sigma: Option<String>,
+}
+
+fn invalid(e: rules::RuleError) -> AppError {
+    AppError::invalid_input(&e.field, e.problem)
+}
+
+/// The draft a stored rule was made from.
+pub fn draft_from(row: &RuleRow) -> RuleDraft {
+    RuleDraft {
+        uid: row.uid.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        kind: row.kind.clone(),
+        severity: row.severity,
+        enabled: row.enabled,
+        hunting: row.hunting,
+        owner: row.owner.clone(),
+        sources: serde_json::from_str(&row.sources).unwrap_or_default(),
+        tags: serde_json::from_str(&row.tags).unwrap_or_default(),
+        definition: serde_json::from_str(&row.definition).unwrap_or(Definition {
+            condition: Value::Null,
+            group_by: "actor".into(),
+            window_minutes: 60,
+        }),
+        sigma_id: row.sigma_id.clone(),
+        sigma_yaml: row.sigma_yaml.clone(),
+    }
+}
+
+/// Applies `input` on top of `base`.
+fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
+    let base = match input.sigma.as_deref() {
+        Some(yaml) => {
+            let hunting = input.hunting.unwrap_or(base.hunting);
+            let mut parsed =
+                rules::sigma::parse(yaml, hunting).map_err(|e| AppError::invalid_input("sigma", e.to_string()))?.draft;
+            // An edited Sigma rule keeps its row's identity and switch.
+            if base.sigma_yaml.is_some() || base.sigma_id.is_some() {
+                parsed.uid = base.uid;
+                parsed.enabled = base.enabled;
+            }
+            parsed
+        }
+        None if base.sigma_yaml.is_some() && (input.condition.is_some() || input.kind.is_some()) => {
+            return Err(AppError::invalid_input("condition", "a Sigma rule is changed by sending its YAML as `sigma`"));
+        }
+        None => base,
+    };
+    let severity = match input.severity.as_deref() {
+        Some(text) => rules::parse_severity(text)
+            .ok_or_else(|| AppError::invalid_input("severity", "info, low, medium, high or critical"))?,
+        None => base.severity,
+    };
+    let draft = RuleDraft {
+        uid: base.uid,
+        name: input.name.unwrap_or(base.name),
+        description: input.description.unwrap_or(base.description),
+        kind: input.kind.unwrap_or(base.kind),
+        severity,
+        enabled: input.enabled.unwrap_or(base.enabled),
+        hunting: input.hunting.unwrap_or(base.hunting),
+        owner: input.owner.unwrap_or(base.owner),
+        sources: input.sources.unwrap_or(base.sources),
+        tags: input.tags.unwrap_or(base.tags),
+        definition: Definition {
+            condition: input.condition.unwrap_or(base.definition.condition),
+            group_by: input.group_by.unwrap_or(base.definition.group_by),
+            window_minutes: input.window_minutes.unwrap_or(base.definition.window_minutes),
+        },
+        sigma_id: base.sigma_id,
+        sigma_yaml: base.sigma_yaml,
+    };
+    draft.validate().map_err(invalid)
+}
+
+/// What a rule looks like in the audit trail (before / after).
+fn audit_view(d: &RuleDraft) -> Value {
+    json!({
+        "uid": d.uid, "name": d.name, "description": d.description, "kind": d.kind,
+        "severity": app::dto::Severity::from_level(d.severity).as_str(), "enabled": d.enabled, "hunting": d.hunting,
+        "owner": d.owner, "sources": d.sources, "tags": d.tags, "definition": d.definition, "sigma_id": d.sigma_id,
+    })
+}
+
+/// A triage change.
+#[derive(Clone, Debug, Default)]
+pub struct Triage {
+    pub status: Option<String>,
+    /// `Some(None)`: unassign.
+    pub assignee: Option<Option<String>>,
+    pub comment: Option<String>,
+}
+
+impl Triage {
+    /// Checks the values.
+    pub fn validate(self) -> Result<Self, AppError> {
+        if let Some(status) = &self.status {
+            if !rules::STATUSES.contains(&status.as_str()) {
+                return Err(AppError::invalid_input("status", format!("one of {}", rules::STATUSES.join(", "))));
+            }
+        }
+        if let Some(Some(who)) = &self.assignee {
+            if who.trim().is_empty() || who.chars().count() > 200 {
+                return Err(AppError::invalid_input("assignee", "1–200 characters, or null to unassign"));
+            }
+        }
+        if let Some(body) = &self.comment {
+            if body.trim().is_empty() || body.chars().count() > 10_000 {
+                return Err(AppError::invalid_input("comment", "1–10,000 characters"));
+            }
+        }
+        if self.status.is_none() && self.assignee.is_none() && self.comment.is_none() {
+            return Err(AppError::invalid_input("body", "give status, assignee or comment"));
+        }
+        Ok(self)
+    }
+}
+
+/// An alert with its events, comments and history.
+pub struct AlertDetail {
+    pub alert: AlertRow,
+    /// (event id, record id), oldest first.
+    pub events: Vec<(i64, String)>,
+    pub comments: Vec<store::AlertNote>,
+    pub history: Vec<store::AlertNote>,
+    pub rule: Option<RuleRow>,
+}
+
+/// Rules and alerts over one database.
+#[derive(Clone)]
+pub struct DetectionService {
+    db: DatabaseConnection,
+}
+
+impl DetectionService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn list_rules(&self) -> Result<Vec<RuleRow>, AppError> {
+        store::list_rules(&self.db).await.map_err(|e| db_failure("list_rules", e))
+    }
+
+    pub async fn rule(&self, id: i64) -> Result<RuleRow, AppError> {
+        store::get_rule(&self.db, id)
+            .await
+            .map_err(|e| db_failure("get_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("rule {id} does not exist")))
+    }
+
+    /// Creates a rule from `input` (name and condition required).
+    pub async fn create_rule(&self, caller: &Caller, input: RuleInput) -> Result<RuleRow, AppError> {
+        if input.sigma.is_some() && input.condition.is_some() {
+            return Err(AppError::invalid_input("condition", "give either `sigma` or `condition`, not both"));
+        }
+        if input.sigma.is_none() && input.name.is_none() {
+            return Err(AppError::invalid_input("name", "a rule needs a name"));
+        }
+        if input.sigma.is_none() && input.condition.is_none() {
+            return Err(AppError::invalid_input("condition", "a rule needs a condition"));
+        }
+        let base = RuleDraft {
+            uid: uuid::Uuid::new_v4().to_string(),
+            name: String::new(),
+            description: String::new(),
+            kind: "match".into(),
+            severity: 2,
+            enabled: true,
+            hunting: false,
+            owner: caller.display_name.clone(),
+            sources: Vec::new(),
+            tags: Vec::new(),
+            definition: Definition { condition: Value::Null, group_by: "actor".into(), window_minutes: 60 },
+            sigma_id: None,
+            sigma_yaml: None,
+        };
+        let draft = merge(base, input)?;
+        let txn = self.db.begin().await.map_err(|e| db_failure("create_rule", e))?;
+        if store::name_taken(&txn, &draft.name, None).await.map_err(|e| db_failure("create_rule", e))? {
+            return Err(AppError::new(ErrorCode::Conflict, format!("a rule named `{}` exists", draft.name)));
+        }
+        let id = store::insert_rule(&txn, &draft, false, &caller.display_name, Utc::now())
+            .await
+            .map_err(|e| db_failure("create_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::Conflict, "a rule with this name or Sigma id exists"))?;
+        audit(&txn, caller, "rule.create", "rule", Some(id.to_string()), json!({"after": audit_view(&draft)}), None)
+            .await
+            .map_err(|e| db_failure("create_rule", e))?;
+        txn.commit().await.map_err(|e| db_failure("create_rule", e))?;
+        self.rule(id).await
+    }
+
+    /// Changes the fields `input` names.
+    pub async fn update_rule(&self, caller: &Caller, id: i64, input: RuleInput) -> Result<RuleRow, AppError> {
+        let txn = self.db.begin().await.map_err(|e| db_failure("update_rule", e))?;
+        let row = store::get_rule(&txn, id)
+            .await
+            .map_err(|e| db_failure("update_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("rule {id} does not exist")))?;
+        let before = draft_from(&row);
+        let after = merge(before.clone(), input)?;
+        if store::name_taken(&txn, &after.name, Some(id)).await.map_err(|e| db_failure("update_rule", e))? {
+            return Err(AppError::new(ErrorCode::Conflict, format!("a rule named `{}` exists", after.name)));
+        }
+        store::update_rule(&txn, id, &after, Utc::now()).await.map_err(|e| db_failure("update_rule", e))?;
+        audit(
+            &txn,
+            caller,
+            "rule.update",
+            "rule",
+            Some(id.to_string()),
+            json!({"before": audit_view(&before), "after": audit_view(&after)}),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("update_rule", e))?;
+        txn.commit().await.map_err(|e| db_failure("update_rule", e))?;
+        self.rule(id).await
+    }
+
+    /// Deletes a rule and its alerts.
+    pub async fn delete_rule(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        let txn = self.db.begin().await.map_err(|e| db_failure("delete_rule", e))?;
+        let row = store::get_rule(&txn, id)
+            .await
+            .map_err(|e| db_failure("delete_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("rule {id} does not exist")))?;
+        store::delete_rule(&txn, id).await.map_err(|e| db_failure("delete_rule", e))?;
+        audit(
+            &txn,
+            caller,
+            "rule.delete",
+            "rule",
+            Some(id.to_string()),
+            json!({"before": audit_view(&draft_from(&row)), "alerts_deleted": row.alerts}),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("delete_rule", e))?;
+        txn.commit().await.map_err(|e| db_failure("delete_rule", e))
+    }
+
+    /// A page of alerts, with the ids of their events (at most `events_per_alert` each) and the
+    /// counts per status of the whole filter.
+    pub async fn list_alerts(
+        &self,
+        query: &AlertQuery,
+        events_per_alert: usize,
+    ) -> Result<(Vec<AlertRow>, HashMap<i64, Vec<(i64, String)>>, Vec<(String, i64)>), AppError> {
+        let rows = store::list_alerts(&self.db, query).await.map_err(|e| db_failure("list_alerts", e))?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+        for (alert, event, record) in
+            store::alert_event_ids(&self.db, &ids, events_per_alert).await.map_err(|e| db_failure("list_alerts", e))?
+        {
+            events.entry(alert).or_default().push((event, record));
+        }
+        let counts = store::status_counts(&self.db, query).await.map_err(|e| db_failure("list_alerts", e))?;
+        Ok((rows, events, counts))
+    }
+
+    pub async fn alert(&self, id: i64) -> Result<AlertDetail, AppError> {
+        let alert = store::get_alert(&self.db, id)
+            .await
+            .map_err(|e| db_failure("get_alert", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("alert {id} does not exist")))?;
+        let events = store::alert_event_ids(&self.db, &[id], 1_000)
+            .await
+            .map_err(|e| db_failure("get_alert", e))?
+            .into_iter()
+            .map(|(_, e, r)| (e, r))
+            .collect();
+        let comments = store::alert_comments(&self.db, id).await.map_err(|e| db_failure("get_alert", e))?;
+        let history = store::alert_history(&self.db, id).await.map_err(|e| db_failure("get_alert", e))?;
+        let rule = store::get_rule(&self.db, alert.rule_id).await.map_err(|e| db_failure("get_alert", e))?;
+        Ok(AlertDetail { alert, events, comments, history, rule })
+    }
+
+    /// Applies a triage change to alerts (all or nothing); each change lands in the alert's
+    /// history and the audit trail.
+    pub async fn triage(&self, caller: &Caller, ids: &[i64], change: Triage) -> Result<(), AppError> {
+        let change = change.validate()?;
+        let now = Utc::now();
+        let txn = self.db.begin().await.map_err(|e| db_failure("triage", e))?;
+        let unique: BTreeSet<i64> = ids.iter().copied().collect();
+        for id in unique {
+            let alert = store::get_alert(&txn, id)
+                .await
+                .map_err(|e| db_failure("triage", e))?
+                .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("alert {id} does not exist")))?;
+            let status = change.status.clone().unwrap_or(alert.status.clone());
+            let assignee = match &change.assignee {
+                Some(a) => a.clone(),
+                None => alert.assignee.clone(),
+            };
+            let mut changes = serde_json::Map::new();
+            if status != alert.status {
+                changes.insert("status".into(), json!({"before": alert.status, "after": status}));
+            }
+            if assignee != alert.assignee {
+                changes.insert("assignee".into(), json!({"before": alert.assignee, "after": assignee}));
+            }
+            if !changes.is_empty() {
+                store::set_triage(&txn, id, &status, assignee.as_deref(), now)
+                    .await
+                    .map_err(|e| db_failure("triage", e))?;
+                let details = Value::Object(changes);
+                store::insert_history(&txn, id, &caller.display_name, "triaged", &details, now)
+                    .await
+                    .map_err(|e| db_failure("triage", e))?;
+                audit(&txn, caller, "alert.triage", "alert", Some(id.to_string()), details, None)
+                    .await
+                    .map_err(|e| db_failure("triage", e))?;
+            }
+            if let Some(body) = &change.comment {
+                store::insert_comment(&txn, id, &caller.display_name, body.trim(), now)
+                    .await
+                    .map_err(|e| db_failure("comment_alert", e))?;
+                store::insert_history(&txn, id, &caller.display_name, "commented", &json!({}), now)
+                    .await
+                    .map_err(|e| db_failure("comment_alert", e))?;
+                audit(
+                    &txn,
+                    caller,
+                    "alert.comment",
+                    "alert",
+                    Some(id.to_string()),
+                    json!({"length": body.len()}),
+                    None,
+                )
+                .await
+                .map_err(|e| db_failure("comment_alert", e))?;
+            }
+        }
+        txn.commit().await.map_err(|e| db_failure("triage", e))
+    }
+
+    pub async fn comments(&self, id: i64) -> Result<Vec<store::AlertNote>, AppError> {
+        self.alert(id).await.map(|d| d.comments)
+    }
+}
+
+/// What `aoc rules import` did with one file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportOutcome {
+    pub path: String,
+    /// `loaded` (new), `updated` (same Sigma id) or `refused`.
+    pub status: &'static str,
+    pub rule_id: Option<i64>,
+    pub title: Option<String>,
+    pub sigma_id: Option<String>,
+    /// Why it was refused (with line and column for YAML syntax errors).
+    pub reason: Option<String>,
+}
+
+/// Loads Sigma rules (path, YAML text): a rule whose Sigma id is stored already is updated
+/// (keeping its enabled switch), others are added; every change is audited as `caller`.
+pub async fn import_sigma(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    files: Vec<(String, String)>,
+) -> Vec<ImportOutcome> {
+    let mut out = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        let hunting = path.contains("rules-threat-hunting");
+        let refused = |reason: String| ImportOutcome {
+            path: path.clone(),
+            status: "refused",
+            rule_id: None,
+            title: None,
+            sigma_id: None,
+            reason: Some(reason),
+        };
+        let parsed = match rules::sigma::parse(&text, hunting) {
+            Ok(p) => p.draft,
+            Err(e) => {
+                out.push(refused(e.to_string()));
+                continue;
+            }
+        };
+        let result = import_one(db, caller, &parsed).await;
+        out.push(match result {
+            Ok((id, updated)) => ImportOutcome {
+                path: path.clone(),
+                status: if updated { "updated" } else { "loaded" },
+                rule_id: Some(id),
+                title: Some(parsed.name.clone()),
+                sigma_id: parsed.sigma_id.clone(),
+                reason: None,
+            },
+            Err(e) => refused(e.message),
+        });
+    }
+    out
+}
+
+async fn import_one(db: &DatabaseConnection, caller: &Caller, draft: &RuleDraft) -> Result<(i64, bool), AppError> {
+    let txn = db.begin().await.map_err(|e| db_failure("import_rule", e))?;
+    let existing = store::list_rules(&txn)
+        .await
+        .map_err(|e| db_failure("import_rule", e))?
+        .into_iter()
+        .find(|r| r.uid == draft.uid);
+    let except = existing.as_ref().map(|r| r.id);
+    if store::name_taken(&txn, &draft.name, except).await.map_err(|e| db_failure("import_rule", e))? {
+        return Err(AppError::new(ErrorCode::Conflict, format!("another rule is named `{}`", draft.name)));
+    }
+    let (id, updated) = match existing {
+        Some(row) => {
+            let mut after = draft.clone();
+            after.enabled = row.enabled;
+            store::update_rule(&txn, row.id, &after, Utc::now()).await.map_err(|e| db_failure("import_rule", e))?;
+            audit(
+                &txn,
+                caller,
+                "rule.update",
+                "rule",
+                Some(row.id.to_string()),
+                json!({"before": audit_view(&draft_from(&row)), "after": audit_view(&after), "via": "import"}),
+                None,
+            )
+            .await
+            .map_err(|e| db_failure("import_rule", e))?;
+            (row.id, true)
+        }
+        None => {
+            let id = store::insert_rule(&txn, draft, false, &caller.display_name, Utc::now())
+                .await
+                .map_err(|e| db_failure("import_rule", e))?
+                .ok_or_else(|| AppError::new(ErrorCode::Conflict, "a rule with this name or Sigma id exists"))?;
+            audit(
+                &txn,
+                caller,
+                "rule.create",
+                "rule",
+                Some(id.to_string()),
+                json!({"after": audit_view(draft), "via": "import"}),
+                None,
+            )
+            .await
+            .map_err(|e| db_failure("import_rule", e))?;
+            (id, false)
+        }
+    };
+    txn.commit().await.map_err(|e| db_failure("import_rule", e))?;
+    Ok((id, updated))
+}
+
+/// The `.yml`/`.yaml` files under `paths` (files as given, folders recursively), sorted.
+pub fn sigma_files(paths: &[std::path::PathBuf]) -> Vec<(String, Result<String, String>)> {
+    fn walk(path: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(path) {
+                let mut children: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                children.sort();
+                for child in children {
+                    walk(&child, out);
+                }
+            }
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path.to_path_buf());
+        }
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("could not read the file: {e}"));
+            (p.display().to_string(), text)
+        })
+        .collect()
+}
+
+/// An alert a backtest would raise.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BacktestAlert {
+    pub tenant: String,
+    /// The grouping value (the rule's `group_by`).
+    pub key: String,
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// AOC's ids of the first (at most 20) events.
+    pub aoc_event_ids: Vec<i64>,
+    /// Their source record ids (the `id`s of `GET /api/events`).
+    pub event_ids: Vec<String>,
+}
+
+/// What a rule would have raised over stored events.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct BacktestResult {
+    pub events_scanned: u64,
+    pub matches: u64,
+    pub alerts: Vec<BacktestAlert>,
+    /// The scan stopped at the event limit before the end of the range.
+    pub truncated: bool,
+    pub seconds: f64,
+}
+
+/// Most events a backtest scans.
+pub const BACKTEST_MAX_EVENTS: u64 = 2_000_000;
+
+/// Runs `draft` over the stored events of `[from, to)` (at most `max_events`) and groups its
+/// matches the way the evaluator would (as if no alert were open).
+pub async fn backtest(
+    db: &DatabaseConnection,
+    draft: &RuleDraft,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_events: u64,
+) -> Result<BacktestResult, AppError> {
+    let started = std::time::Instant::now();
+    let rule = CompiledRule::new(
+        0,
+        &draft.name,
+        draft.severity,
+        draft.hunting,
+        draft.sources.clone(),
+        &serde_json::to_string(&draft.definition).unwrap_or_default(),
+    )
+    .map_err(|e| AppError::invalid_input("condition", e))?;
+    let rules = [rule];
+    let mut result = BacktestResult::default();
+    let mut groups: BacktestGroups = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = store::events_between(db, from, to, after, 5_000).await.map_err(|e| db_failure("backtest", e))?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        result.events_scanned += page.len() as u64;
+        let records: HashMap<i64, &str> = page.iter().map(|e| (e.id, e.record_id.as_str())).collect();
+        for m in evaluate(&rules, &page) {
+            result.matches += 1;
+            let record = records.get(&m.event_id).copied().unwrap_or_default().to_string();
+            groups.entry((m.tenant_id, m.group_key)).or_default().push((m.occurred_at, m.event_id, record));
+        }
+        if result.events_scanned >= max_events {
+            result.truncated = page.len() as u64 == 5_000;
+            break;
+        }
+    }
+    let window = rules[0].window;
+    let mut alerts = Vec::new();
+    for ((tenant, key), mut matches) in groups {
+        matches.sort();
+        let mut current: Option<BacktestAlert> = None;
+        for (at, id, record) in matches {
+            if current.as_ref().is_some_and(|a| at > a.last_seen + window) {
+                alerts.extend(current.take());
+            }
+            let a = current.get_or_insert_with(|| BacktestAlert {
+                tenant: tenant.clone(),
+                key: key.clone(),
+                count: 0,
+                first_seen: at,
+                last_seen: at,
+                aoc_event_ids: Vec::new(),
+                event_ids: Vec::new(),
+            });
+            a.count += 1;
+            a.last_seen = at;
+            if a.aoc_event_ids.len() < 20 {
+                a.aoc_event_ids.push(id);
+                a.event_ids.push(record);
+            }
+        }
+        alerts.extend(current);
+    }
+    alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.key.cmp(&b.key)));
+    result.alerts = alerts;
+    result.seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+impl DetectionService {
+    /// Backtests a stored rule (`rule_id`), a rule being written (`input`), or a stored rule with
+    /// `input`'s changes.
+    pub async fn backtest(
+        &self,
+        rule_id: Option<i64>,
+        input: Option<RuleInput>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BacktestResult, AppError> {
+        let base = match rule_id {
+            Some(id) => draft_from(&self.rule(id).await?),
+            None => RuleDraft {
+                uid: "backtest".into(),
+                name: "Backtest".into(),
+                description: String::new(),
+                kind: "match".into(),
+                severity: 2,
+                enabled: true,
+                hunting: false,
+                owner: String::new(),
+                sources: Vec::new(),
+                tags: Vec::new(),
+                definition: Definition { condition: Value::Null, group_by: "actor".into(), window_minutes: 60 },
+                sigma_id: None,
+                sigma_yaml: None,
+            },
+        };
+        let draft = match input {
+            Some(input) => merge(base, input)?,
+            None if rule_id.is_some() => base,
+            None => return Err(AppError::invalid_input("rule", "give `rule_id` or `rule`")),
+        };
+        backtest(&self.db, &draft, from, to, BACKTEST_MAX_EVENTS).await
+    }
+}
