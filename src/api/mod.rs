@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod collection;
+pub mod destinations;
 pub mod events;
 pub mod health;
 pub mod metrics;

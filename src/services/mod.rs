@@ -4,6 +4,7 @@
 
 pub mod annotations;
 pub mod bench;
+pub mod destinations;
 pub mod events;
 mod oversight;
 mod system;
