@@ -527,6 +527,232 @@ async fn siem_webhook_url_creates_a_destination_for_every_new_event(backend: Bac
     assert_eq!(*rx.bad_signatures.lock().unwrap(), 0);
 }
 
+/// A Splunk HTTP Event Collector stand-in: token auth, concatenated event objects checked as HEC
+/// checks them (`event` required, `time` a number), "server busy" answers, and with
+/// acknowledgement a channel, an `ackId` per request and an ack endpoint that reports it indexed
+/// on the second poll.
+#[derive(Default)]
+struct Hec {
+    ack: bool,
+    busy: Mutex<u32>,
+    events: Mutex<Vec<Value>>,
+    next_ack: Mutex<u64>,
+    polls: Mutex<BTreeMap<u64, u32>>,
+    channels: Mutex<HashSet<String>>,
+}
+
+const HEC_TOKEN: &str = "9b1c0d8e-6f5a-4e3b-8c2d-1a0b9c8d7e6f";
+
+async fn hec_event(
+    State(hec): State<Arc<Hec>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Splunk {HEC_TOKEN}")) {
+        return (StatusCode::FORBIDDEN, r#"{"text":"Invalid token","code":4}"#).into_response();
+    }
+    let channel = headers.get("x-splunk-request-channel").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if hec.ack && channel.is_none() {
+        return (StatusCode::BAD_REQUEST, r#"{"text":"Data channel is missing","code":10}"#).into_response();
+    }
+    {
+        let mut busy = hec.busy.lock().unwrap();
+        if *busy > 0 {
+            *busy -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, r#"{"text":"Server is busy","code":9}"#).into_response();
+        }
+    }
+    let mut parsed = Vec::new();
+    for (n, event) in serde_json::Deserializer::from_slice(&body).into_iter::<Value>().enumerate() {
+        match event {
+            Ok(e) if e["event"].is_object() && e["time"].is_number() && e["sourcetype"].is_string() => parsed.push(e),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(r#"{{"text":"Invalid data format","code":6,"invalid-event-number":{n}}}"#),
+                )
+                    .into_response()
+            }
+        }
+    }
+    hec.events.lock().unwrap().extend(parsed);
+    if let Some(channel) = channel.filter(|_| hec.ack) {
+        hec.channels.lock().unwrap().insert(channel);
+        let mut next = hec.next_ack.lock().unwrap();
+        let id = *next;
+        *next += 1;
+        hec.polls.lock().unwrap().insert(id, 0);
+        return (StatusCode::OK, format!(r#"{{"text":"Success","code":0,"ackId":{id}}}"#)).into_response();
+    }
+    (StatusCode::OK, r#"{"text":"Success","code":0}"#).into_response()
+}
+
+async fn hec_ack(State(hec): State<Arc<Hec>>, body: axum::body::Bytes) -> axum::response::Response {
+    let asked: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let mut polls = hec.polls.lock().unwrap();
+    let mut acks = serde_json::Map::new();
+    for id in asked["acks"].as_array().cloned().unwrap_or_default() {
+        let id = id.as_u64().unwrap_or(u64::MAX);
+        let indexed = polls.get_mut(&id).map(|n| {
+            *n += 1;
+            *n >= 2
+        });
+        acks.insert(id.to_string(), json!(indexed.unwrap_or(false)));
+    }
+    (StatusCode::OK, json!({ "acks": acks }).to_string()).into_response()
+}
+
+async fn spawn_hec(ack: bool) -> (Arc<Hec>, String) {
+    let hec = Arc::new(Hec { ack, ..Default::default() });
+    let router = axum::Router::new()
+        .route("/services/collector/event", axum::routing::post(hec_event))
+        .route("/services/collector/ack", axum::routing::post(hec_ack))
+        .with_state(hec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    (hec, url)
+}
+
+async fn splunk_hec_receives_each_event_with_its_time_and_sourcetype_after_indexer_acknowledgement(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, ENV).await else { return };
+    let (hec, url) = spawn_hec(true).await;
+    *hec.busy.lock().unwrap() = 2;
+    let body = json!({ "name": "splunk", "kind": "splunk_hec", "endpoint": url, "secret": HEC_TOKEN,
+        "options": { "ack": true, "index": "m365" }, "batch_size": 100 });
+    let (status, view) = call(&app, reqwest::Method::POST, "/api/destinations", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    assert!(!view.to_string().contains(HEC_TOKEN), "the token is never shown");
+    let at = Utc::now() - chrono::Duration::hours(2);
+    let ids = ingest(&app, 0..300, at).await;
+    let worker = start_worker(&app, fast());
+    let started = std::time::Instant::now();
+    while queue(&app, view["id"].as_i64().unwrap()).await["delivered_total"].as_i64() != Some(300) {
+        assert!(started.elapsed() < Duration::from_secs(60), "not all acknowledged in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.abort();
+    let events = hec.events.lock().unwrap().clone();
+    let mut seen: Vec<i64> = events.iter().map(|e| e["fields"]["aoc_id"].as_str().unwrap().parse().unwrap()).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ids, "every event reached the index");
+    for e in &events {
+        let time = chrono::DateTime::parse_from_rfc3339(e["event"]["timestamp"].as_str().unwrap()).unwrap();
+        assert_eq!(e["time"].as_f64().unwrap(), time.timestamp_millis() as f64 / 1000.0, "time is the event's own");
+        let expected = if e["event"]["source"] == "directory" { "azure:aad:audit" } else { "o365:management:activity" };
+        assert_eq!(e["sourcetype"], expected);
+        assert_eq!(e["index"], "m365");
+    }
+    assert_eq!(hec.channels.lock().unwrap().len(), 1, "one channel per destination and process");
+    // A wrong token is a configuration problem: retried (never parked), and the answer shown.
+    let (_, wrong) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/destinations",
+        Some(json!({ "name": "bad", "kind": "splunk_hec",
+        "endpoint": url, "secret": "00000000-0000-0000-0000-000000000000" })),
+    )
+    .await;
+    let (_, outcome) =
+        call(&app, reqwest::Method::POST, &format!("/api/destinations/{}/test", wrong["id"]), None).await;
+    assert_eq!((outcome["delivered"].as_bool(), outcome["status"].as_u64()), (Some(false), Some(403)), "{outcome}");
+    assert!(outcome["answer"].as_str().unwrap().contains("Invalid token"));
+}
+
+/// An Elasticsearch `_bulk` stand-in: NDJSON `create` actions, per-item statuses (201, 409 for an
+/// id it holds, 400 `mapper_parsing_exception` for a poison record, 429 once for throttled
+/// records), and a first answer that is lost (stored, then 503).
+#[derive(Default)]
+struct Bulk {
+    docs: Mutex<BTreeMap<String, Value>>,
+    poison: Mutex<Option<String>>,
+    throttle_once: Mutex<HashSet<String>>,
+    lose_first_answer: Mutex<bool>,
+    conflicts: Mutex<u32>,
+    creates: Mutex<u32>,
+}
+
+async fn bulk(State(es): State<Arc<Bulk>>, headers: HeaderMap, body: axum::body::Bytes) -> axum::response::Response {
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-ndjson") {
+        return (StatusCode::NOT_ACCEPTABLE, "wrong content type").into_response();
+    }
+    let text = String::from_utf8_lossy(&body).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut items = Vec::new();
+    let mut errors = false;
+    for pair in lines.chunks(2) {
+        let action: Value = serde_json::from_str(pair[0]).unwrap();
+        let doc: Value = serde_json::from_str(pair[1]).unwrap();
+        let id = action["create"]["_id"].as_str().unwrap().to_string();
+        let record = doc["record_id"].as_str().unwrap_or_default().to_string();
+        let (status, error) = if es.poison.lock().unwrap().as_deref() == Some(record.as_str()) {
+            (400, json!({ "type": "mapper_parsing_exception", "reason": "failed to parse field [raw.n]" }))
+        } else if es.throttle_once.lock().unwrap().remove(&record) {
+            (429, json!({ "type": "es_rejected_execution_exception", "reason": "rejected execution" }))
+        } else if es.docs.lock().unwrap().contains_key(&id) {
+            *es.conflicts.lock().unwrap() += 1;
+            (409, json!({ "type": "version_conflict_engine_exception", "reason": "document already exists" }))
+        } else {
+            *es.creates.lock().unwrap() += 1;
+            es.docs.lock().unwrap().insert(id.clone(), doc);
+            (201, Value::Null)
+        };
+        errors |= status >= 300;
+        let mut result = json!({ "_index": action["create"]["_index"], "_id": id, "status": status });
+        if !error.is_null() {
+            result["error"] = error;
+        }
+        items.push(json!({ "create": result }));
+    }
+    let mut lose = es.lose_first_answer.lock().unwrap();
+    if *lose {
+        *lose = false;
+        return (StatusCode::SERVICE_UNAVAILABLE, "answer lost").into_response();
+    }
+    (StatusCode::OK, json!({ "took": 1, "errors": errors, "items": items }).to_string()).into_response()
+}
+
+async fn elasticsearch_bulk_retries_only_failed_items_parks_poison_and_never_duplicates(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, ENV).await else { return };
+    let es = Arc::new(Bulk::default());
+    *es.poison.lock().unwrap() = Some("rec-42".into());
+    *es.lose_first_answer.lock().unwrap() = true;
+    es.throttle_once.lock().unwrap().extend(["rec-250".to_string(), "rec-251".to_string()]);
+    let router = axum::Router::new().route("/_bulk", axum::routing::post(bulk)).with_state(es.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    let body = json!({ "name": "es", "kind": "elasticsearch", "endpoint": url, "options": { "index": "aoc-m365" }, "batch_size": 100 });
+    let (status, view) = call(&app, reqwest::Method::POST, "/api/destinations", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    let id = view["id"].as_i64().unwrap();
+    let ids = ingest(&app, 0..300, Utc::now()).await;
+    let worker = start_worker(&app, fast());
+    let started = std::time::Instant::now();
+    loop {
+        let view = queue(&app, id).await;
+        if view["queue"]["pending"] == 0 && view["queue"]["parked"] == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.abort();
+    let docs = es.docs.lock().unwrap().clone();
+    assert_eq!(docs.len(), ids.len() - 1, "every document but the poison one, each once");
+    assert!(*es.conflicts.lock().unwrap() > 0, "the batch whose answer was lost came again and got 409s");
+    assert_eq!(*es.creates.lock().unwrap() as usize, ids.len() - 1, "no document was created twice");
+    assert!(
+        docs.iter().all(|(id, d)| d["aoc_id"].as_i64().map(|n| n.to_string()).as_ref() == Some(id)),
+        "_id is the event's aoc_id"
+    );
+    let (_, parked) = call(&app, reqwest::Method::GET, &format!("/api/destinations/{id}/parked"), None).await;
+    let items = parked["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{parked}");
+    assert!(items[0]["reason"].as_str().unwrap().contains("mapper_parsing_exception"), "{parked}");
+}
+
 on_both_backends!(
     events_stored_after_a_destination_is_added_are_delivered_once_each_and_signed,
     a_destination_receives_only_what_it_selects,
@@ -537,4 +763,6 @@ on_both_backends!(
     retention_parks_undelivered_events_with_a_copy_that_a_retry_sends,
     destinations_are_managed_by_admins_and_never_show_their_secret,
     siem_webhook_url_creates_a_destination_for_every_new_event,
+    splunk_hec_receives_each_event_with_its_time_and_sourcetype_after_indexer_acknowledgement,
+    elasticsearch_bulk_retries_only_failed_items_parks_poison_and_never_duplicates,
 );

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::tenants::input::InputError;
 
 /// Kinds of destination AOC can deliver to.
-pub const KINDS: &[&str] = &["webhook"];
+pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch"];
 /// What a destination receives.
 pub const RECEIVES: &[&str] = &["all", "filter", "min_severity", "alerts"];
 /// Fields of a destination's event filter.
@@ -52,6 +52,8 @@ pub struct DestinationInput {
     pub enabled: Option<bool>,
     /// Queue the events stored since this time (creation only).
     pub backfill_from: Option<DateTime<Utc>>,
+    /// Kind-specific settings (a JSON object), checked against the kind by [`check_options`].
+    pub options: Option<Value>,
 }
 
 fn err(field: &str, problem: impl Into<String>) -> InputError {
@@ -131,6 +133,7 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         "concurrency",
         "enabled",
         "backfill_from",
+        "options",
     ];
     if let Some(unknown) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(err(unknown, format!("is not a destination field (known: {})", KNOWN.join(", "))));
@@ -149,10 +152,14 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         None => {}
         Some(Value::Null) => input.secret = Some(None),
         Some(Value::String(s)) => {
-            if super::webhook::secret_key(s).is_none() {
-                return Err(err("secret", "must be whsec_ followed by base64 of 24 to 64 random bytes"));
+            let s = s.trim();
+            if s.is_empty() || s.len() > 4_096 || s.chars().any(char::is_control) {
+                return Err(err("secret", "must be 1 to 4,096 characters without control characters"));
             }
-            input.secret = Some(Some(SecretString::from(s.trim().to_string())));
+            if let Some(kind) = &input.kind {
+                check_secret(kind, s)?;
+            }
+            input.secret = Some(Some(SecretString::from(s.to_string())));
         }
         Some(_) => return Err(err("secret", "must be a string or null")),
     }
@@ -205,6 +212,16 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         Some(Value::Bool(b)) => input.enabled = Some(*b),
         Some(_) => return Err(err("enabled", "must be true or false")),
     }
+    match map.get("options") {
+        None | Some(Value::Null) => {}
+        Some(options @ Value::Object(_)) => {
+            if let Some(kind) = &input.kind {
+                check_options(kind, options)?;
+            }
+            input.options = Some(options.clone());
+        }
+        Some(_) => return Err(err("options", "must be an object")),
+    }
     if let Some(from) = text(&map, "backfill_from", 40)? {
         input.backfill_from = Some(parse_time("backfill_from", &from)?);
     }
@@ -218,6 +235,50 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         }
     }
     Ok(input)
+}
+
+/// Whether `secret` suits a destination of `kind` (the message never shows it).
+pub fn check_secret(kind: &str, secret: &str) -> Result<(), InputError> {
+    match kind {
+        "webhook" if super::webhook::secret_key(secret).is_none() => {
+            Err(err("secret", "must be whsec_ followed by base64 of 24 to 64 random bytes"))
+        }
+        "splunk_hec" if secret.chars().any(char::is_whitespace) => {
+            Err(err("secret", "must be the HEC token (a GUID), without spaces"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `options` suit a destination of `kind`: `splunk_hec` takes `index`, `host` and
+/// `ack` (indexer acknowledgement); `elasticsearch` takes `index`; `webhook` none.
+pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
+    let Some(map) = options.as_object() else { return Err(err("options", "must be an object")) };
+    let allowed: &[&str] = match kind {
+        "splunk_hec" => &["index", "host", "ack"],
+        "elasticsearch" => &["index"],
+        _ => &[],
+    };
+    for (key, value) in map {
+        if !allowed.contains(&key.as_str()) {
+            let known = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+            return Err(err(&format!("options.{key}"), format!("is not an option of {kind} (known: {known})")));
+        }
+        let ok = match key.as_str() {
+            "ack" => value.is_boolean(),
+            "index" if kind == "elasticsearch" => value.as_str().is_some_and(|s| {
+                !s.is_empty()
+                    && s.len() <= 255
+                    && !s.starts_with(['-', '_', '+'])
+                    && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+            }),
+            _ => value.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control)),
+        };
+        if !ok {
+            return Err(err(&format!("options.{key}"), "has a value that is not allowed here"));
+        }
+    }
+    Ok(())
 }
 
 /// An RFC 3339 time.
@@ -248,7 +309,9 @@ mod tests {
         for (body, field) in [
             (r#"{"endpoint":"ftp://x"}"#, "endpoint"),
             (r#"{"endpoint":"https://user:pw@x/"}"#, "endpoint"),
-            (r#"{"secret":"hunter2-secret"}"#, "secret"),
+            (r#"{"kind":"webhook","secret":"hunter2-secret"}"#, "secret"),
+            (r#"{"kind":"elasticsearch","options":{"index":"Bad Index"}}"#, "options.index"),
+            (r#"{"kind":"webhook","options":{"index":"x"}}"#, "options.index"),
             (r#"{"min_severity":"extreme"}"#, "min_severity"),
             (r#"{"filter":{"colour":"red"}}"#, "filter.colour"),
             (r#"{"filter":{"source":"fax"}}"#, "filter.source"),

@@ -9,7 +9,10 @@
 //! without blocking the items behind it. Delivery is at least once: a batch in flight when AOC
 //! stops is sent again, under the same `webhook-id`.
 
+pub mod bench;
+pub mod elastic;
 pub mod input;
+pub mod splunk;
 pub mod webhook;
 pub mod worker;
 
@@ -47,8 +50,20 @@ impl Delivery {
     }
 }
 
+/// What a batch came to: one answer for all of it, or one per record (in order).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sent {
+    Batch(Delivery),
+    Items(Vec<Delivery>),
+}
+
 /// Classifies an HTTP exchange.
 pub async fn answer(result: Result<reqwest::Response, reqwest::Error>) -> Delivery {
+    exchange(result).await.0
+}
+
+/// Classifies an HTTP exchange; also gives the whole body (the delivery's answer is cut).
+pub async fn exchange(result: Result<reqwest::Response, reqwest::Error>) -> (Delivery, String) {
     let response = match result {
         Ok(response) => response,
         // Without the URL: it may carry a token.
@@ -60,13 +75,15 @@ pub async fn answer(result: Result<reqwest::Response, reqwest::Error>) -> Delive
             } else {
                 "the request failed"
             };
-            return Delivery::Retry { status: None, retry_after: None, answer: format!("{kind}: {}", e.without_url()) };
+            let answer = format!("{kind}: {}", e.without_url());
+            return (Delivery::Retry { status: None, retry_after: None, answer }, String::new());
         }
     };
     let status = response.status().as_u16();
     let retry_after =
         response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-    let mut answer = response.text().await.unwrap_or_default();
+    let body = response.text().await.unwrap_or_default();
+    let mut answer = body.clone();
     if answer.len() > ANSWER_LIMIT {
         let mut cut = ANSWER_LIMIT;
         while !answer.is_char_boundary(cut) {
@@ -75,11 +92,17 @@ pub async fn answer(result: Result<reqwest::Response, reqwest::Error>) -> Delive
         answer.truncate(cut);
         answer.push('…');
     }
-    match status {
+    let delivery = match status {
         200..=299 => Delivery::Delivered { status, answer },
-        408 | 425 | 429 | 500..=599 => Delivery::Retry { status: Some(status), retry_after, answer },
+        // 401, 403, 404 and 407 say the destination is misconfigured (credential, URL, proxy),
+        // not that a record is bad: parking every record would empty the queue into the parked
+        // list, so they are retried until the configuration is fixed.
+        401 | 403 | 404 | 407 | 408 | 425 | 429 | 500..=599 => {
+            Delivery::Retry { status: Some(status), retry_after, answer }
+        }
         _ => Delivery::Refused { status, answer },
-    }
+    };
+    (delivery, body)
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{backoff, event_document, event_from_payload, Delivery};
+use super::{backoff, event_document, event_from_payload, Delivery, Sent};
 use crate::config::{Settings, SiemSettings};
 use crate::store::entities::destinations;
 use crate::store::export::{self as outbox, OutboxItem};
@@ -59,9 +59,17 @@ pub fn lanes() -> Vec<&'static str> {
 
 /// Where and how a destination is reached.
 pub struct Target {
+    /// webhook, splunk_hec or elasticsearch.
+    pub kind: String,
     pub url: String,
     /// The webhook signing key (the bytes of the `whsec_` secret).
     pub key: Option<Vec<u8>>,
+    /// The credential (HEC token, Elasticsearch API key or `user:password`).
+    pub secret: Option<SecretString>,
+    /// Kind-specific settings.
+    pub options: serde_json::Value,
+    /// The HEC channel of this process.
+    pub channel: String,
 }
 
 /// The delivery side of export in one process.
@@ -119,9 +127,16 @@ impl Exporter {
         if destination.origin == "environment" {
             let url = self.siem.webhook_url.as_ref().ok_or("SIEM_WEBHOOK_URL is not set")?;
             let key = self.siem.webhook_secret.as_ref().and_then(|s| super::webhook::secret_key(s.expose_secret()));
-            return Ok(Target { url: url.expose_secret().to_string(), key });
+            return Ok(Target {
+                kind: "webhook".into(),
+                url: url.expose_secret().to_string(),
+                key,
+                secret: None,
+                options: serde_json::Value::Null,
+                channel: String::new(),
+            });
         }
-        let key = match &destination.secret_ciphertext {
+        let secret = match &destination.secret_ciphertext {
             None => None,
             Some(sealed) => {
                 let cipher = self.cipher.as_ref().ok_or(
@@ -131,25 +146,64 @@ impl Exporter {
                 let secret: SecretString = cipher
                     .open(SecretKind::DestinationSecret, &destination.id.to_string(), sealed)
                     .map_err(|e| format!("the destination's secret cannot be read: {e}"))?;
-                Some(
-                    super::webhook::secret_key(secret.expose_secret())
-                        .ok_or("the stored secret is not a whsec_ secret")?,
-                )
+                Some(secret)
             }
         };
-        Ok(Target { url: destination.endpoint.clone(), key })
+        let key = match (&secret, destination.kind.as_str()) {
+            (Some(secret), "webhook") => Some(
+                super::webhook::secret_key(secret.expose_secret()).ok_or("the stored secret is not a whsec_ secret")?,
+            ),
+            _ => None,
+        };
+        if destination.kind == "splunk_hec" && secret.is_none() {
+            return Err("a Splunk HEC destination needs its token as `secret`".into());
+        }
+        Ok(Target {
+            kind: destination.kind.clone(),
+            url: destination.endpoint.clone(),
+            key,
+            secret,
+            options: serde_json::from_str(&destination.options).unwrap_or(serde_json::Value::Null),
+            channel: uuid::Uuid::new_v4().to_string(),
+        })
     }
 
-    /// Sends `documents` (a JSON array) to `target` as one message.
+    /// Sends `documents` to `target` as one message (`event_id` when it is one event).
     pub async fn send(
         &self,
         target: &Target,
         message_id: &str,
         documents: &[serde_json::Value],
         event_id: Option<i64>,
-    ) -> Delivery {
-        let body = serde_json::to_vec(documents).unwrap_or_default();
-        super::webhook::send(&self.client, &target.url, target.key.as_deref(), message_id, body, event_id).await
+    ) -> Sent {
+        let secret = target.secret.as_ref().map(|s| s.expose_secret());
+        match target.kind.as_str() {
+            "splunk_hec" => Sent::Batch(
+                super::splunk::send(
+                    &self.client,
+                    &target.url,
+                    secret.unwrap_or_default(),
+                    &target.channel,
+                    &target.options,
+                    documents,
+                    self.tuning.timeout * 2,
+                )
+                .await,
+            ),
+            "elasticsearch" => {
+                match super::elastic::send(&self.client, &target.url, secret, &target.options, documents).await {
+                    Ok(items) => Sent::Items(items),
+                    Err(delivery) => Sent::Batch(delivery),
+                }
+            }
+            _ => {
+                let body = serde_json::to_vec(documents).unwrap_or_default();
+                Sent::Batch(
+                    super::webhook::send(&self.client, &target.url, target.key.as_deref(), message_id, body, event_id)
+                        .await,
+                )
+            }
+        }
     }
 
     /// Starts the supervisor; it runs until the handle is aborted.
@@ -317,7 +371,10 @@ impl Exporter {
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         let message_id = format!("aoc_{}_{}_{}", destination.id, ids[0], ids[ids.len() - 1]);
         let single = (items.len() == 1).then(|| items[0].event_id).flatten();
-        let delivery = self.send(target, &message_id, &documents, single).await;
+        let delivery = match self.send(target, &message_id, &documents, single).await {
+            Sent::Batch(delivery) => delivery,
+            Sent::Items(outcomes) => return self.settle_items(destination, lane_name, &items, outcomes).await,
+        };
         let name = destination.name.clone();
         let writer = crate::store::writer(&self.db).await?;
         match &delivery {
@@ -352,6 +409,55 @@ impl Exporter {
                 Ok(Round { delivered: 0, due: Some(now) })
             }
         }
+    }
+
+    /// Records an answer per item: delivered ones leave the queue, refused ones are parked, and
+    /// the ones to retry (which stay first in their lane) wait for the back-off.
+    async fn settle_items(
+        &self,
+        destination: &destinations::Model,
+        lane_name: &str,
+        items: &[OutboxItem],
+        outcomes: Vec<Delivery>,
+    ) -> Result<Round, DbErr> {
+        let now = Utc::now();
+        let name = destination.name.clone();
+        let mut delivered = Vec::new();
+        let mut retry = Vec::new();
+        let mut retry_after: Option<Duration> = None;
+        let mut retry_answer = String::new();
+        let writer = crate::store::writer(&self.db).await?;
+        for (item, outcome) in items.iter().zip(outcomes) {
+            match &outcome {
+                Delivery::Delivered { .. } => delivered.push(item.id),
+                Delivery::Retry { retry_after: after, .. } => {
+                    retry.push(item.id);
+                    retry_after = retry_after.max(*after);
+                    retry_answer = outcome.describe();
+                }
+                Delivery::Refused { .. } => {
+                    outbox::park(&*writer, destination.id, item.id, &outcome.describe()).await?;
+                    metrics::counter!("aoc_export_failures_total", "destination" => name.clone(), "outcome" => "parked")
+                        .increment(1);
+                    tracing::warn!(destination = %destination.name, item = item.id, answer = %outcome.describe(), "export item refused; parked");
+                }
+            }
+        }
+        outbox::mark_delivered(&*writer, destination.id, &delivered).await?;
+        metrics::counter!("aoc_export_delivered_total", "destination" => name.clone())
+            .increment(delivered.len() as u64);
+        if retry.is_empty() {
+            return Ok(Round { delivered: delivered.len(), due: Some(now) });
+        }
+        let attempts = items.iter().filter(|i| retry.contains(&i.id)).map(|i| i.attempts).max().unwrap_or(0);
+        let wait = retry_after
+            .map(|w| w.min(Duration::from_secs(3_600)))
+            .unwrap_or_else(|| backoff(attempts, self.tuning.base_backoff, self.tuning.max_backoff));
+        let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        outbox::retry_later(&*writer, destination.id, &retry, next, &retry_answer).await?;
+        metrics::counter!("aoc_export_failures_total", "destination" => name, "outcome" => "retry").increment(1);
+        tracing::warn!(destination = %destination.name, lane = lane_name, items = retry.len(), "export items not delivered; will retry");
+        Ok(Round { delivered: delivered.len(), due: Some(next) })
     }
 
     /// The documents of `items`, in order; items whose event is gone without a kept copy are

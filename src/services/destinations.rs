@@ -41,6 +41,8 @@ pub struct DestinationView {
     pub has_secret: bool,
     /// all, filter, min_severity or alerts.
     pub receives: String,
+    /// Kind-specific settings (never secret).
+    pub options: serde_json::Value,
     pub min_severity: String,
     pub filter: FilterView,
     pub format: String,
@@ -160,6 +162,7 @@ impl DestinationService {
             endpoint: row.endpoint.clone(),
             has_secret,
             receives: row.receives.clone(),
+            options: serde_json::from_str(&row.options).unwrap_or_else(|_| json!({})),
             min_severity: app::dto::Severity::from_level(row.min_severity).as_str().to_string(),
             filter: FilterView {
                 tenant: row.filter_tenant.clone(),
@@ -283,6 +286,15 @@ impl DestinationService {
         let filter = input.filter.clone().unwrap_or_default();
         let min = input.min_severity.unwrap_or(0);
         Self::check_selection(&receives, min, &filter)?;
+        let kind = input.kind.clone().unwrap_or_else(|| "webhook".into());
+        if kind == "splunk_hec" && !matches!(input.secret, Some(Some(_))) {
+            return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
+        }
+        if let Some(Some(secret)) = &input.secret {
+            crate::export::input::check_secret(&kind, secret.expose_secret())?;
+        }
+        let options = input.options.clone().unwrap_or_else(|| json!({}));
+        crate::export::input::check_options(&kind, &options)?;
         if matches!(input.secret, Some(Some(_))) && self.cipher.is_none() {
             // Checked before anything is written.
             self.seal(0, "")?;
@@ -290,13 +302,13 @@ impl DestinationService {
         let now = Utc::now();
         let mut row = destinations::ActiveModel {
             name: Set(name.clone()),
-            kind: Set(input.kind.clone().unwrap_or_else(|| "webhook".into())),
+            kind: Set(kind.clone()),
             endpoint: Set(input.endpoint.clone().unwrap_or_default()),
             secret_ciphertext: Set(None),
             format: Set(input.format.clone().unwrap_or_else(|| "json".into())),
             batch_size: Set(input.batch_size.unwrap_or(500)),
             concurrency: Set(input.concurrency.unwrap_or(2)),
-            options: Set("{}".into()),
+            options: Set(options.to_string()),
             enabled: Set(input.enabled.unwrap_or(true)),
             origin: Set("api".into()),
             delivered_total: Set(0),
@@ -370,6 +382,30 @@ impl DestinationService {
         }
         let mut row = current.clone().into_active_model();
         let mut changed: Vec<&str> = Vec::new();
+        let kind = input.kind.clone().unwrap_or_else(|| current.kind.clone());
+        if let Some(Some(secret)) = &input.secret {
+            crate::export::input::check_secret(&kind, secret.expose_secret())?;
+        }
+        if kind != current.kind && input.secret.is_none() && current.secret_ciphertext.is_some() {
+            return Err(AppError::invalid_input(
+                "secret",
+                "give the new kind's credential (or null) when changing `kind`",
+            ));
+        }
+        let keeps_no_token =
+            matches!(input.secret, Some(None)) || (current.secret_ciphertext.is_none() && input.secret.is_none());
+        if kind == "splunk_hec" && keeps_no_token {
+            return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
+        }
+        let options = input.options.clone().or_else(|| (kind != current.kind).then(|| json!({})));
+        if let Some(options) = &options {
+            crate::export::input::check_options(&kind, options)?;
+            let text = options.to_string();
+            if text != current.options {
+                row.options = Set(text);
+                changed.push("options");
+            }
+        }
         if let Some(name) = input.name.filter(|n| *n != current.name) {
             if self.name_taken(&name, Some(id)).await? {
                 return Err(AppError::new(ErrorCode::Conflict, format!("a destination named {name:?} exists")));
@@ -478,7 +514,14 @@ impl DestinationService {
         let target = self.exporter.target(&row).map_err(|problem| AppError::new(ErrorCode::Conflict, problem))?;
         let document = crate::export::event_document(crate::export::test_event(Utc::now()));
         let message_id = format!("aoc_test_{}", uuid::Uuid::new_v4().simple());
-        let delivery = self.exporter.send(&target, &message_id, &[document], None).await;
+        let delivery = match self.exporter.send(&target, &message_id, &[document], None).await {
+            crate::export::Sent::Batch(delivery) => delivery,
+            crate::export::Sent::Items(items) => items.into_iter().next().unwrap_or(Delivery::Retry {
+                status: None,
+                retry_after: None,
+                answer: "the far end answered for no record".into(),
+            }),
+        };
         let outcome = match delivery {
             Delivery::Delivered { status, answer } => TestOutcome { delivered: true, status: Some(status), answer },
             Delivery::Retry { status, answer, .. } => TestOutcome { delivered: false, status, answer },
