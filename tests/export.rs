@@ -753,6 +753,81 @@ async fn elasticsearch_bulk_retries_only_failed_items_parks_poison_and_never_dup
     assert!(items[0]["reason"].as_str().unwrap().contains("mapper_parsing_exception"), "{parked}");
 }
 
+/// Parses octet-counted RFC 5424 frames (RFC 6587) and checks each message's header.
+fn parse_frames(bytes: &[u8]) -> Vec<(u8, String, String, Value)> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let space = rest.iter().position(|b| *b == b' ').expect("a length and a space");
+        let len: usize = std::str::from_utf8(&rest[..space]).unwrap().parse().expect("an octet count");
+        let message = std::str::from_utf8(&rest[space + 1..space + 1 + len]).expect("UTF-8");
+        rest = &rest[space + 1 + len..];
+        let pri: u8 = message[1..message.find('>').unwrap()].parse().unwrap();
+        let header: Vec<&str> = message[message.find('>').unwrap() + 1..].splitn(7, ' ').collect();
+        assert_eq!(header[0], "1", "RFC 5424 version: {message}");
+        chrono::DateTime::parse_from_rfc3339(header[1]).expect("an RFC 3339 timestamp");
+        assert_eq!((header[3], header[4]), ("aoc", "-"));
+        let sd_and_msg = header[6];
+        let end = sd_and_msg.find("\"] ").expect("structured data") + 2;
+        let sd = &sd_and_msg[..end];
+        let body: Value = serde_json::from_str(&sd_and_msg[end + 1..]).expect("a JSON body");
+        out.push((pri, header[5].to_string(), sd.to_string(), body));
+    }
+    out
+}
+
+async fn syslog_over_tcp_delivers_octet_counted_rfc5424_messages_after_the_server_comes_up(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, ENV).await else { return };
+    // A port with nothing listening yet.
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let body = json!({ "name": "syslog", "kind": "syslog", "endpoint": format!("tcp://127.0.0.1:{port}"), "options": { "host": "aoc-test" } });
+    let (status, view) = call(&app, reqwest::Method::POST, "/api/destinations", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    let ids = ingest(&app, 0..120, Utc::now()).await;
+    let worker = start_worker(&app, fast());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let view = queue(&app, view["id"].as_i64().unwrap()).await;
+    assert_eq!(view["queue"]["pending"], 120, "nothing lost while the server is down: {view}");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { break };
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut bytes = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut bytes).await.unwrap();
+                sink.lock().unwrap().extend(parse_frames(&bytes));
+            });
+        }
+    });
+    let started = std::time::Instant::now();
+    while received.lock().unwrap().len() < ids.len() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{} of {}", received.lock().unwrap().len(), ids.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    let messages = received.lock().unwrap().clone();
+    let mut seen: Vec<i64> = messages.iter().map(|(_, _, _, body)| body["aoc_id"].as_i64().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, ids, "each event once");
+    for (pri, msgid, sd, body) in &messages {
+        assert_eq!(*msgid, body["source"].as_str().unwrap());
+        assert_eq!(*sd, format!("[aoc@32473 id=\"{}\" tenant=\"contoso.example\"]", body["aoc_id"]));
+        assert_eq!(pri / 8, 13, "facility log audit");
+    }
+    // CEF bodies are only for syslog.
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/destinations",
+        Some(json!({ "name": "x", "kind": "webhook", "endpoint": "https://a.example", "format": "cef" })),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
 on_both_backends!(
     events_stored_after_a_destination_is_added_are_delivered_once_each_and_signed,
     a_destination_receives_only_what_it_selects,
@@ -765,4 +840,5 @@ on_both_backends!(
     siem_webhook_url_creates_a_destination_for_every_new_event,
     splunk_hec_receives_each_event_with_its_time_and_sourcetype_after_indexer_acknowledgement,
     elasticsearch_bulk_retries_only_failed_items_parks_poison_and_never_duplicates,
+    syslog_over_tcp_delivers_octet_counted_rfc5424_messages_after_the_server_comes_up,
 );

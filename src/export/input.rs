@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::tenants::input::InputError;
 
 /// Kinds of destination AOC can deliver to.
-pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch"];
+pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch", "syslog"];
 /// What a destination receives.
 pub const RECEIVES: &[&str] = &["all", "filter", "min_severity", "alerts"];
 /// Fields of a destination's event filter.
@@ -107,8 +107,8 @@ pub fn parse_severity(field: &str, value: &Value) -> Result<i16, InputError> {
 /// An http(s) URL without credentials in it.
 pub fn parse_endpoint(value: &str) -> Result<String, InputError> {
     let url = url::Url::parse(value).map_err(|_| err("endpoint", "must be an absolute http:// or https:// URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(err("endpoint", "must be an absolute http:// or https:// URL"));
+    if !matches!(url.scheme(), "http" | "https" | "tcp") || url.host_str().is_none() {
+        return Err(err("endpoint", "must be an absolute http:// or https:// URL (syslog: tcp://host:port)"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(err("endpoint", "must not carry a user or password; put the credential in `secret`"));
@@ -200,8 +200,8 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         Some(_) => return Err(err("filter", "must be an object")),
     }
     if let Some(format) = text(&map, "format", 20)? {
-        if format != "json" {
-            return Err(err("format", "must be json"));
+        if format != "json" && format != "cef" {
+            return Err(err("format", "must be json (or cef for syslog)"));
         }
         input.format = Some(format);
     }
@@ -257,6 +257,7 @@ pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
     let allowed: &[&str] = match kind {
         "splunk_hec" => &["index", "host", "ack"],
         "elasticsearch" => &["index"],
+        "syslog" => &["host"],
         _ => &[],
     };
     for (key, value) in map {
@@ -277,6 +278,22 @@ pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
         if !ok {
             return Err(err(&format!("options.{key}"), "has a value that is not allowed here"));
         }
+    }
+    Ok(())
+}
+
+/// Whether `endpoint` and `format` suit a destination of `kind`.
+pub fn check_endpoint(kind: &str, endpoint: &str, format: &str) -> Result<(), InputError> {
+    let tcp = endpoint.starts_with("tcp://");
+    if kind == "syslog" {
+        if super::syslog::address(endpoint).is_none() {
+            return Err(err("endpoint", "a syslog destination's endpoint is tcp://host:port"));
+        }
+    } else if tcp {
+        return Err(err("endpoint", "must be an http:// or https:// URL (tcp:// is for syslog)"));
+    }
+    if format == "cef" && kind != "syslog" {
+        return Err(err("format", "cef is a syslog format; this kind sends json"));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod elastic;
 pub mod input;
 pub mod splunk;
+pub mod syslog;
 pub mod webhook;
 pub mod worker;
 

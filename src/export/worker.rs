@@ -70,6 +70,8 @@ pub struct Target {
     pub options: serde_json::Value,
     /// The HEC channel of this process.
     pub channel: String,
+    /// json, or cef (syslog).
+    pub format: String,
 }
 
 /// The delivery side of export in one process.
@@ -134,6 +136,7 @@ impl Exporter {
                 secret: None,
                 options: serde_json::Value::Null,
                 channel: String::new(),
+                format: "json".into(),
             });
         }
         let secret = match &destination.secret_ciphertext {
@@ -165,6 +168,7 @@ impl Exporter {
             secret,
             options: serde_json::from_str(&destination.options).unwrap_or(serde_json::Value::Null),
             channel: uuid::Uuid::new_v4().to_string(),
+            format: destination.format.clone(),
         })
     }
 
@@ -187,6 +191,16 @@ impl Exporter {
                     &target.options,
                     documents,
                     self.tuning.timeout * 2,
+                )
+                .await,
+            ),
+            "syslog" => Sent::Batch(
+                super::syslog::send(
+                    &target.url,
+                    &target.options,
+                    target.format == "cef",
+                    documents,
+                    self.tuning.timeout,
                 )
                 .await,
             ),

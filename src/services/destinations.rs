@@ -295,6 +295,11 @@ impl DestinationService {
         }
         let options = input.options.clone().unwrap_or_else(|| json!({}));
         crate::export::input::check_options(&kind, &options)?;
+        crate::export::input::check_endpoint(
+            &kind,
+            input.endpoint.as_deref().unwrap_or_default(),
+            input.format.as_deref().unwrap_or("json"),
+        )?;
         if matches!(input.secret, Some(Some(_))) && self.cipher.is_none() {
             // Checked before anything is written.
             self.seal(0, "")?;
@@ -397,6 +402,11 @@ impl DestinationService {
         if kind == "splunk_hec" && keeps_no_token {
             return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
         }
+        crate::export::input::check_endpoint(
+            &kind,
+            input.endpoint.as_deref().unwrap_or(&current.endpoint),
+            input.format.as_deref().unwrap_or(&current.format),
+        )?;
         let options = input.options.clone().or_else(|| (kind != current.kind).then(|| json!({})));
         if let Some(options) = &options {
             crate::export::input::check_options(&kind, options)?;
