@@ -255,6 +255,11 @@ pub struct SiemSettings {
     pub enabled: bool,
     /// SIEM_WEBHOOK_URL (often carries a token, so it is a secret).
     pub webhook_url: Option<SecretString>,
+    /// SIEM_WEBHOOK_SECRET: the Standard Webhooks signing secret (`whsec_` + base64).
+    pub webhook_secret: Option<SecretString>,
+    /// AOC_EXPORT_WORKER (default true): this process delivers the export queues. Off, it still
+    /// queues events (and serves the API); other processes deliver.
+    pub worker: bool,
 }
 
 /// How log lines are written.
@@ -673,8 +678,20 @@ impl Settings {
             ));
         }
 
-        let siem =
-            SiemSettings { enabled: env.bool("SIEM_ENABLED", false)?, webhook_url: env.secret("SIEM_WEBHOOK_URL") };
+        let siem = SiemSettings {
+            enabled: env.bool("SIEM_ENABLED", false)?,
+            webhook_url: env.secret("SIEM_WEBHOOK_URL"),
+            webhook_secret: env.secret("SIEM_WEBHOOK_SECRET"),
+            worker: env.bool("AOC_EXPORT_WORKER", true)?,
+        };
+        if let Some(secret) = &siem.webhook_secret {
+            if crate::export::webhook::secret_key(secret.expose_secret()).is_none() {
+                return Err(ConfigError::new(
+                    "SIEM_WEBHOOK_SECRET",
+                    "expected whsec_ followed by base64 of 24 to 64 random bytes (value not shown)",
+                ));
+            }
+        }
         match &siem.webhook_url {
             Some(url) if !is_http_url(url.expose_secret()) => {
                 return Err(ConfigError::new(
@@ -823,6 +840,11 @@ mod tests {
         let err = settings(&[("SIEM_WEBHOOK_URL", "ftp://token-123@siem")]).unwrap_err();
         assert!(!err.to_string().contains("token-123"));
         assert!(settings(&[("SIEM_ENABLED", "1"), ("SIEM_WEBHOOK_URL", "https://siem.example.com/hook")]).is_ok());
+        let err = settings(&[("SIEM_WEBHOOK_SECRET", "s3cr3t-not-whsec")]).unwrap_err();
+        assert_eq!(err.variable, "SIEM_WEBHOOK_SECRET");
+        assert!(!err.to_string().contains("s3cr3t"));
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        assert!(settings(&[("SIEM_WEBHOOK_SECRET", good)]).is_ok());
     }
 
     #[test]

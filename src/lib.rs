@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod export;
 pub mod ingest;
 pub mod maintenance;
 pub mod normalize;

@@ -248,6 +248,29 @@ enum BenchKind {
         /// every event is searchable by its raw values.
         #[arg(long)]
         with_indexer: bool,
+        /// Export destinations receiving every event (queued, not delivered): what export adds
+        /// to the write path.
+        #[arg(long, default_value_t = 0)]
+        destinations: u32,
+    },
+    /// Delivery throughput of the export worker into a local webhook receiver, and its memory
+    /// with a slow receiver.
+    Export {
+        /// Database to use (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events to generate, queue and deliver.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 500)]
+        batch_size: i32,
+        /// Lanes (sources) delivered at once.
+        #[arg(long, default_value_t = 2)]
+        concurrency: i32,
+        /// The receiver answers each request after this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        slow_ms: u64,
     },
     /// Rule evaluation throughput: every enabled rule (the built-in pack is stored first) over
     /// N stored events, loaded from the simulator if needed.
@@ -337,16 +360,50 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Bench {
-            which: BenchKind::Ingest { database_url, events_per_day, hours, blob_mb, budget, sources, with_indexer },
+            which:
+                BenchKind::Ingest {
+                    database_url,
+                    events_per_day,
+                    hours,
+                    blob_mb,
+                    budget,
+                    sources,
+                    with_indexer,
+                    destinations,
+                },
         }) => {
             telemetry::init(aoc::config::LogFormat::Text);
-            let bench =
-                aoc::ingest::bench::run(database_url, events_per_day, hours, blob_mb, budget, sources, with_indexer);
+            let bench = aoc::ingest::bench::run(
+                database_url,
+                events_per_day,
+                hours,
+                blob_mb,
+                budget,
+                sources,
+                with_indexer,
+                destinations,
+            );
             let result = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(bench));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench {
+            which: BenchKind::Export { database_url, events, batch_size, concurrency, slow_ms },
+        }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
+                    |rt| rt.block_on(aoc::export::bench::run(database_url, events, batch_size, concurrency, slow_ms)),
+                );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

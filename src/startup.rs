@@ -47,6 +47,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub collection: CollectionState,
     pub tenants: Arc<crate::tenants::TenantService>,
+    pub destinations: Arc<crate::services::destinations::DestinationService>,
 }
 
 /// A bound, ready-to-run AOC server.
@@ -173,8 +174,25 @@ impl Application {
         } else {
             None
         };
+        let settings = Arc::new(settings);
+        // Export: the destinations (the environment's kept in step) and, unless
+        // AOC_EXPORT_WORKER=false, the delivery worker.
+        let exporter = Arc::new(crate::export::worker::Exporter::new(
+            db.clone(),
+            &settings,
+            crate::export::worker::Tuning::default(),
+        ));
+        let destinations = Arc::new(crate::services::destinations::DestinationService::new(
+            db.clone(),
+            settings.clone(),
+            exporter.clone(),
+        ));
+        destinations.sync_environment().await.context("could not set up the SIEM_WEBHOOK_URL destination")?;
+        if settings.siem.worker {
+            background.push(exporter.spawn());
+        }
         let (router, routes) =
-            build_router(Arc::new(settings), db.clone(), leptos_options, collection, tenants, sessions)?;
+            build_router(settings, db.clone(), leptos_options, collection, tenants, destinations, sessions)?;
         Ok(Self { listener, router, routes, db, collector, simulator, background })
     }
 
@@ -222,6 +240,7 @@ fn build_router(
     leptos_options: LeptosOptions,
     collection: CollectionState,
     tenants: Arc<crate::tenants::TenantService>,
+    destinations: Arc<crate::services::destinations::DestinationService>,
     sessions: Option<crate::auth::session::DbSessionStore>,
 ) -> anyhow::Result<(Router, Vec<RouteSpec>)> {
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
@@ -236,6 +255,7 @@ fn build_router(
         settings: settings.clone(),
         collection,
         tenants,
+        destinations,
     };
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
@@ -274,6 +294,7 @@ fn build_router(
                     axum::http::Method::GET,
                     axum::http::Method::POST,
                     axum::http::Method::PATCH,
+                    axum::http::Method::PUT,
                     axum::http::Method::DELETE,
                 ])
                 .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]),
@@ -356,6 +377,25 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::DELETE, "/api/tokens/{id}", Requires(ManageOwnTokens), delete(api::tokens::revoke_token))
         .add(M::GET, "/api/sessions", Requires(ManageSettings), get(api::tokens::list_sessions))
         .add(M::POST, "/api/sessions/end", Requires(ManageSettings), post(api::tokens::end_sessions))
+        .add(M::GET, "/api/destinations", Requires(ManageSettings), get(api::destinations::list_destinations))
+        .add(M::POST, "/api/destinations", Requires(ManageSettings), post(api::destinations::create_destination))
+        .add(M::GET, "/api/destinations/{id}", Requires(ManageSettings), get(api::destinations::get_destination))
+        .add(M::PUT, "/api/destinations/{id}", Requires(ManageSettings), put(api::destinations::update_destination))
+        .add(
+            M::DELETE,
+            "/api/destinations/{id}",
+            Requires(ManageSettings),
+            delete(api::destinations::delete_destination),
+        )
+        .add(
+            M::POST,
+            "/api/destinations/{id}/test",
+            Requires(ManageSettings),
+            post(api::destinations::test_destination),
+        )
+        .add(M::GET, "/api/destinations/{id}/parked", Requires(ManageSettings), get(api::destinations::list_parked))
+        .add(M::POST, "/api/destinations/{id}/retry", Requires(ManageSettings), post(api::destinations::retry_parked))
+        .add(M::POST, "/api/destinations/{id}/backfill", Requires(ManageSettings), post(api::destinations::backfill))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, so a

@@ -108,7 +108,8 @@ pub struct ApiActor {
 }
 
 impl ApiEvent {
-    fn from_stored(e: StoredEvent) -> Self {
+    /// The document of a stored event (also what export sends).
+    pub fn from_stored(e: StoredEvent) -> Self {
         let targets: Value = serde_json::from_str(&e.targets).unwrap_or(Value::Array(vec![]));
         let target_displays = targets
             .as_array()

@@ -35,6 +35,7 @@ pub fn recorder() -> PrometheusHandle {
             );
             metrics::describe_gauge!("aoc_build_info", "Always 1; labels carry the build's version");
             describe_ingest();
+            describe_export();
             metrics::gauge!("aoc_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         })
@@ -69,6 +70,24 @@ fn describe_ingest() {
     }
     metrics::describe_counter!("aoc_ingest_runs_total", "Collection runs started, by tenant and source");
     metrics::describe_counter!("aoc_ingest_runs_finished_total", "Collection runs finished, by tenant and source");
+}
+
+/// Describes the export metrics (recorded by `export::worker`).
+fn describe_export() {
+    metrics::describe_gauge!(
+        "aoc_export_outbox_items",
+        "Items in a destination's export queue, by destination and state"
+    );
+    metrics::describe_gauge!(
+        "aoc_export_oldest_item_age_seconds",
+        metrics::Unit::Seconds,
+        "How long the oldest pending item of a destination has waited"
+    );
+    metrics::describe_counter!("aoc_export_delivered_total", "Events a destination accepted, by destination");
+    metrics::describe_counter!(
+        "aoc_export_failures_total",
+        "Batches not delivered (outcome retry) and items parked (outcome parked), by destination"
+    );
 }
 
 /// Middleware: counts and times every request by method, route template and status.

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod collection;
 pub mod detection;
+pub mod destinations;
 pub mod events;
 pub mod health;
 pub mod metrics;

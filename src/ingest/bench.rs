@@ -32,6 +32,7 @@ impl Drop for SimProcess {
 /// With `budget`, the simulator enforces that many Management API requests per minute, AOC is
 /// told the same budget, only the Unified Audit Log is collected, and the run reports how long
 /// the budget alone would take for the requests made, and whether it was ever exceeded.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     database_url: Option<String>,
     events_per_day: u32,
@@ -40,6 +41,7 @@ pub async fn run(
     budget: Option<u32>,
     sources: Vec<String>,
     with_indexer: bool,
+    destinations: u32,
 ) -> anyhow::Result<()> {
     let sources: Vec<Source> = if sources.is_empty() {
         if blob_mb > 0 || budget.is_some() {
@@ -96,6 +98,31 @@ pub async fn run(
         DatabaseUrl::new(database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", temp.display())));
     let db = store::connect(&url).await?;
     store::migrate(&db).await?;
+    // Export destinations that receive every event: each stored event is queued for each (no
+    // worker runs, so the queues only grow), which is what export adds to the write path.
+    for n in 0..destinations {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let now = chrono::Utc::now();
+        crate::store::entities::destinations::ActiveModel {
+            name: Set(format!("bench-{n}")),
+            kind: Set("webhook".into()),
+            endpoint: Set("http://127.0.0.1:9/hook".into()),
+            receives: Set("all".into()),
+            min_severity: Set(0),
+            format: Set("json".into()),
+            batch_size: Set(500),
+            concurrency: Set(2),
+            options: Set("{}".into()),
+            enabled: Set(true),
+            origin: Set("api".into()),
+            delivered_total: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await?;
+    }
     let collector = Collector::new(db, Subscribers::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
     collector.add_connector(Connector {
         tenant_id: t["tenant_id"].as_str().unwrap_or_default().into(),
@@ -143,7 +170,7 @@ pub async fn run(
     }
     let inserted: u64 = summary.sources.iter().map(|s| s.inserted).sum();
     let fetched: u64 = summary.sources.iter().map(|s| s.fetched).sum();
-    println!("backend: {}", url.backend());
+    println!("backend: {}, export destinations receiving every event: {destinations}", url.backend());
     for s in &summary.sources {
         println!(
             "  {:<10} fetched {:>9} inserted {:>9} duplicates {:>7} failed {} state {} ({:.1} s)",

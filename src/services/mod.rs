@@ -6,6 +6,7 @@ mod access;
 pub mod annotations;
 pub mod bench;
 pub mod detection;
+pub mod destinations;
 pub mod events;
 mod oversight;
 mod system;

@@ -6,6 +6,7 @@ pub mod annotations;
 pub mod coverage;
 pub mod detection;
 pub mod entities;
+pub mod export;
 pub mod partitions;
 pub mod query;
 pub mod retention;

@@ -531,10 +531,12 @@ async fn apply_postgres(txn: &sea_orm::DatabaseTransaction, request: Request) ->
     for (mut statement, tenant_id, source) in request.inserts {
         // The new rows are queued for the full-text indexer (see `store::search`) by the same
         // statement.
+        // ... and queued for export to every destination that selects them (`store::export`).
         statement.sql = format!(
-            "WITH new_events AS ({}), queued AS (INSERT INTO search_queue (event_id) SELECT id FROM new_events) \
+            "WITH new_events AS ({}), queued AS (INSERT INTO search_queue (event_id) SELECT id FROM new_events), {} \
              SELECT id, dedupe_key FROM new_events",
-            statement.sql
+            statement.sql,
+            super::export::postgres_enqueue_cte()
         );
         for row in NewRow::find_by_statement(statement).all(txn).await? {
             inserted.push(NewEvent { id: row.id, tenant_id: tenant_id.clone(), source, dedupe_key: row.dedupe_key });
@@ -611,6 +613,8 @@ async fn apply_sqlite(txn: &sea_orm::DatabaseTransaction, requests: &[&Request])
         ),
     )
     .await?;
+    // Queue them for export to every destination that selects them (`store::export`).
+    super::export::sqlite_enqueue_after(txn, before, requests.first().map_or_else(Utc::now, |r| r.now)).await?;
     let mut rows = rows.into_iter();
     let mut results = Vec::with_capacity(requests.len());
     for count in counts {
@@ -716,7 +720,18 @@ fn build_inserts(
         insert.on_conflict(OnConflict::columns(unique_columns(backend).iter().copied()).do_nothing().to_owned());
         // SQLite reads the new rows back in one value instead (see `apply_sqlite`).
         if backend != sea_orm::DbBackend::Sqlite {
-            insert.returning(Query::returning().columns([events::Column::Id, events::Column::DedupeKey]));
+            // The columns export's selection reads besides (see `store::export::SELECTS_EVENT`).
+            insert.returning(Query::returning().columns([
+                events::Column::Id,
+                events::Column::DedupeKey,
+                events::Column::TenantId,
+                events::Column::Source,
+                events::Column::Severity,
+                events::Column::Service,
+                events::Column::Operation,
+                events::Column::Result,
+                events::Column::ActorUpn,
+            ]));
         }
         statements.push((backend.build(&insert), chunk_tenant, chunk_source));
     }

@@ -27,6 +27,9 @@ pub enum SecretKind {
     ClientSecret,
     /// `tenants.private_key_ciphertext`: a certificate credential's private key (PEM).
     PrivateKey,
+    /// `destinations.secret_ciphertext`: an export destination's credential (webhook secret,
+    /// token); the "tenant id" it is bound to is the destination's id.
+    DestinationSecret,
 }
 
 impl SecretKind {
@@ -35,6 +38,7 @@ impl SecretKind {
         match self {
             SecretKind::ClientSecret => "secret_ciphertext",
             SecretKind::PrivateKey => "private_key_ciphertext",
+            SecretKind::DestinationSecret => "secret_ciphertext",
         }
     }
 
@@ -43,11 +47,13 @@ impl SecretKind {
         match self {
             SecretKind::ClientSecret => "client secret",
             SecretKind::PrivateKey => "certificate private key",
+            SecretKind::DestinationSecret => "destination credential",
         }
     }
 
     fn associated_data(self, tenant_id: &str) -> String {
-        format!("aoc/tenants/{}/{}", self.column(), tenant_id)
+        let table = if self == SecretKind::DestinationSecret { "destinations" } else { "tenants" };
+        format!("aoc/{table}/{}/{}", self.column(), tenant_id)
     }
 }
 

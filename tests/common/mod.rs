@@ -160,6 +160,13 @@ async fn spawn_on(database: TestDatabase, settings: Settings) -> Option<TestApp>
     Some(TestApp { addr, routes, client, db, database, shutdown: Some(tx) })
 }
 
+/// Rolls back every migration after the first `keep` (later migrations are undone first).
+pub async fn migrate_down_to(db: &DatabaseConnection, keep: usize) {
+    use migration::MigratorTrait;
+    let applied = migration::Migrator::migrations().len();
+    migration::Migrator::down(db, Some((applied - keep) as u32)).await.expect("migrations roll back");
+}
+
 /// Stores one minimal event and returns its row id. Like the write path, first makes sure a
 /// PostgreSQL partition holds its day: a row sent to the default partition while another task
 /// attaches the partition of its day fails PostgreSQL's partition check.

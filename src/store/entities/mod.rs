@@ -5,6 +5,7 @@ pub mod audit_trail;
 pub mod collection_leases;
 pub mod comments;
 pub mod coverage_windows;
+pub mod destinations;
 pub mod event_tags;
 pub mod events;
 pub mod seen_blobs;
