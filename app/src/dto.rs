@@ -176,6 +176,9 @@ pub struct EventDetail {
     pub comments: Vec<Comment>,
     /// Same correlation id, or same actor within an hour; newest first.
     pub related: Vec<EventSummary>,
+    /// Who tagged or commented on the event and when (AOC's audit trail), newest first.
+    #[serde(default)]
+    pub history: Vec<AuditEntry>,
 }
 
 /// One value of a facet and how many events under the current filter have it.

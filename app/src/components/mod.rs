@@ -1,5 +1,9 @@
 //! The document shell and the app frame: navigation, routes, and the hydration marker that
-//! end-to-end tests wait for.
+//! end-to-end tests wait for; the shared components live in [`ui`].
+
+pub mod ui;
+
+pub use ui::{FacetItem, FacetList, JsonTree, SeverityBadge, Toolbar};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
