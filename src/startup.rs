@@ -213,7 +213,13 @@ fn build_router(
 ) -> anyhow::Result<(Router, Vec<RouteSpec>)> {
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
-    let services = crate::services::build(db.clone(), settings.clone(), demo);
+    let sources = crate::services::DbSourceService::new(
+        db.clone(),
+        collection.collector.clone(),
+        collection.schedule,
+        tenants.clone(),
+    );
+    let services = crate::services::build(db.clone(), settings.clone(), demo, sources);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,

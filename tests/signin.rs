@@ -382,6 +382,14 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
+        "/api/add_tenant" => vec![
+            ("tenant_id", "not-a-guid"),
+            ("display_name", "matrix"),
+            ("client_id", "not-a-guid"),
+            ("client_secret", "matrix"),
+        ],
+        "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
+        "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
         _ => vec![],
     }
 }

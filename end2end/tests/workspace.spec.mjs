@@ -154,6 +154,34 @@ test('the keyboard alone searches and opens an event', async ({ page }) => {
   await expect(page).toHaveURL(/\/events\/\d+$/);
 });
 
+test('the sources page shows health and coverage and collects on demand', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/sources');
+  await expect(page.getByRole('heading', { level: 1, name: 'Sources' })).toBeVisible();
+  await expect(page.locator('#source-health')).toBeVisible();
+  await expect(page.locator('#coverage-timeline')).toBeVisible();
+  if (process.env.AOC_E2E_DEMO === 'true') {
+    // The demo tenant's four sources, each with a row of hours.
+    await expect(page.locator('#source-health tbody tr')).toHaveCount(4);
+    await expect(page.locator('#coverage-timeline .coverage-row').first()).toBeVisible();
+    expect(await page.locator('#coverage-timeline .cell.done').count()).toBeGreaterThan(0);
+  }
+  await page.locator('#collect-now').click();
+  await expect(page.locator('#collect-result')).toContainText('Collection of');
+  await expect(page.locator('#tenants')).toBeVisible();
+  await page.screenshot({ path: `${shots}/sources.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('the audit trail lists and searches what people did', async ({ page }) => {
+  await hydrated(page, '/audit');
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit trail' })).toBeVisible();
+  await page.locator('#audit-search').fill('collection');
+  await page.locator('#audit-apply').click();
+  await expect(page).toHaveURL(/search=collection/);
+  await expect(page.locator('#audit-table')).toBeVisible();
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

@@ -6,6 +6,7 @@ pub mod annotations;
 pub mod bench;
 pub mod events;
 mod oversight;
+pub mod sources;
 mod system;
 
 use std::sync::Arc;
@@ -15,15 +16,23 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use oversight::OversightService;
+pub use sources::DbSourceService;
 pub use system::DbSystemService;
 
 use crate::config::Settings;
 
-/// Builds every service over one database connection.
-pub fn build(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> app::services::Services {
+/// Builds every service over one database connection; `sources` is built by the caller, which
+/// owns the collector and the tenant store.
+pub fn build(
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    demo: bool,
+    sources: DbSourceService,
+) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
+        sources: Arc::new(sources),
     }
 }
 

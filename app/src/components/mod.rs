@@ -11,7 +11,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
-use crate::pages::{AlertsPage, EventDetailPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
+use crate::pages::{AlertsPage, AuditPage, EventDetailPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <li><A href="/alerts">"Alerts"</A></li>
                         <li><A href="/rules">"Rules"</A></li>
                         <li><A href="/sources">"Sources"</A></li>
+                        <li><A href="/audit">"Audit trail"</A></li>
                         <li><A href="/settings">"Settings"</A></li>
                     </ul>
                 </nav>
@@ -90,7 +91,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
-                        <Route path=StaticSegment("sources") view=SourcesPage/>
+                        <Route path=StaticSegment("sources") view=SourcesPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>

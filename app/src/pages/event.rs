@@ -45,7 +45,7 @@ pub fn EventDetailPage() -> impl IntoView {
                     let may = |p: Permission| caller.as_ref().is_some_and(|c| c.can(p));
                     let (can_tag, can_comment) = (may(Permission::TagEvents), may(Permission::CommentOnEvents));
                     let can_delete = may(Permission::DeleteComments);
-                    let me = caller.as_ref().map(|c| c.display_name.clone()).unwrap_or_default();
+                    let me = caller.as_ref().map(|c| c.subject.clone()).unwrap_or_default();
                     let actions = CommentActions { edit, remove, can_delete, me };
                     match detail.await {
                         Ok(detail) => view! { <Detail detail tag comment actions can_tag can_comment/> }.into_any(),
@@ -63,8 +63,8 @@ struct CommentActions {
     edit: ServerAction<EditComment>,
     remove: ServerAction<DeleteComment>,
     can_delete: bool,
-    /// The caller's display name: their own comments offer an edit form (the server checks
-    /// authorship by subject).
+    /// The caller's subject, which comments carry as their author: their own comments offer
+    /// an edit form (the server checks authorship again).
     me: String,
 }
 

@@ -1,11 +1,15 @@
 //! One module per page.
 
+mod audit;
 mod event;
 pub(crate) mod events;
 mod planned;
 mod settings;
+mod sources;
 
+pub use audit::AuditPage;
 pub use event::EventDetailPage;
 pub use events::EventsPage;
-pub use planned::{AlertsPage, RulesPage, SourcesPage};
+pub use planned::{AlertsPage, RulesPage};
 pub use settings::SettingsPage;
+pub use sources::SourcesPage;

@@ -3,9 +3,11 @@
 //! (`/api/<name>`) so scripts and tests can rely on them.
 
 mod events;
+mod sources;
 mod system;
 
 pub use events::*;
+pub use sources::*;
 pub use system::*;
 
 use crate::auth::Permission;
@@ -24,6 +26,12 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/edit_comment", Permission::CommentOnEvents),
     ("/api/delete_comment", Permission::DeleteComments),
     ("/api/server_info", Permission::ViewEvents),
+    ("/api/sources_overview", Permission::ViewEvents),
+    ("/api/collect_now", Permission::RunCollection),
+    ("/api/add_tenant", Permission::ManageConnectors),
+    ("/api/set_tenant_enabled", Permission::ManageConnectors),
+    ("/api/remove_tenant", Permission::ManageConnectors),
+    ("/api/audit_entries", Permission::ViewAuditTrail),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
