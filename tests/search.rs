@@ -191,7 +191,7 @@ async fn free_text_finds_raw_values_before_and_after_indexing(backend: Backend) 
 async fn analysts_words_find_compound_and_prefixed_values(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     seed(&app).await;
-    let to = json!([{"Name": "Name", "Value": "Team copy"}, {"Name": "ForwardTo", "Value": "ext@partner-k2.example"}]);
+    let to = json!([{"Name": "Name", "Value": "OneDrive SyncEngine copy"}, {"Name": "ForwardTo", "Value": "ext@partner-k2.example"}]);
     store_ual(&app, TENANT_A, "e13", 5, exchange("Set-InboxRule", "adele@contoso.example", to)).await;
     // The same answers from the raw-record scan of queued events and from the index.
     let cases: Vec<(&str, Vec<&str>)> = vec![
@@ -219,6 +219,14 @@ async fn analysts_words_find_compound_and_prefixed_values(backend: Backend) {
     assert_eq!(ids(&app, "search=forward").await, vec!["e13"]);
     assert_eq!(ids(&app, "search=forwardto").await, vec!["e13"]);
     assert_eq!(ids(&app, "search=smtp%20address").await, vec!["e01"]);
+    // A phrase across compound words stays a phrase (parts are adjacent in the index).
+    assert_eq!(
+        ids(&app, &format!("search={}", enc("\"Set-InboxRule\" \"New-InboxRule\""))).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(&app, &format!("search={}", enc("\"OneDrive SyncEngine copy\""))).await, vec!["e13"]);
+    assert_eq!(ids(&app, &format!("search={}", enc("\"Set-InboxRule adele\""))).await, Vec::<String>::new());
+    assert_eq!(ids(&app, &format!("search={}", enc("\"ForwardingSmtpAddress smtp drop\""))).await, vec!["e01"]);
     let (status, body) = get(&app, "/api/events?search=f*").await;
     assert_eq!(status, 400, "{body}");
 }

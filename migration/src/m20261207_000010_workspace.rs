@@ -1,5 +1,5 @@
 //! The analyst's workspace: the full-text index is rebuilt with the tokenizer that cuts compound
-//! words where their case changes (`New-InboxRule` → `new inbox rule inboxrule`), so searches
+//! words where their case changes (`New-InboxRule` → `new inbox rule … inboxrule`), so searches
 //! for `inbox rule`, `InboxRule` and `forward*` find events stored before this version too.
 //!
 //! The index is emptied and every event queued again; the background indexer rebuilds it in
