@@ -18,8 +18,8 @@ use crate::tenants::{input as tenant_input, Actor, TenantService, TenantView};
 
 /// How far back the Sources page shows the coverage ledger, in hours.
 pub const COVERAGE_HOURS: i64 = 48;
-/// Most coverage windows read for the page.
-const COVERAGE_LIMIT: u32 = 1_000;
+/// Most coverage windows read per source (five content types an hour for 48 hours is 240).
+const COVERAGE_PER_SOURCE: u32 = 400;
 
 /// Sources over the collector, the tenant store and the database.
 #[derive(Clone)]
@@ -60,7 +60,7 @@ impl From<TenantView> for TenantRow {
 #[async_trait::async_trait]
 impl app::services::SourceService for DbSourceService {
     async fn overview(&self, caller: &Caller) -> Result<SourcesOverview, AppError> {
-        let health = source_health(&self.db, &self.collector.connectors(), self.schedule)
+        let health: Vec<SourceHealthRow> = source_health(&self.db, &self.collector.connectors(), self.schedule)
             .await
             .map_err(|e| db_failure("source_health", e))?
             .into_iter()
@@ -81,22 +81,30 @@ impl app::services::SourceService for DbSourceService {
             })
             .collect();
         let coverage_since = Utc::now() - Duration::hours(COVERAGE_HOURS);
-        // Windows are at most a day long: those starting a day earlier may reach into the range.
-        let request = CoverageRequest {
-            tenant: None,
-            source: None,
-            state: None,
-            start: Some(coverage_since - Duration::hours(24)),
-            before: None,
-            page_size: COVERAGE_LIMIT,
-        };
-        let coverage = OversightService::new(self.db.clone())
-            .coverage(&request)
-            .await?
-            .items
-            .into_iter()
-            .filter(|w| w.window_end > coverage_since)
-            .collect();
+        // Per source, its newest windows: a source with few long windows (a Graph backfill
+        // spanning days) is not crowded out by one with many short ones (five content types
+        // an hour), and a long window that started before the range still counts.
+        let oversight = OversightService::new(self.db.clone());
+        let mut coverage = Vec::new();
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for h in &health {
+            let key = (h.tenant_id.clone(), h.source.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for (tenant, source) in keys {
+            let request = CoverageRequest {
+                tenant: Some(tenant),
+                source: Some(source),
+                state: None,
+                start: None,
+                before: None,
+                page_size: COVERAGE_PER_SOURCE,
+            };
+            let page = oversight.coverage(&request).await?;
+            coverage.extend(page.items.into_iter().filter(|w| w.window_end > coverage_since));
+        }
         let tenants = if caller.can(Permission::ManageConnectors) {
             Some(self.tenants.list().await?.into_iter().map(TenantRow::from).collect())
         } else {
