@@ -59,8 +59,9 @@ install_build_tools() {
   # wasm-opt from npm binaryen 132 (Debian's binaryen 108 silently breaks hydration) and
   # Playwright, which never downloads a browser.
   if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] \
+     || [ ! -d end2end/node_modules/@axe-core/playwright ] \
      || ! end2end/node_modules/.bin/wasm-opt --version | grep -q "version 132"; then
-    log "installing end2end npm packages (binaryen 132, Playwright)"
+    log "installing end2end npm packages (binaryen 132, Playwright, axe-core)"
     (cd end2end && npm ci --no-audit --no-fund)
   fi
 }

@@ -246,7 +246,13 @@ fn build_router(
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
     let auth = AuthGate::from_settings(&settings, &db)?;
-    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.oidc());
+    let sources = crate::services::DbSourceService::new(
+        db.clone(),
+        collection.collector.clone(),
+        collection.schedule,
+        tenants.clone(),
+    );
+    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.oidc(), sources);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,

@@ -49,6 +49,16 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
         "/api/delete_comment" => vec![("id", "1"), ("comment_id", "1")],
+        "/api/sources_overview" | "/api/collect_now" => vec![],
+        "/api/audit_entries" => vec![("search", "matrix")],
+        "/api/add_tenant" => vec![
+            ("tenant_id", "not-a-guid"),
+            ("display_name", "matrix"),
+            ("client_id", "not-a-guid"),
+            ("client_secret", "matrix"),
+        ],
+        "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
+        "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
         _ => return None,
     })
 }

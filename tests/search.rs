@@ -188,6 +188,49 @@ async fn free_text_finds_raw_values_before_and_after_indexing(backend: Backend) 
     assert_eq!(ids(&app, &format!("tenant={TENANT_B}&search=Same.txt")).await, vec!["dup"]);
 }
 
+async fn analysts_words_find_compound_and_prefixed_values(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed(&app).await;
+    let to = json!([{"Name": "Name", "Value": "OneDrive SyncEngine copy"}, {"Name": "ForwardTo", "Value": "ext@partner-k2.example"}]);
+    store_ual(&app, TENANT_A, "e13", 5, exchange("Set-InboxRule", "adele@contoso.example", to)).await;
+    // The same answers from the raw-record scan of queued events and from the index.
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("inbox rule", vec!["e13", "e06"]),
+        ("InboxRule", vec!["e13", "e06"]),
+        ("New-InboxRule", vec!["e06"]),
+        ("\"New-InboxRule\"", vec!["e06"]),
+        ("forward*", vec!["e01", "e13"]),
+        ("Forwarding*", vec!["e01"]),
+        ("inboxrule* -forward*", vec!["e06"]),
+        ("operation:Set-InboxRule", vec!["e13"]),
+        ("Parameters.ForwardTo:ext@partner-k2.example", vec!["e13"]),
+    ];
+    for round in ["queued", "indexed"] {
+        if round == "indexed" {
+            aoc::store::search::index_pending(&app.db).await.expect("index");
+        }
+        for (search, expected) in &cases {
+            let got = ids(&app, &format!("search={}", enc(search))).await;
+            assert_eq!(&got, expected, "{round}: {search}");
+        }
+    }
+    // Indexed, a word is a whole token: `forward` is the part of `ForwardTo`, not `Forwarding`
+    // (the scan of still-queued records is a substring match, a superset).
+    assert_eq!(ids(&app, "search=forward").await, vec!["e13"]);
+    assert_eq!(ids(&app, "search=forwardto").await, vec!["e13"]);
+    assert_eq!(ids(&app, "search=smtp%20address").await, vec!["e01"]);
+    // A phrase across compound words stays a phrase (parts are adjacent in the index).
+    assert_eq!(
+        ids(&app, &format!("search={}", enc("\"Set-InboxRule\" \"New-InboxRule\""))).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(&app, &format!("search={}", enc("\"OneDrive SyncEngine copy\""))).await, vec!["e13"]);
+    assert_eq!(ids(&app, &format!("search={}", enc("\"Set-InboxRule adele\""))).await, Vec::<String>::new());
+    assert_eq!(ids(&app, &format!("search={}", enc("\"ForwardingSmtpAddress smtp drop\""))).await, vec!["e01"]);
+    let (status, body) = get(&app, "/api/events?search=f*").await;
+    assert_eq!(status, 400, "{body}");
+}
+
 async fn pagination_is_stable_while_events_arrive(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     // Empty database: an empty last page.
@@ -391,6 +434,15 @@ async fn facets_histogram_and_export(backend: Backend) {
     let sharepoint =
         options["facets"]["service"].as_array().unwrap().iter().find(|f| f["value"] == "SharePoint").unwrap().clone();
     assert_eq!(sharepoint["count"], 5);
+
+    // A facet never filters itself: with a service chosen, the service list still offers the
+    // others (under the other filters), while the other facets follow the choice.
+    let (_, chosen) = get(&app, &format!("/api/filter-options?tenant={TENANT_A}&service=Exchange")).await;
+    assert_eq!(chosen["facets"]["total"], 2);
+    assert_eq!(chosen["services"], json!(["AzureActiveDirectory", "Exchange", "SharePoint"]));
+    assert_eq!(chosen["operations"], json!(["New-InboxRule", "Set-Mailbox"]));
+    let (_, excluded) = get(&app, &format!("/api/filter-options?tenant={TENANT_A}&search=-service:Exchange")).await;
+    assert_eq!(excluded["services"], json!(["AzureActiveDirectory", "SharePoint"]), "an exclusion is not a choice");
 
     let (status, hist) = get(&app, "/api/events/histogram?interval=1h").await;
     assert_eq!(status, 200, "{hist}");
@@ -743,6 +795,7 @@ on_both_backends!(
     correlation_and_record_id_lookups_use_other_indexes,
     every_filter_matches_exactly_its_events,
     free_text_finds_raw_values_before_and_after_indexing,
+    analysts_words_find_compound_and_prefixed_values,
     pagination_is_stable_while_events_arrive,
     malformed_parameters_get_400_naming_them,
     detail_tags_comments_and_audit_trail,

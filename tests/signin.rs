@@ -578,6 +578,14 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],
         "/api/end_sessions" => vec![("subject", "oid-nobody")],
+        "/api/add_tenant" => vec![
+            ("tenant_id", "not-a-guid"),
+            ("display_name", "matrix"),
+            ("client_id", "not-a-guid"),
+            ("client_secret", "matrix"),
+        ],
+        "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
+        "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
         _ => vec![],
     }
 }

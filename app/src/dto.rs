@@ -176,6 +176,9 @@ pub struct EventDetail {
     pub comments: Vec<Comment>,
     /// Same correlation id, or same actor within an hour; newest first.
     pub related: Vec<EventSummary>,
+    /// Who tagged or commented on the event and when (AOC's audit trail), newest first.
+    #[serde(default)]
+    pub history: Vec<AuditEntry>,
 }
 
 /// One value of a facet and how many events under the current filter have it.
@@ -400,4 +403,62 @@ pub struct EndedSessions {
     pub ended_at: DateTime<Utc>,
     /// Personal API tokens revoked with the sessions.
     pub tokens_revoked: u32,
+/// Collection health of one tenant's source, as the Sources page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceHealthRow {
+    pub tenant_id: String,
+    pub source: String,
+    /// ok, lagging, throttled, failing, unlicensed, disabled, skipped.
+    pub state: String,
+    /// Why the state is not ok (with what to do).
+    pub reason: Option<String>,
+    pub lag_seconds: Option<i64>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i32,
+    pub records_last_hour: u64,
+}
+
+/// A tenant AOC collects from, without any credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRow {
+    pub tenant_id: String,
+    pub display_name: String,
+    pub client_id: String,
+    pub cloud: String,
+    pub sources: Vec<String>,
+    pub enabled: bool,
+    /// `secret` or `certificate`.
+    pub credential_kind: String,
+    /// active, disabled, overridden, unusable or pending.
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+/// Everything the Sources page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcesOverview {
+    pub health: Vec<SourceHealthRow>,
+    /// Coverage-ledger windows that end after `coverage_since`, newest first.
+    pub coverage: Vec<CoverageWindow>,
+    pub coverage_since: DateTime<Utc>,
+    /// The tenants stored in the database (only for callers who may manage them).
+    pub tenants: Option<Vec<TenantRow>>,
+    /// The caller may start a collection.
+    pub can_collect: bool,
+}
+
+/// A tenant to add, as typed in the Sources page's form (validated by the server like
+/// `POST /api/tenants`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTenantForm {
+    pub tenant_id: String,
+    pub display_name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// worldwide (default), gcc, gcchigh, dod or china.
+    pub cloud: Option<String>,
+    /// Comma-separated source keys; empty means all four.
+    pub sources: Option<String>,
 }

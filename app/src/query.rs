@@ -2,7 +2,9 @@
 //! structured filters (tenant, source, service, ... time range) plus a free-text search string.
 //!
 //! Free text (`search`), all parts AND-ed:
-//! - `word` or `"a quoted phrase"`: found in any normalized field or any raw value;
+//! - `word` or `"a quoted phrase"`: found in any normalized field or any raw value; words are
+//!   compared token by token, compound words cut where their case changes (see [`tokens`]);
+//! - `word*`: any token starting with `word` (at least [`MIN_PREFIX`] letters or digits);
 //! - `field:value` or `field:"a value"`: `service`, `operation`, `result`, `actor` (alias `user`),
 //!   `target`, `ip`, `source`, `tenant`, `severity`, `tag`, `id`, `correlation` match that field;
 //!   any other field name (`Parameters.ForwardTo`, `status.errorCode`) matches the flattened
@@ -21,6 +23,8 @@ use crate::error::AppError;
 pub const MAX_SEARCH_LEN: usize = 1000;
 /// Most terms in one search.
 pub const MAX_TERMS: usize = 20;
+/// Shortest prefix searched with `*` (shorter ones match most of the index).
+pub const MIN_PREFIX: usize = 2;
 /// Longest accepted filter value, in bytes.
 pub const MAX_VALUE_LEN: usize = 512;
 
@@ -119,8 +123,9 @@ pub enum Clause {
     Field(Field, String),
     /// Severity at least this level.
     MinSeverity(i16),
-    /// Free text: a word or phrase, as typed and as index tokens.
-    Text { text: String, tokens: Vec<String> },
+    /// Free text: a word or phrase, as typed (without a trailing `*`) and as index tokens;
+    /// `prefix` when the last token is a prefix (`forward*`).
+    Text { text: String, tokens: Vec<String>, prefix: bool },
     /// A flattened field equals this value (case-insensitive).
     Flattened { key: String, value: String, tokens: Vec<String> },
 }
@@ -142,7 +147,32 @@ pub struct EventQuery {
     pub end: Option<DateTime<Utc>>,
 }
 
+/// The fields the facet lists count, by the name the DTO gives them.
+pub const FACET_FIELDS: [&str; 5] = ["service", "operation", "result", "actor", "severity"];
+
 impl EventQuery {
+    /// This query without its positive conditions on the facet `facet` (one of
+    /// [`FACET_FIELDS`]; `severity` drops the minimum severity too), or `None` when it has
+    /// none: a facet's values are counted under every *other* condition, so choosing a value
+    /// does not hide the others.
+    pub fn without_facet(&self, facet: &str) -> Option<EventQuery> {
+        let own = |clause: &Clause| {
+            matches!(
+                (facet, clause),
+                ("service", Clause::Field(Field::Service, _))
+                    | ("operation", Clause::Field(Field::Operation, _))
+                    | ("result", Clause::Field(Field::Result, _))
+                    | ("actor", Clause::Field(Field::Actor, _))
+                    | ("severity", Clause::Field(Field::Severity, _) | Clause::MinSeverity(_))
+            )
+        };
+        if !self.terms.iter().any(|t| !t.negated && own(&t.clause)) {
+            return None;
+        }
+        let terms = self.terms.iter().filter(|t| t.negated || !own(&t.clause)).cloned().collect();
+        Some(EventQuery { terms, start: self.start, end: self.end })
+    }
+
     /// The positive clauses.
     pub fn positive(&self) -> impl Iterator<Item = &Clause> {
         self.terms.iter().filter(|t| !t.negated).map(|t| &t.clause)
@@ -214,6 +244,12 @@ pub fn parse_time(parameter: &str, text: &str) -> Result<DateTime<Utc>, AppError
     if let Ok(time) = DateTime::parse_from_rfc3339(&t.replace(' ', "+")) {
         return Ok(time.with_timezone(&Utc));
     }
+    // What a browser's date-time picker sends (`datetime-local`), read as UTC.
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(time) = chrono::NaiveDateTime::parse_from_str(t, format) {
+            return Ok(time.and_utc());
+        }
+    }
     if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         if let Some(midnight) = date.and_hms_opt(0, 0, 0) {
             return Ok(midnight.and_utc());
@@ -243,26 +279,64 @@ pub fn parse_last(text: &str) -> Result<Duration, AppError> {
     Ok(Duration::minutes(minutes))
 }
 
-/// Splits text into the tokens the full-text index holds: runs of letters and digits,
-/// lower-cased. The server's indexer uses the same function, so queries and index agree.
+/// Splits text into the tokens a search looks for: runs of letters and digits, lower-cased,
+/// with compound words cut where their case changes (`InboxRule` → `inbox rule`,
+/// `ForwardingSmtpAddress` → `forwarding smtp address`, `SMTPAddress` → `smtp address`).
+/// Hyphens and every other non-alphanumeric character separate tokens too, so `inbox rule`,
+/// `InboxRule` and `New-InboxRule` all look for the same adjacent tokens.
 pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut current = String::new();
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            current.extend(c.to_lowercase());
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
+    for word in words(text) {
+        out.extend(word_parts(word));
     }
     out
 }
 
-/// Splits a search string into (negated, field, value) parts, honouring double quotes.
-fn lex(search: &str) -> Result<Vec<(bool, Option<String>, String)>, AppError> {
+/// The compound words of `text`, lower-cased whole (`New-InboxRule` → `inboxrule`): the
+/// full-text index holds them after all the parts of a document (see `store::search`), so
+/// `inboxrule` and `forwardingsmtp*` find them while phrases of parts stay adjacent.
+pub fn compound_words(text: &str) -> Vec<String> {
+    words(text).filter(|w| word_parts(w).len() > 1).map(str::to_lowercase).collect()
+}
+
+/// The runs of letters and digits of `text`.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+}
+
+/// One word cut at its case changes: before an upper-case letter that follows a lower-case one
+/// (`inboxRule`), and before the last capital of a run of capitals followed by a lower-case
+/// letter (`SMTPAddress`). Digits never start a part, so ids and hashes stay whole.
+fn word_parts(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0 && c.is_uppercase() {
+            let previous = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if previous.is_lowercase() || (previous.is_uppercase() && next_lower) {
+                parts.push(std::mem::take(&mut current));
+            }
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// One lexed part of a search string.
+struct Part {
+    negated: bool,
+    field: Option<String>,
+    text: String,
+    quoted: bool,
+}
+
+/// Splits a search string into parts, honouring double quotes.
+fn lex(search: &str) -> Result<Vec<Part>, AppError> {
     let mut parts = Vec::new();
     let mut chars = search.chars().peekable();
     loop {
@@ -276,6 +350,7 @@ fn lex(search: &str) -> Result<Vec<(bool, Option<String>, String)>, AppError> {
         }
         let mut field = None;
         let mut text = String::new();
+        let mut quoted = false;
         loop {
             match chars.peek().copied() {
                 None => break,
@@ -293,6 +368,7 @@ fn lex(search: &str) -> Result<Vec<(bool, Option<String>, String)>, AppError> {
                     if !closed {
                         return Err(AppError::invalid_input("search", "a double quote is not closed"));
                     }
+                    quoted = true;
                     break;
                 }
                 Some(':') if field.is_none() && !text.is_empty() && is_field_name(&text) => {
@@ -316,7 +392,7 @@ fn lex(search: &str) -> Result<Vec<(bool, Option<String>, String)>, AppError> {
             }
             continue;
         }
-        parts.push((negated, field, text));
+        parts.push(Part { negated, field, text, quoted });
     }
     Ok(parts)
 }
@@ -336,17 +412,25 @@ pub fn parse_search(search: &str) -> Result<Vec<Term>, AppError> {
         return Err(AppError::invalid_input("search", "contains control characters"));
     }
     let mut terms = Vec::new();
-    for (negated, field, text) in lex(search)? {
+    for Part { negated, field, text, quoted } in lex(search)? {
         let clause = match field {
             None => {
-                let tokens = tokens(&text);
+                let prefix = !quoted && text.ends_with('*');
+                let stem = if prefix { text.trim_end_matches('*') } else { text.as_str() };
+                let tokens = tokens(stem);
                 if tokens.is_empty() {
                     return Err(AppError::invalid_input(
                         "search",
                         format!("`{text}` has no letters or digits to search for"),
                     ));
                 }
-                Clause::Text { text, tokens }
+                if prefix && tokens.last().is_some_and(|t| t.chars().count() < MIN_PREFIX) {
+                    return Err(AppError::invalid_input(
+                        "search",
+                        format!("`{text}`: a prefix needs at least {MIN_PREFIX} letters or digits before `*`"),
+                    ));
+                }
+                Clause::Text { text: stem.to_string(), tokens, prefix }
             }
             Some(name) => {
                 if text.is_empty() {
@@ -370,8 +454,10 @@ pub fn parse_search(search: &str) -> Result<Vec<Term>, AppError> {
     if terms.len() > MAX_TERMS {
         return Err(AppError::invalid_input("search", format!("at most {MAX_TERMS} terms")));
     }
-    if !terms.is_empty() && terms.iter().all(|t| t.negated) {
-        return Err(AppError::invalid_input("search", "needs at least one term that is not negated"));
+    // Excluding field values alone is a filter (`-service:Exchange`); excluding words alone
+    // would test every event against the index.
+    if !terms.is_empty() && terms.iter().all(|t| t.negated && matches!(t.clause, Clause::Text { .. })) {
+        return Err(AppError::invalid_input("search", "needs at least one term that is not a negated word"));
     }
     Ok(terms)
 }
@@ -473,6 +559,52 @@ mod tests {
     }
 
     #[test]
+    fn compound_words_split_where_their_case_changes() {
+        assert_eq!(tokens("New-InboxRule"), ["new", "inbox", "rule"]);
+        assert_eq!(tokens("InboxRule"), tokens("inbox rule"));
+        assert_eq!(tokens("ForwardingSmtpAddress"), ["forwarding", "smtp", "address"]);
+        assert_eq!(tokens("SMTPAddress forwardTo"), ["smtp", "address", "forward", "to"]);
+        assert_eq!(tokens("9F3A2B1C-ABCD Office365"), ["9f3a2b1c", "abcd", "office365"]);
+        assert_eq!(compound_words("New-InboxRule ForwardTo x"), ["inboxrule", "forwardto"]);
+    }
+
+    #[test]
+    fn trailing_stars_are_prefixes_except_in_quotes() {
+        let terms = parse_search(r#"forward* "forward*" Inbox*"#).unwrap();
+        assert_eq!(
+            terms[0].clause,
+            Clause::Text { text: "forward".into(), tokens: vec!["forward".into()], prefix: true }
+        );
+        assert!(matches!(&terms[1].clause, Clause::Text { prefix: false, .. }));
+        assert!(matches!(&terms[2].clause, Clause::Text { tokens, prefix: true, .. } if tokens == &["inbox"]));
+        assert!(parse_search("a*").unwrap_err().message.contains("prefix"));
+        assert!(parse_search("*").is_err());
+    }
+
+    #[test]
+    fn a_facet_is_counted_without_its_own_conditions() {
+        let filter = EventFilter {
+            service: Some("Exchange".into()),
+            min_severity: Some("high".into()),
+            search: Some("-service:SharePoint operation:X".into()),
+            ..Default::default()
+        };
+        let q = filter.parse(now()).unwrap();
+        let without = q.without_facet("service").unwrap();
+        assert_eq!(without.terms.len(), q.terms.len() - 1);
+        assert!(without.terms.iter().any(|t| t.negated), "exclusions stay");
+        assert_eq!(q.without_facet("severity").unwrap().terms.len(), q.terms.len() - 1);
+        assert_eq!(q.without_facet("operation").unwrap().terms.len(), q.terms.len() - 1);
+        assert!(q.without_facet("actor").is_none());
+    }
+
+    #[test]
+    fn date_time_pickers_are_read_as_utc() {
+        assert_eq!(parse_time("start", "2026-11-20T08:30").unwrap().to_rfc3339(), "2026-11-20T08:30:00+00:00");
+        assert_eq!(parse_time("start", "2026-11-20T08:30:15").unwrap().to_rfc3339(), "2026-11-20T08:30:15+00:00");
+    }
+
+    #[test]
     fn search_terms_phrases_fields_and_negation() {
         let terms =
             parse_search(r#"forward "Global Administrator" -service:Exchange Parameters.ForwardTo:x@evil.example"#)
@@ -503,6 +635,8 @@ mod tests {
             assert!(err.message.contains("`search`"), "{bad}: {}", err.message);
         }
         assert!(parse_search(&"a ".repeat(21)).unwrap_err().message.contains("at most 20"));
+        let only_exclusions = parse_search("-service:Exchange -operation:\"Set Mailbox\"").unwrap();
+        assert!(only_exclusions.iter().all(|t| t.negated));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::auth::Caller;
 use crate::dto::{
     ApiTokenInfo, ApiTokenPage, Comment, EndedSessions, EventDetail, EventPage, Facets, Histogram, NewApiToken,
-    ServerInfo, SignedInPerson, TagInfo,
+    NewTenantForm, ServerInfo, SignedInPerson, SourcesOverview, TagInfo,
 };
 use crate::error::AppError;
 use crate::input::{CommentText, EventRef, HistogramRequest, TagChange, TokenRequest};
@@ -47,6 +47,28 @@ pub trait EventService: Send + Sync {
 pub trait SystemService: Send + Sync {
     /// What the Settings page shows to `caller`.
     async fn server_info(&self, caller: &Caller) -> Result<ServerInfo, AppError>;
+    /// A page of AOC's audit trail, newest first; `search` keeps the entries whose actor,
+    /// action, target or details contain it (case-insensitive).
+    async fn audit_trail(
+        &self,
+        request: crate::input::AuditTrailRequest,
+        search: Option<String>,
+    ) -> Result<crate::dto::AuditPage, AppError>;
+}
+
+/// Tenants, collection health, the coverage ledger and collecting on demand.
+#[async_trait::async_trait]
+pub trait SourceService: Send + Sync {
+    /// Health, recent coverage and (for those who may manage them) the stored tenants.
+    async fn overview(&self, caller: &Caller) -> Result<SourcesOverview, AppError>;
+    /// Schedules an immediate collection of every enabled source; returns how many.
+    async fn collect_now(&self, caller: &Caller) -> Result<u32, AppError>;
+    /// Adds a tenant stored in the database.
+    async fn add_tenant(&self, caller: &Caller, form: NewTenantForm) -> Result<(), AppError>;
+    /// Enables or disables a stored tenant's collection.
+    async fn set_tenant_enabled(&self, caller: &Caller, tenant_id: &str, enabled: bool) -> Result<(), AppError>;
+    /// Deletes a stored tenant (its events stay).
+    async fn remove_tenant(&self, caller: &Caller, tenant_id: &str) -> Result<(), AppError>;
 }
 
 /// Personal API tokens and people's sessions. Token callers hold `ManageOwnTokens`; admins
@@ -87,4 +109,5 @@ pub struct Services {
     pub events: Arc<dyn EventService>,
     pub system: Arc<dyn SystemService>,
     pub access: Arc<dyn AccessService>,
+    pub sources: Arc<dyn SourceService>,
 }

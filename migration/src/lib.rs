@@ -12,6 +12,7 @@ mod m20261201_000006_lz4_toast;
 mod m20261201_000007_event_partitions;
 mod m20261207_000008_detection;
 mod m20261207_000009_export;
+mod m20261207_000010_workspace;
 mod m20261207_000012_api_tokens;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_event_partitions::Migration),
             Box::new(m20261207_000008_detection::Migration),
             Box::new(m20261207_000009_export::Migration),
+            Box::new(m20261207_000010_workspace::Migration),
             Box::new(m20261207_000012_api_tokens::Migration),
         ]
     }

@@ -89,6 +89,9 @@ pub struct AnnotationService {
     db: DatabaseConnection,
 }
 
+/// Most audit-trail entries shown with one event.
+const HISTORY_LIMIT: u32 = 100;
+
 impl AnnotationService {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
@@ -152,6 +155,11 @@ impl AnnotationService {
     /// The comments of an event, oldest first.
     pub async fn comments(&self, event_id: i64) -> Result<Vec<Comment>, DbErr> {
         rows::comments(&self.db, event_id).await
+    }
+
+    /// Who tagged or commented on an event and when (AOC's audit trail), newest first.
+    pub async fn history(&self, event_id: i64) -> Result<Vec<app::dto::AuditEntry>, DbErr> {
+        rows::audit_trail(&self.db, None, Some("event"), Some(&event_id.to_string()), HISTORY_LIMIT).await
     }
 
     /// Adds a comment (body already validated).

@@ -144,6 +144,8 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
     let common_text = q(EventFilter { search: Some("success".into()), ..Default::default() })?;
     let field_text =
         q(EventFilter { search: Some("Parameters.Identity:nobody@example.invalid".into()), ..Default::default() })?;
+    let prefix_text = q(EventFilter { search: Some("forward*".into()), ..Default::default() })?;
+    let compound_text = q(EventFilter { search: Some("InboxRule".into()), ..Default::default() })?;
 
     let s = &service;
     measure("first page, 3 filters", runs, || async { Ok(s.page(&three, None, 50, false).await?.items.len()) }).await?;
@@ -165,6 +167,14 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
     .await?;
     measure("free text, common word (\"success\")", runs, || async {
         Ok(s.page(&common_text, None, 50, false).await?.items.len())
+    })
+    .await?;
+    measure("free text, prefix (\"forward*\")", runs, || async {
+        Ok(s.page(&prefix_text, None, 50, false).await?.items.len())
+    })
+    .await?;
+    measure("free text, compound word (\"InboxRule\")", runs, || async {
+        Ok(s.page(&compound_text, None, 50, false).await?.items.len())
     })
     .await?;
     measure("flattened field:value, no match", runs, || async {

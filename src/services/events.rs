@@ -41,6 +41,8 @@ pub struct StoredDetail {
     pub tags: Vec<TagInfo>,
     pub comments: Vec<Comment>,
     pub related: Vec<StoredEvent>,
+    /// The event's entries in AOC's audit trail, newest first.
+    pub history: Vec<app::dto::AuditEntry>,
 }
 
 impl StoredDetail {
@@ -103,8 +105,20 @@ impl From<StoredDetail> for EventDetail {
             tags: d.tags,
             comments: d.comments,
             related: d.related.into_iter().map(EventSummary::from).collect(),
+            history: d.history,
             event: event.into(),
         }
+    }
+}
+
+/// The list of `facets` named `name` (one of `app::query::FACET_FIELDS`).
+fn facet_list<'a>(facets: &'a mut Facets, name: &str) -> &'a mut Vec<app::dto::FacetValue> {
+    match name {
+        "service" => &mut facets.service,
+        "operation" => &mut facets.operation,
+        "result" => &mut facets.result,
+        "actor" => &mut facets.actor,
+        _ => &mut facets.severity,
     }
 }
 
@@ -156,13 +170,14 @@ impl DbEventService {
         let id = self.resolve(event).await?;
         let fail = |e| db_failure("event_detail", e);
         let event = self.store.by_row_id(id).await.map_err(fail)?.ok_or_else(not_found)?;
-        let (related, tags, comments) = tokio::try_join!(
+        let (related, tags, comments, history) = tokio::try_join!(
             self.store.related(&event, RELATED_LIMIT),
             self.annotations.tags(id),
             self.annotations.comments(id),
+            self.annotations.history(id),
         )
         .map_err(fail)?;
-        Ok(StoredDetail { event, tags, comments, related })
+        Ok(StoredDetail { event, tags, comments, related, history })
     }
 
     /// The comments of an event, oldest first.
@@ -247,7 +262,15 @@ impl app::services::EventService for DbEventService {
     }
 
     async fn facets(&self, query: EventQuery) -> Result<Facets, AppError> {
-        self.store.facets(&query, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))
+        let mut facets = self.store.facets(&query, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))?;
+        // A facet never filters itself: a field with a chosen value is counted again without
+        // that choice, so its list still offers the other values (with the other filters on).
+        for name in app::query::FACET_FIELDS {
+            let Some(other) = query.without_facet(name) else { continue };
+            let mut wider = self.store.facets(&other, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))?;
+            *facet_list(&mut facets, name) = std::mem::take(facet_list(&mut wider, name));
+        }
+        Ok(facets)
     }
 
     async fn histogram(&self, request: HistogramRequest) -> Result<Histogram, AppError> {

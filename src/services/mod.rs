@@ -9,6 +9,7 @@ pub mod detection;
 pub mod destinations;
 pub mod events;
 mod oversight;
+pub mod sources;
 mod system;
 
 use std::sync::Arc;
@@ -19,22 +20,26 @@ use sea_orm::{DatabaseConnection, DbErr};
 pub use access::DbAccessService;
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use oversight::OversightService;
+pub use sources::DbSourceService;
 pub use system::DbSystemService;
 
 use crate::config::Settings;
 
-/// Builds every service over one database connection.
-/// `oidc`: the sign-in provider when sign-in is on (personal API tokens and sessions need it).
+/// Builds every service over one database connection; `sources` is built by the caller, which
+/// owns the collector and the tenant store; `oidc` is the sign-in provider when sign-in is on
+/// (personal API tokens and sessions need it).
 pub fn build(
     db: DatabaseConnection,
     settings: Arc<Settings>,
     demo: bool,
     oidc: Option<Arc<crate::auth::oidc::Oidc>>,
+    sources: DbSourceService,
 ) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
         access: Arc::new(DbAccessService::new(db.clone(), oidc)),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
+        sources: Arc::new(sources),
     }
 }
 

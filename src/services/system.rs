@@ -39,4 +39,22 @@ impl app::services::SystemService for DbSystemService {
             demo: self.demo,
         })
     }
+
+    async fn audit_trail(
+        &self,
+        request: app::input::AuditTrailRequest,
+        search: Option<String>,
+    ) -> Result<app::dto::AuditPage, AppError> {
+        let mut page = super::OversightService::new(self.db.clone()).audit_trail(&request).await?;
+        if let Some(needle) = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()) {
+            // The page is read first and filtered after, so paging (`next_before`) stays exact.
+            page.items.retain(|e| {
+                [e.actor.as_str(), e.action.as_str(), e.target_kind.as_str(), e.target_id.as_deref().unwrap_or("")]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&needle))
+                    || e.details.to_string().to_lowercase().contains(&needle)
+            });
+        }
+        Ok(page)
+    }
 }

@@ -25,15 +25,20 @@ fn fts_expression(backend: DatabaseBackend, phrases: &[&[String]]) -> String {
         .iter()
         .filter(|p| !p.is_empty())
         .map(|tokens| {
+            // Tokens are letters and digits only, so they cannot break either syntax; a last
+            // token ending in `*` (see `match_tokens`) is a prefix.
+            let prefix = tokens.last().is_some_and(|t| t.ends_with('*'));
+            let words: Vec<&str> = tokens.iter().map(|t| t.trim_end_matches('*')).collect();
             if backend == DatabaseBackend::Postgres {
-                // Tokens are letters and digits only, so they cannot break the tsquery syntax.
-                if tokens.len() == 1 {
-                    tokens[0].clone()
+                let star = if prefix { ":*" } else { "" };
+                if words.len() == 1 {
+                    format!("{}{star}", words[0])
                 } else {
-                    format!("({})", tokens.join(" <-> "))
+                    format!("({}{star})", words.join(" <-> "))
                 }
             } else {
-                format!("\"{}\"", tokens.join(" "))
+                let star = if prefix { "*" } else { "" };
+                format!("\"{}\"{star}", words.join(" "))
             }
         })
         .collect();
@@ -42,6 +47,18 @@ fn fts_expression(backend: DatabaseBackend, phrases: &[&[String]]) -> String {
     } else {
         parts.join(" AND ")
     }
+}
+
+/// The tokens of a free-text clause as `fts_expression` takes them: a prefix search marks its
+/// last token with a trailing `*`.
+fn match_tokens(tokens: &[String], prefix: bool) -> Vec<String> {
+    let mut tokens = tokens.to_vec();
+    if prefix {
+        if let Some(last) = tokens.last_mut() {
+            last.push('*');
+        }
+    }
+    tokens
 }
 
 /// A subquery of the ids of indexed events matching every phrase, and of queued events whose
@@ -78,8 +95,8 @@ fn positive_text(query: &EventQuery) -> (Vec<Vec<String>>, Vec<String>) {
     let mut texts = Vec::new();
     for term in query.terms.iter().filter(|t| !t.negated) {
         match &term.clause {
-            Clause::Text { text, tokens } => {
-                phrases.push(tokens.clone());
+            Clause::Text { text, tokens, prefix } => {
+                phrases.push(match_tokens(tokens, *prefix));
                 texts.push(text.clone());
             }
             // A flattened field's value is also one of the raw record's values.
@@ -170,7 +187,10 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
             let p = sql.bind(*level);
             sql.push(&format!("e.severity >= {p}"));
         }
-        Clause::Text { text, tokens } => text_condition(sql, &[tokens.as_slice()], &[text.as_str()]),
+        Clause::Text { text, tokens, prefix } => {
+            let tokens = match_tokens(tokens, *prefix);
+            text_condition(sql, &[tokens.as_slice()], &[text.as_str()])
+        }
         Clause::Flattened { key, value, tokens } => {
             // `"key":"value"` inside the flattened JSON object, JSON-escaped like the stored text.
             let needle = format!(
@@ -907,6 +927,16 @@ mod tests {
         assert_eq!(
             fts_expression(DatabaseBackend::Postgres, &[a.as_slice(), b.as_slice()]),
             "(global <-> administrator) & forward"
+        );
+        let c = match_tokens(&["inbox".to_string(), "ru".to_string()], true);
+        let d = match_tokens(&b, true);
+        assert_eq!(
+            fts_expression(DatabaseBackend::Sqlite, &[c.as_slice(), d.as_slice()]),
+            "\"inbox ru\"* AND \"forward\"*"
+        );
+        assert_eq!(
+            fts_expression(DatabaseBackend::Postgres, &[c.as_slice(), d.as_slice()]),
+            "(inbox <-> ru:*) & forward:*"
         );
     }
 

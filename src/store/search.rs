@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use app::query::tokens;
+use app::query::{compound_words, tokens};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait, Value,
 };
@@ -27,33 +27,61 @@ const MAX_TOKEN: usize = 200;
 const MAX_VALUE: usize = 16 * 1024;
 
 /// The text indexed for one raw record: the tokens of every distinct scalar value (not the
-/// keys), values in record order so phrases match. A record that is not JSON is indexed as text.
+/// keys), values in record order so phrases match, then every distinct compound word whole
+/// (`New-InboxRule` is indexed as `new inbox rule` in place and `inboxrule` at the end, so
+/// phrases of parts stay adjacent and the whole word is still found). A record that is not
+/// JSON is indexed as text.
 pub fn document(raw: &str) -> String {
     let mut doc = String::with_capacity(raw.len() / 2);
+    let mut compounds = Vec::new();
     match serde_json::from_str::<Json>(raw) {
         Ok(value) => {
             let mut seen = HashSet::new();
-            collect(&value, &mut seen, &mut doc, 0);
+            collect(&value, &mut seen, &mut doc, &mut compounds, 0);
         }
-        Err(_) => push_tokens(&mut doc, raw),
+        Err(_) => {
+            push_tokens(&mut doc, raw);
+            compounds.extend(compound_words(raw));
+        }
+    }
+    let mut added = HashSet::new();
+    for word in compounds {
+        if word.len() > MAX_TOKEN || !added.insert(word.clone()) {
+            continue;
+        }
+        if doc.len() + word.len() + 1 > MAX_DOCUMENT {
+            break;
+        }
+        if !doc.is_empty() {
+            doc.push(' ');
+        }
+        doc.push_str(&word);
     }
     doc
 }
 
-fn collect<'a>(value: &'a Json, seen: &mut HashSet<&'a str>, doc: &mut String, depth: usize) {
+fn collect<'a>(
+    value: &'a Json,
+    seen: &mut HashSet<&'a str>,
+    doc: &mut String,
+    compounds: &mut Vec<String>,
+    depth: usize,
+) {
     if doc.len() >= MAX_DOCUMENT || depth > 32 {
         return;
     }
     match value {
         Json::String(s) => {
             if seen.insert(s.as_str()) {
-                push_tokens(doc, truncate(s, MAX_VALUE));
+                let s = truncate(s, MAX_VALUE);
+                push_tokens(doc, s);
+                compounds.extend(compound_words(s));
             }
         }
         Json::Number(n) => push_tokens(doc, &n.to_string()),
         Json::Bool(_) | Json::Null => {}
-        Json::Array(items) => items.iter().for_each(|v| collect(v, seen, doc, depth + 1)),
-        Json::Object(map) => map.values().for_each(|v| collect(v, seen, doc, depth + 1)),
+        Json::Array(items) => items.iter().for_each(|v| collect(v, seen, doc, compounds, depth + 1)),
+        Json::Object(map) => map.values().for_each(|v| collect(v, seen, doc, compounds, depth + 1)),
     }
 }
 
@@ -270,7 +298,10 @@ mod tests {
         let doc = document(
             r#"{"Operation":"Set-Mailbox","UserId":"Admin@Contoso.com","Parameters":[{"Name":"ForwardingSmtpAddress","Value":"smtp:x@evil.example"}],"Other":"Admin@Contoso.com","Count":42}"#,
         );
-        assert_eq!(doc, "42 set mailbox admin contoso com forwardingsmtpaddress smtp x evil example");
+        assert_eq!(
+            doc,
+            "42 set mailbox admin contoso com forwarding smtp address smtp x evil example forwardingsmtpaddress"
+        );
         assert!(!doc.contains("operation"));
     }
 

@@ -8,10 +8,13 @@ use leptos_router::hooks::use_params_map;
 
 use crate::auth::Permission;
 use crate::components::ErrorBanner;
+use crate::components::{JsonTree, SeverityBadge};
 use crate::dto::{EventDetail, SUGGESTED_TAGS};
 use crate::error::{AppError, ErrorCode};
 use crate::pages::events::EventRow;
-use crate::server::{get_event, get_server_info, AddComment, TagEvent};
+use crate::pages::events::{events_href, field_term, with_search_term};
+use crate::query::EventFilter;
+use crate::server::{get_event, get_server_info, AddComment, DeleteComment, EditComment, TagEvent};
 
 /// The event detail page.
 #[component]
@@ -19,10 +22,12 @@ pub fn EventDetailPage() -> impl IntoView {
     let params = use_params_map();
     let tag = ServerAction::<TagEvent>::new();
     let comment = ServerAction::<AddComment>::new();
+    let edit = ServerAction::<EditComment>::new();
+    let remove = ServerAction::<DeleteComment>::new();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let detail = Resource::new(
-        move || (id(), tag.version().get(), comment.version().get()),
-        |(id, _, _)| async move {
+        move || (id(), tag.version().get(), comment.version().get(), edit.version().get(), remove.version().get()),
+        |(id, ..)| async move {
             match id {
                 Some(id) => get_event(id).await,
                 None => Err(AppError::new(ErrorCode::NotFound, "the event does not exist")),
@@ -37,10 +42,13 @@ pub fn EventDetailPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the event…"</p> }>
                 {move || Suspend::new(async move {
                     let caller = info.await.ok().map(|i| i.caller);
-                    let may = move |p: Permission| caller.as_ref().is_some_and(|c| c.can(p));
+                    let may = |p: Permission| caller.as_ref().is_some_and(|c| c.can(p));
                     let (can_tag, can_comment) = (may(Permission::TagEvents), may(Permission::CommentOnEvents));
+                    let can_delete = may(Permission::DeleteComments);
+                    let me = caller.as_ref().map(|c| c.subject.clone()).unwrap_or_default();
+                    let actions = CommentActions { edit, remove, can_delete, me };
                     match detail.await {
-                        Ok(detail) => view! { <Detail detail tag comment can_tag can_comment/> }.into_any(),
+                        Ok(detail) => view! { <Detail detail tag comment actions can_tag can_comment/> }.into_any(),
                         Err(error) => view! { <ErrorBanner error/> }.into_any(),
                     }
                 })}
@@ -49,11 +57,43 @@ pub fn EventDetailPage() -> impl IntoView {
     }
 }
 
+/// What the signed-in person may do to comments, and the actions that do it.
+#[derive(Clone)]
+struct CommentActions {
+    edit: ServerAction<EditComment>,
+    remove: ServerAction<DeleteComment>,
+    can_delete: bool,
+    /// The caller's subject, which comments carry as their author: their own comments offer
+    /// an edit form (the server checks authorship again).
+    me: String,
+}
+
+/// Links that filter the Events page by a flattened field's value or exclude it.
+fn value_links(key: &str, value: &str) -> Option<(String, String)> {
+    let term = field_term(key, value)
+        .filter(|_| key.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+        .filter(|_| key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '#')))
+        // Otherwise the value as a phrase anywhere in the record.
+        .or_else(|| (!value.contains('"') && !value.chars().any(char::is_control)).then(|| format!("\"{value}\"")))?;
+    let none = EventFilter::default();
+    Some((
+        events_href(&with_search_term(&none, &term), None),
+        events_href(&with_search_term(&none, &format!("-{term}")), None),
+    ))
+}
+
+/// The JSON tree's links: a scalar is searched as a phrase (a raw path is not always the name
+/// of a flattened field).
+fn raw_value_links(_path: &str, value: &str) -> Option<(String, String)> {
+    value_links("", value)
+}
+
 #[component]
 fn Detail(
     detail: EventDetail,
     tag: ServerAction<TagEvent>,
     comment: ServerAction<AddComment>,
+    actions: CommentActions,
     can_tag: bool,
     can_comment: bool,
 ) -> impl IntoView {
@@ -79,11 +119,20 @@ fn Detail(
     ];
     let tag_error = move || tag.value().get().and_then(|r| r.err()).map(|e| e.message);
     let comment_error = move || comment.value().get().and_then(|r| r.err()).map(|e| e.message);
+    let (edit, remove) = (actions.edit, actions.remove);
+    let edit_error = move || {
+        edit.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| remove.value().get().and_then(|r| r.err()))
+            .map(|e| e.message)
+    };
+    let raw_tree = serde_json::from_str::<serde_json::Value>(&detail.raw).ok();
     view! {
         <header class="page-header">
             <h1 id="event-title">{e.operation.clone()}</h1>
             <p class="subtitle">
-                <span class=format!("severity severity-{severity}")>{severity}</span>" "{e.summary.clone()}
+                <SeverityBadge level=severity/>" "{e.summary.clone()}
             </p>
         </header>
         {detail.normalize_error_message.clone().map(|m| view! {
@@ -127,15 +176,43 @@ fn Detail(
                 {move || tag_error().map(|m| view! { <p class="error-banner" role="alert">{m}</p> })}
                 <h2>"Comments"</h2>
                 <ol class="comments" id="event-comments">
-                    {detail.comments.iter().map(|c| view! {
-                        <li>
-                            <p class="comment-meta">
-                                <strong>{c.author.clone()}</strong>" · "
-                                {c.created_at.format("%Y-%m-%d %H:%M").to_string()}
-                                {c.updated_at.map(|_| " (edited)")}
-                            </p>
-                            <p class="comment-body">{c.body.clone()}</p>
-                        </li>
+                    {detail.comments.clone().into_iter().map(|c| {
+                        let mine = can_comment && !actions.me.is_empty() && c.author == actions.me;
+                        let (edit, remove) = (actions.edit, actions.remove);
+                        let comment_id = c.id.to_string();
+                        let (id_for_edit, id_for_delete) = (comment_id.clone(), comment_id.clone());
+                        let editor = format!("comment-edit-{comment_id}");
+                        let editor_label = editor.clone();
+                        let body = c.body.clone();
+                        view! {
+                            <li data-comment-id=comment_id>
+                                <p class="comment-meta">
+                                    <strong>{c.author.clone()}</strong>" · "
+                                    {c.created_at.format("%Y-%m-%d %H:%M").to_string()}
+                                    {c.updated_at.map(|_| " (edited)")}
+                                </p>
+                                <p class="comment-body">{c.body.clone()}</p>
+                                {mine.then(|| view! {
+                                    <details class="comment-edit">
+                                        <summary>"Edit"</summary>
+                                        <ActionForm action=edit>
+                                            <input type="hidden" name="id" value=id.to_string()/>
+                                            <input type="hidden" name="comment_id" value=id_for_edit/>
+                                            <label class="visually-hidden" for=editor_label>"Comment text"</label>
+                                            <textarea name="body" id=editor rows="3" maxlength="10000" required>{body}</textarea>
+                                            <button type="submit" class="comment-save">"Save"</button>
+                                        </ActionForm>
+                                    </details>
+                                })}
+                                {actions.can_delete.then(|| view! {
+                                    <ActionForm action=remove attr:class="comment-delete-form">
+                                        <input type="hidden" name="id" value=id.to_string()/>
+                                        <input type="hidden" name="comment_id" value=id_for_delete/>
+                                        <button type="submit" class="link danger comment-delete">"Delete"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
                     }).collect_view()}
                 </ol>
                 {can_comment.then(|| view! {
@@ -146,16 +223,53 @@ fn Detail(
                     </ActionForm>
                 })}
                 {move || comment_error().map(|m| view! { <p class="error-banner" role="alert">{m}</p> })}
+                {move || edit_error().map(|m| view! { <p class="error-banner" role="alert">{m}</p> })}
+                <h2>"History"</h2>
+                {if detail.history.is_empty() {
+                    view! { <p class="muted" id="event-history">"Nobody has tagged or commented on this event."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="history" id="event-history">
+                            {detail.history.iter().map(|h| view! {
+                                <li>
+                                    <time datetime=h.occurred_at.to_rfc3339()>{h.occurred_at.format("%Y-%m-%d %H:%M").to_string()}</time>" "
+                                    <strong>{h.actor.clone()}</strong>" "
+                                    <span class="history-action">{h.action.clone()}</span>
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }}
             </aside>
         </div>
         <h2>"Flattened fields"</h2>
         <table class="flattened" id="event-flattened">
             <tbody>
-                {detail.flattened.into_iter().map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{v}</td></tr> }).collect_view()}
+                {detail.flattened.into_iter().map(|(k, v)| {
+                    let links = value_links(&k, &v);
+                    view! {
+                        <tr>
+                            <th scope="row">{k}</th>
+                            <td>
+                                <span class="value">{v}</span>
+                                {links.map(|(filter, exclude)| view! {
+                                    <span class="value-actions">
+                                        <a class="value-filter" href=filter title="Filter by this value">"filter"</a>
+                                        <a class="value-exclude" href=exclude title="Exclude this value">"exclude"</a>
+                                    </span>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
             </tbody>
         </table>
         <h2>"Raw record"</h2>
-        <pre class="raw" id="event-raw">{detail.raw}</pre>
+        {raw_tree.map(|value| view! { <JsonTree value links=raw_value_links/> })}
+        <details class="raw-text">
+            <summary>"Raw text"</summary>
+            <pre class="raw" id="event-raw">{detail.raw}</pre>
+        </details>
         <h2>"Related events"</h2>
         {if detail.related.is_empty() {
             view! { <p class="muted" id="event-related">"None: no event shares the correlation id or the actor within an hour."</p> }.into_any()

@@ -7,14 +7,16 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::ErrorBanner;
+use crate::components::{ErrorBanner, FacetItem, FacetList};
 use crate::dto::{EventPage, EventSummary, FacetValue, Facets, Histogram};
 use crate::query::EventFilter;
 use crate::server::{event_facets, event_histogram, get_server_info, list_events};
 
-/// The filter in the current address.
+/// The filter in the current address. An absolute start wins over a relative range (the form
+/// can send both before hydration).
 fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
     let get = |k: &str| query.get(k).filter(|v| !v.trim().is_empty());
+    let start = get("start");
     EventFilter {
         tenant: get("tenant"),
         source: get("source"),
@@ -26,16 +28,15 @@ fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
         severity: get("severity"),
         min_severity: get("min_severity"),
         tag: get("tag"),
-        start: get("start"),
+        last: if start.is_some() { None } else { get("last") },
+        start,
         end: get("end"),
-        last: get("last"),
         search: get("search"),
     }
 }
 
-/// The address of the Events page for `filter`, plus a cursor.
-fn events_href(filter: &EventFilter, cursor: Option<&str>) -> String {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
+/// The filter as `(parameter, value)` pairs, in the order of the form.
+fn filter_pairs(filter: &EventFilter) -> Vec<(&'static str, String)> {
     let fields = [
         ("tenant", &filter.tenant),
         ("source", &filter.source),
@@ -52,19 +53,53 @@ fn events_href(filter: &EventFilter, cursor: Option<&str>) -> String {
         ("last", &filter.last),
         ("search", &filter.search),
     ];
-    for (k, v) in fields.iter() {
-        if let Some(v) = v {
-            pairs.push((k, v));
-        }
-    }
+    fields.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect()
+}
+
+/// `k=v&...`, percent-encoded.
+fn query_string(pairs: &[(&str, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The address of the Events page for `filter`, plus a cursor.
+pub(crate) fn events_href(filter: &EventFilter, cursor: Option<&str>) -> String {
+    let mut pairs = filter_pairs(filter);
     if let Some(c) = cursor {
-        pairs.push(("cursor", c));
+        pairs.push(("cursor", c.to_string()));
     }
     if pairs.is_empty() {
         return "/events".into();
     }
-    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-    format!("/events?{}", query.join("&"))
+    format!("/events?{}", query_string(&pairs))
+}
+
+/// The REST export of every event matching `filter` (`csv` or `jsonl`).
+fn export_href(filter: &EventFilter, format: &str) -> String {
+    let mut pairs = filter_pairs(filter);
+    pairs.push(("format", format.to_string()));
+    format!("/api/events/export?{}", query_string(&pairs))
+}
+
+/// `field:value` in the query language, quoted when needed; `None` when the value cannot be
+/// written (it holds a double quote or a control character).
+pub(crate) fn field_term(field: &str, value: &str) -> Option<String> {
+    if value.is_empty() || value.contains('"') || value.chars().any(char::is_control) {
+        return None;
+    }
+    if value.chars().any(char::is_whitespace) {
+        Some(format!("{field}:\"{value}\""))
+    } else {
+        Some(format!("{field}:{value}"))
+    }
+}
+
+/// `filter` with `term` added to its search.
+pub(crate) fn with_search_term(filter: &EventFilter, term: &str) -> EventFilter {
+    let search = match filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(existing) => format!("{existing} {term}"),
+        None => term.to_string(),
+    };
+    EventFilter { search: Some(search), ..filter.clone() }
 }
 
 /// Percent-encodes a query value.
@@ -79,6 +114,17 @@ fn encode(text: &str) -> String {
     out
 }
 
+/// What a `datetime-local` input shows for a time bound of the address (UTC, to the minute).
+fn picker_value(text: &Option<String>, parameter: &str) -> String {
+    match text.as_deref() {
+        None => String::new(),
+        Some(t) => match crate::query::parse_time(parameter, t) {
+            Ok(time) => time.format("%Y-%m-%dT%H:%M").to_string(),
+            Err(_) => t.to_string(),
+        },
+    }
+}
+
 /// The Events page.
 #[component]
 pub fn EventsPage() -> impl IntoView {
@@ -89,6 +135,7 @@ pub fn EventsPage() -> impl IntoView {
     let facets = Resource::new(filter, |filter| event_facets(Some(filter)));
     let histogram = Resource::new(filter, |filter| event_histogram(Some(filter)));
     let info = Resource::new(|| (), |_| get_server_info());
+    keyboard_shortcuts();
 
     view! {
         <section class="page events-page">
@@ -112,21 +159,31 @@ pub fn EventsPage() -> impl IntoView {
                     view! { <FilterForm filter=filter() facets/> }
                 })}
             </Transition>
-            <Transition fallback=|| ()>
+            <Transition fallback=|| view! { <div class="histogram-placeholder"></div> }>
                 {move || Suspend::new(async move {
-                    histogram.await.ok().map(|h| view! { <HistogramBars histogram=h/> })
+                    histogram.await.ok().map(|h| view! { <HistogramBars histogram=h filter=filter()/> })
                 })}
             </Transition>
-            <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => view! {
-                            <EventTable page=page is_first=cursor().is_none() filter=filter()/>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorBanner error/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <div class="events-layout">
+                <Transition fallback=|| view! { <aside class="facets" aria-label="Fields"></aside> }>
+                    {move || Suspend::new(async move {
+                        let facets = facets.await.unwrap_or_default();
+                        view! { <FacetSidebar filter=filter() facets/> }
+                    })}
+                </Transition>
+                <div class="events-results">
+                    <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
+                        {move || Suspend::new(async move {
+                            match page.await {
+                                Ok(page) => view! {
+                                    <EventTable page=page is_first=cursor().is_none() filter=filter()/>
+                                }.into_any(),
+                                Err(error) => view! { <ErrorBanner error/> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
+            </div>
         </section>
     }
 }
@@ -158,64 +215,293 @@ fn FacetSelect(
     }
 }
 
+/// A select over fixed choices.
+#[component]
+fn ChoiceSelect(
+    name: &'static str,
+    label: &'static str,
+    choices: &'static [(&'static str, &'static str)],
+    selected: Option<String>,
+) -> impl IntoView {
+    let selected = selected.unwrap_or_default();
+    view! {
+        <label class="filter">
+            <span>{label}</span>
+            <select name=name id=format!("filter-{name}")>
+                {choices.iter().map(|(value, text)| {
+                    let is_selected = *value == selected;
+                    view! { <option value=*value selected=is_selected>{*text}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// A free-text filter field.
+#[component]
+fn TextFilter(
+    name: &'static str,
+    label: &'static str,
+    value: Option<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] list: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <label class="filter">
+            <span>{label}</span>
+            <input type="text" name=name id=format!("filter-{name}") value=value.unwrap_or_default()
+                placeholder=placeholder list=list maxlength="512"/>
+        </label>
+    }
+}
+
+const SOURCES: &[(&str, &str)] = &[
+    ("", "Any"),
+    ("unified", "Unified audit log"),
+    ("directory", "Directory audit"),
+    ("signin", "Sign-ins"),
+    ("intune", "Intune"),
+];
+const SEVERITIES: &[(&str, &str)] =
+    &[("", "Any"), ("info", "info"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical")];
+const RANGES: &[(&str, &str)] = &[
+    ("", "All time / custom"),
+    ("15m", "Last 15 minutes"),
+    ("1h", "Last hour"),
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+];
+
 #[component]
 fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
-    let last = filter.last.clone().unwrap_or_default();
-    let ranges = [
-        ("", "All time"),
-        ("1h", "Last hour"),
-        ("24h", "Last 24 hours"),
-        ("7d", "Last 7 days"),
-        ("30d", "Last 30 days"),
-    ];
+    let actors = facets.actor.clone();
+    let export_csv = export_href(&filter, "csv");
+    let export_jsonl = export_href(&filter, "jsonl");
+    let count = match facets.sample {
+        Some(_) => format!("{} matching (values counted over the newest)", facets.total),
+        None => format!("{} matching", facets.total),
+    };
     view! {
-        <form class="filters" method="get" action="/events" id="event-filters" role="search">
+        <form class="filters" method="get" action="/events" id="event-filters" role="search" aria-label="Event filters">
             <label class="filter search">
                 <span>"Search"</span>
                 <input type="search" name="search" id="filter-search" value=filter.search.clone().unwrap_or_default()
-                    placeholder="any value, \"a phrase\", field:value, -exclude"/>
+                    aria-keyshortcuts="/"
+                    placeholder="words, forward*, \"a phrase\", field:value, -exclude"/>
             </label>
+            <ChoiceSelect name="last" label="Time range" choices=RANGES selected=filter.last.clone()/>
+            <label class="filter">
+                <span>"From (UTC)"</span>
+                <input type="datetime-local" name="start" id="filter-start" value=picker_value(&filter.start, "start")/>
+            </label>
+            <label class="filter">
+                <span>"To (UTC)"</span>
+                <input type="datetime-local" name="end" id="filter-end" value=picker_value(&filter.end, "end")/>
+            </label>
+            <ChoiceSelect name="source" label="Source" choices=SOURCES selected=filter.source.clone()/>
             <FacetSelect name="service" label="Service" values=facets.service selected=filter.service.clone()/>
             <FacetSelect name="operation" label="Operation" values=facets.operation selected=filter.operation.clone()/>
             <FacetSelect name="result" label="Result" values=facets.result selected=filter.result.clone()/>
-            <FacetSelect name="severity" label="Severity" values=facets.severity selected=filter.severity.clone()/>
-            <FacetSelect name="actor" label="Actor" values=facets.actor selected=filter.actor.clone()/>
-            <label class="filter">
-                <span>"Time"</span>
-                <select name="last" id="filter-last">
-                    {ranges.into_iter().map(|(value, text)| {
-                        let is_selected = value == last;
-                        view! { <option value=value selected=is_selected>{text}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
-            {filter.tag.clone().map(|t| view! { <input type="hidden" name="tag" value=t/> })}
-            {filter.tenant.clone().map(|t| view! { <input type="hidden" name="tenant" value=t/> })}
+            <ChoiceSelect name="severity" label="Severity" choices=SEVERITIES selected=filter.severity.clone()/>
+            <ChoiceSelect name="min_severity" label="Minimum severity" choices=SEVERITIES selected=filter.min_severity.clone()/>
+            <TextFilter name="actor" label="Actor" value=filter.actor.clone() placeholder="UPN, name, app id; * wildcard" list="actor-values"/>
+            <datalist id="actor-values">
+                {actors.into_iter().filter(|v| !v.value.is_empty()).map(|v| view! { <option value=v.value></option> }).collect_view()}
+            </datalist>
+            <TextFilter name="target" label="Target" value=filter.target.clone() placeholder="part of a target"/>
+            <TextFilter name="tag" label="Tag" value=filter.tag.clone() placeholder="investigating"/>
+            <TextFilter name="tenant" label="Tenant id" value=filter.tenant.clone() placeholder="GUID"/>
             <div class="filter-actions">
-                <button type="submit" id="filter-apply">"Apply"</button>
+                <button type="submit" id="filter-apply" class="primary">"Apply"</button>
                 <a href="/events" id="filter-clear">"Clear"</a>
-                <span class="muted" id="result-count">{format!("{} matching", facets.total)}</span>
+                <span class="muted" id="result-count">{count}</span>
+                <span class="spacer"></span>
+                <a href=export_csv id="export-csv" class="button" download="">"Export CSV"</a>
+                <a href=export_jsonl id="export-jsonl" class="button" download="">"Export JSON lines"</a>
             </div>
         </form>
     }
 }
 
+/// The facet sidebar: per field the top values with counts under every other filter; a value
+/// links to the search narrowed to it (or, when chosen, widened again), `−` excludes it.
 #[component]
-fn HistogramBars(histogram: Histogram) -> impl IntoView {
+fn FacetSidebar(filter: EventFilter, facets: Facets) -> impl IntoView {
+    let build = |field: &'static str, values: Vec<FacetValue>, chosen: Option<String>| -> Vec<FacetItem> {
+        values
+            .into_iter()
+            .map(|v| {
+                let active = chosen.as_deref() == Some(v.value.as_str());
+                let mut narrowed = filter.clone();
+                let slot = match field {
+                    "service" => &mut narrowed.service,
+                    "operation" => &mut narrowed.operation,
+                    "result" => &mut narrowed.result,
+                    "actor" => &mut narrowed.actor,
+                    _ => &mut narrowed.severity,
+                };
+                *slot = if active { None } else { Some(v.value.clone()) };
+                let exclude_href = field_term(field, &v.value)
+                    .map(|t| events_href(&with_search_term(&filter, &format!("-{t}")), None));
+                FacetItem {
+                    filter_href: events_href(&narrowed, None),
+                    exclude_href,
+                    active,
+                    value: v.value,
+                    count: v.count,
+                }
+            })
+            .collect()
+    };
+    let service = build("service", facets.service, filter.service.clone());
+    let operation = build("operation", facets.operation, filter.operation.clone());
+    let result = build("result", facets.result, filter.result.clone());
+    let severity = build("severity", facets.severity, filter.severity.clone());
+    let actor = build("actor", facets.actor, filter.actor.clone());
+    view! {
+        <aside class="facets" id="event-facets" aria-label="Fields">
+            <FacetList id="facet-service".into() title="Service" items=service/>
+            <FacetList id="facet-operation".into() title="Operation" items=operation/>
+            <FacetList id="facet-result".into() title="Result" items=result/>
+            <FacetList id="facet-severity".into() title="Severity" items=severity/>
+            <FacetList id="facet-actor".into() title="Actor" items=actor/>
+        </aside>
+    }
+}
+
+/// The histogram: every bar is a link that narrows the time range to its bucket (a keyboard
+/// and no-JavaScript control), its count in the title and the accessible name. Once hydrated,
+/// dragging across bars narrows the range to all of them.
+#[component]
+fn HistogramBars(histogram: Histogram, filter: EventFilter) -> impl IntoView {
     let max = histogram.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
     if histogram.buckets.is_empty() {
-        return ().into_any();
+        return view! { <div class="histogram-placeholder"></div> }.into_any();
     }
+    let width = chrono::Duration::seconds(histogram.bucket_seconds.max(60));
+    let first = histogram.buckets.first().map(|b| b.start.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let last =
+        histogram.buckets.last().map(|b| (b.start + width).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let starts: Vec<chrono::DateTime<chrono::Utc>> = histogram.buckets.iter().map(|b| b.start).collect();
+    let range_href = {
+        let filter = filter.clone();
+        move |from: usize, to: usize| {
+            let (a, b) = (from.min(to), from.max(to));
+            let narrowed = EventFilter {
+                start: starts.get(a).map(|t| t.format("%Y-%m-%dT%H:%M").to_string()),
+                end: starts.get(b).map(|t| (*t + width).format("%Y-%m-%dT%H:%M").to_string()),
+                last: None,
+                ..filter.clone()
+            };
+            events_href(&narrowed, None)
+        }
+    };
+    // (first bar pressed, bar under the pointer) while dragging.
+    let drag = RwSignal::new(None::<(usize, usize)>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let finish = {
+        let range_href = range_href.clone();
+        move |_| {
+            if let Some((a, b)) = drag.get_untracked() {
+                drag.set(None);
+                // One bar is a click: its own link handles it.
+                if a != b {
+                    navigate(&range_href(a, b), Default::default());
+                }
+            }
+        }
+    };
     view! {
-        <div class="histogram" id="event-histogram" role="img" aria-label="Events over time">
-            {histogram.buckets.into_iter().map(|b| {
-                let height = (b.count as f64 / max as f64 * 100.0).max(if b.count > 0 { 2.0 } else { 0.0 });
-                let title = format!("{}: {}", b.start.format("%Y-%m-%d %H:%M"), b.count);
-                view! { <span class="bar" style=format!("height:{height:.1}%") title=title></span> }
-            }).collect_view()}
-        </div>
+        <figure class="histogram-figure">
+            <nav class="histogram" id="event-histogram" aria-label="Events over time: choose a bar to narrow the time range"
+                on:mouseup=finish on:mouseleave=move |_| drag.set(None)>
+                {histogram.buckets.into_iter().enumerate().map(|(i, b)| {
+                    let height = (b.count as f64 / max as f64 * 100.0).max(if b.count > 0 { 2.0 } else { 0.0 });
+                    let end = b.start + width;
+                    let title = format!("{} – {} UTC: {} events", b.start.format("%Y-%m-%d %H:%M"), end.format("%H:%M"), b.count);
+                    let chosen = move || drag.get().is_some_and(|(a, z)| a.min(z) <= i && i <= a.max(z));
+                    view! {
+                        <a class="bar" href=range_href(i, i) title=title.clone() aria-label=title
+                            class:chosen=chosen
+                            data-start=b.start.to_rfc3339() data-count=b.count.to_string()
+                            on:mousedown=move |ev| { ev.prevent_default(); drag.set(Some((i, i))); }
+                            on:mouseenter=move |_| drag.update(|d| if let Some((_, z)) = d { *z = i })>
+                            <span class="fill" style=format!("height:{height:.1}%")></span>
+                        </a>
+                    }
+                }).collect_view()}
+            </nav>
+            <figcaption class="muted histogram-axis"><span>{first}</span><span>{last}" UTC"</span></figcaption>
+        </figure>
     }
     .into_any()
+}
+
+/// Keyboard use of the Events page once hydrated: `/` focuses the search, `j`/`k` move through
+/// the rows (focusing each row's link, so `Enter` opens it), `Esc` leaves a field or the list.
+fn keyboard_shortcuts() {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::web_sys::{HtmlElement, KeyboardEvent};
+
+    let current = std::rc::Rc::new(std::cell::Cell::new(None::<usize>));
+    let handle = window_event_listener(leptos::ev::keydown, move |ev: KeyboardEvent| {
+        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let doc = document();
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        let focus = |id: &str| {
+            if let Some(el) = doc.get_element_by_id(id) {
+                el.unchecked_into::<HtmlElement>().focus().ok();
+                true
+            } else {
+                false
+            }
+        };
+        let mark = |i: Option<usize>, on: bool| {
+            if let Some(row) = i.and_then(|i| doc.get_element_by_id(&format!("event-row-{i}"))) {
+                if on {
+                    row.set_attribute("data-selected", "true").ok();
+                } else {
+                    row.remove_attribute("data-selected").ok();
+                }
+            }
+        };
+        match ev.key().as_str() {
+            "Escape" => {
+                if let Some(active) = doc.active_element() {
+                    active.unchecked_into::<HtmlElement>().blur().ok();
+                }
+                mark(current.get(), false);
+                current.set(None);
+            }
+            _ if typing => {}
+            "/" => {
+                ev.prevent_default();
+                focus("filter-search");
+            }
+            key @ ("j" | "k") => {
+                let next = match (current.get(), key) {
+                    (None, _) => 0,
+                    (Some(i), "j") => i + 1,
+                    (Some(i), _) => i.saturating_sub(1),
+                };
+                if focus(&format!("event-link-{next}")) {
+                    ev.prevent_default();
+                    mark(current.get(), false);
+                    mark(Some(next), true);
+                    current.set(Some(next));
+                }
+            }
+            _ => {}
+        }
+    });
+    on_cleanup(move || handle.remove());
 }
 
 #[component]
@@ -253,7 +539,7 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
                 </tr>
             </thead>
             <tbody>
-                {page.items.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
+                {page.items.into_iter().enumerate().map(|(i, event)| view! { <EventRow event index=i/> }).collect_view()}
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
@@ -264,16 +550,18 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
     .into_any()
 }
 
+/// One event as a table row; `index` (its place on the page) names the row and its link for
+/// the keyboard shortcuts.
 #[component]
-pub fn EventRow(event: EventSummary) -> impl IntoView {
+pub fn EventRow(event: EventSummary, #[prop(optional)] index: Option<usize>) -> impl IntoView {
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
     let actor = event.actor.clone().unwrap_or_default();
     let result_class = format!("result result-{}", event.result.to_lowercase());
     let href = format!("/events/{}", event.id);
     view! {
-        <tr data-event-id=event.id.to_string() data-record-id=event.record_id.clone()>
-            <td class="time"><A href=href><time datetime=event.occurred_at.to_rfc3339()>{time}</time></A></td>
+        <tr data-event-id=event.id.to_string() data-record-id=event.record_id.clone() id=index.map(|i| format!("event-row-{i}"))>
+            <td class="time"><a href=href id=index.map(|i| format!("event-link-{i}"))><time datetime=event.occurred_at.to_rfc3339()>{time}</time></a></td>
             <td><span class=format!("severity severity-{severity}")>{severity}</span></td>
             <td>{event.service}</td>
             <td class="operation">{event.operation}</td>
@@ -293,6 +581,18 @@ pub fn EventRow(event: EventSummary) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exports_facets_and_exclusions_keep_the_filter() {
+        let filter = EventFilter { service: Some("Exchange".into()), last: Some("24h".into()), ..Default::default() };
+        assert_eq!(export_href(&filter, "csv"), "/api/events/export?service=Exchange&last=24h&format=csv");
+        assert_eq!(field_term("actor", "a b"), Some("actor:\"a b\"".into()));
+        assert_eq!(field_term("actor", "x\"y"), None);
+        let excluded = with_search_term(&filter, "-service:Exchange");
+        assert_eq!(excluded.search.as_deref(), Some("-service:Exchange"));
+        assert_eq!(with_search_term(&excluded, "y").search.as_deref(), Some("-service:Exchange y"));
+        assert_eq!(picker_value(&Some("2026-11-20T08:30:00Z".into()), "start"), "2026-11-20T08:30");
+    }
 
     #[test]
     fn links_keep_the_filter_and_encode_it() {

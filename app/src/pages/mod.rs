@@ -1,13 +1,17 @@
 //! One module per page.
 
+mod audit;
 mod event;
 pub(crate) mod events;
 mod planned;
 mod settings;
 mod tokens;
+mod sources;
 
+pub use audit::AuditPage;
 pub use event::EventDetailPage;
 pub use events::EventsPage;
-pub use planned::{AlertsPage, RulesPage, SourcesPage};
+pub use planned::{AlertsPage, RulesPage};
 pub use settings::SettingsPage;
 pub use tokens::{SessionsPage, TokensPage};
+pub use sources::SourcesPage;

@@ -26,9 +26,3 @@ pub fn AlertsPage() -> impl IntoView {
 pub fn RulesPage() -> impl IntoView {
     view! { <NotYetAvailable title="Rules" what="Detection rules (native and Sigma) arrive with the rules engine."/> }
 }
-
-/// Connected tenants and the health of each source.
-#[component]
-pub fn SourcesPage() -> impl IntoView {
-    view! { <NotYetAvailable title="Sources" what="Tenant connectors and per-source collection health arrive with the events pipeline."/> }
-}

@@ -3,10 +3,12 @@
 //! (`/api/<name>`) so scripts and tests can rely on them.
 
 mod events;
+mod sources;
 mod system;
 mod tokens;
 
 pub use events::*;
+pub use sources::*;
 pub use system::*;
 pub use tokens::*;
 
@@ -31,6 +33,12 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/revoke_api_token", Permission::ManageOwnTokens),
     ("/api/signed_in_people", Permission::ManageSettings),
     ("/api/end_sessions", Permission::ManageSettings),
+    ("/api/sources_overview", Permission::ViewEvents),
+    ("/api/collect_now", Permission::RunCollection),
+    ("/api/add_tenant", Permission::ManageConnectors),
+    ("/api/set_tenant_enabled", Permission::ManageConnectors),
+    ("/api/remove_tenant", Permission::ManageConnectors),
+    ("/api/audit_entries", Permission::ViewAuditTrail),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.

@@ -1,5 +1,9 @@
 //! The document shell and the app frame: navigation, routes, and the hydration marker that
-//! end-to-end tests wait for.
+//! end-to-end tests wait for; the shared components live in [`ui`].
+
+pub mod ui;
+
+pub use ui::{FacetItem, FacetList, JsonTree, SeverityBadge, Toolbar};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -8,7 +12,7 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
 use crate::pages::{
-    AlertsPage, EventDetailPage, EventsPage, RulesPage, SessionsPage, SettingsPage, SourcesPage, TokensPage,
+    AlertsPage, AuditPage, EventDetailPage, EventsPage, RulesPage, SessionsPage, SettingsPage, SourcesPage, TokensPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -79,6 +83,7 @@ pub fn App() -> impl IntoView {
                         <li><A href="/alerts">"Alerts"</A></li>
                         <li><A href="/rules">"Rules"</A></li>
                         <li><A href="/sources">"Sources"</A></li>
+                        <li><A href="/audit">"Audit trail"</A></li>
                         <li><A href="/settings">"Settings"</A></li>
                     </ul>
                 </nav>
@@ -88,7 +93,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
-                        <Route path=StaticSegment("sources") view=SourcesPage/>
+                        <Route path=StaticSegment("sources") view=SourcesPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings/sessions") view=SessionsPage ssr=SsrMode::Async/>

@@ -1,0 +1,71 @@
+//! Server functions of the Sources page: health and coverage, collecting now, and the tenants
+//! stored in the database (add, enable or disable, delete).
+
+use leptos::prelude::*;
+
+use crate::dto::{NewTenantForm, SourcesOverview};
+use crate::error::AppError;
+
+/// Collection health, the last two days of the coverage ledger, and (for administrators) the
+/// stored tenants.
+#[server(endpoint = "sources_overview")]
+pub async fn get_sources_overview() -> Result<SourcesOverview, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ViewEvents)?;
+    services()?.sources.overview(&caller).await
+}
+
+/// Schedules an immediate collection of every enabled source; answers how many were scheduled.
+#[server(endpoint = "collect_now")]
+pub async fn collect_now() -> Result<u32, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::RunCollection)?;
+    services()?.sources.collect_now(&caller).await
+}
+
+/// Adds a tenant (checked like `POST /api/tenants`; the secret is write-only).
+#[server(endpoint = "add_tenant")]
+pub async fn add_tenant(
+    tenant_id: String,
+    display_name: String,
+    client_id: String,
+    client_secret: String,
+    cloud: Option<String>,
+    sources: Option<String>,
+) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageConnectors)?;
+    let form = NewTenantForm { tenant_id, display_name, client_id, client_secret, cloud, sources };
+    services()?.sources.add_tenant(&caller, form).await
+}
+
+/// Enables or disables a stored tenant.
+#[server(endpoint = "set_tenant_enabled")]
+pub async fn set_tenant_enabled(tenant_id: String, enabled: bool) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageConnectors)?;
+    services()?.sources.set_tenant_enabled(&caller, &tenant_id, enabled).await
+}
+
+/// Deletes a stored tenant (its events stay).
+#[server(endpoint = "remove_tenant")]
+pub async fn remove_tenant(tenant_id: String) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageConnectors)?;
+    services()?.sources.remove_tenant(&caller, &tenant_id).await
+}

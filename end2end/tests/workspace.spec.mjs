@@ -1,0 +1,201 @@
+// The analyst's workspace: every filter survives Apply, paging and reload; facets filter and
+// exclude; the histogram narrows the time range; exports; prefix search; the event page's JSON
+// tree, value links and comment editing; keyboard use; and the same forms without JavaScript.
+// Works on generated data (sqlite) and on the demo tenant (postgres): the values it uses are read
+// from the page, never assumed. Screenshots go to AOC_SCREENSHOT_DIR (or test-results/screenshots).
+import { test, expect } from '@playwright/test';
+
+const shots = process.env.AOC_SCREENSHOT_DIR || 'test-results/screenshots';
+
+function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  return errors;
+}
+
+async function hydrated(page, url) {
+  await page.goto(url);
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('every filter survives Apply, paging and reload', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/events');
+  await page.locator('#filter-min_severity').selectOption('info');
+  await page.locator('#filter-start').fill('2000-01-01T00:00');
+  await page.locator('#filter-target').fill('');
+  await page.locator('#filter-apply').click();
+  await expect(page).toHaveURL(/min_severity=info/);
+  await expect(page).toHaveURL(/start=2000-01-01T00%3A00/);
+  await expect(page.locator('#filter-min_severity')).toHaveValue('info');
+  await expect(page.locator('#filter-start')).toHaveValue('2000-01-01T00:00');
+  // Paging keeps them.
+  await page.locator('#page-older').click();
+  await expect(page).toHaveURL(/cursor=/);
+  await expect(page).toHaveURL(/min_severity=info/);
+  await expect(page).toHaveURL(/start=2000-01-01T00%3A00/);
+  // So does a reload.
+  await page.reload();
+  await expect(page.locator('#filter-min_severity')).toHaveValue('info');
+  await expect(page.locator('#filter-start')).toHaveValue('2000-01-01T00:00');
+  await page.screenshot({ path: `${shots}/events.png` });
+  expect(errors).toEqual([]);
+});
+
+test('a chosen service does not shrink the service list, and facets filter and exclude', async ({ page }) => {
+  await hydrated(page, '/events');
+  const services = page.locator('#facet-service li');
+  const offered = await services.count();
+  expect(offered).toBeGreaterThan(0);
+  const first = await services.first().locator('.facet-value').textContent();
+  await services.first().locator('.facet-value').click();
+  await expect(page).toHaveURL(/service=/);
+  await expect(page.locator('#facet-service li.active')).toHaveCount(1);
+  await expect(page.locator('#facet-service li')).toHaveCount(offered);
+  expect(await page.locator('#filter-service option').count()).toBe(offered + 1);
+  const shown = await page.locator('#events-table tbody tr td:nth-child(3)').allTextContents();
+  expect(new Set(shown)).toEqual(new Set([first]));
+
+  // Exclude the most common operation: it leaves the list and the query says so.
+  await page.goto('/events');
+  const operation = await page.locator('#facet-operation li .facet-value').first().textContent();
+  await page.locator('#facet-operation li .facet-exclude').first().click();
+  await expect(page).toHaveURL(/search=-operation/);
+  await expect(page.locator('#filter-search')).toHaveValue(/^-operation:/);
+  const operations = await page.locator('#events-table tbody td.operation').allTextContents();
+  expect(operations).not.toContain(operation);
+});
+
+test('a histogram bar narrows the time range and shows its count', async ({ page }) => {
+  await hydrated(page, '/events');
+  const bar = page.locator('#event-histogram a.bar:not([data-count="0"])').first();
+  await expect(bar).toHaveAttribute('title', /\d+ events$/);
+  const count = Number(await bar.getAttribute('data-count'));
+  await bar.click();
+  await expect(page).toHaveURL(/start=.*end=/);
+  await expect(page.locator('#filter-start')).not.toHaveValue('');
+  const rows = await page.locator('#events-table tbody tr').count();
+  expect(rows).toBe(Math.min(count, 50));
+});
+
+test('exports of the current search download CSV and JSON lines', async ({ page }) => {
+  await hydrated(page, '/events?min_severity=info');
+  const csv = await page.locator('#export-csv').getAttribute('href');
+  expect(csv).toContain('min_severity=info');
+  const response = await page.request.get(csv);
+  expect(response.status()).toBe(200);
+  expect(response.headers()['content-type']).toContain('text/csv');
+  const jsonl = await page.request.get(await page.locator('#export-jsonl').getAttribute('href'));
+  expect(jsonl.headers()['content-type']).toBe('application/x-ndjson');
+  const first = JSON.parse((await jsonl.text()).split('\n')[0]);
+  expect(first.id).toBeTruthy();
+});
+
+test('a prefix finds the words it starts', async ({ page }) => {
+  await hydrated(page, '/events');
+  const operation = await page.locator('#events-table tbody td.operation').first().textContent();
+  const word = operation.match(/[A-Za-z]{3,}/)[0];
+  await page.locator('#filter-search').fill(`${word.slice(0, 3)}*`);
+  await page.locator('#filter-apply').click();
+  await expect(page).toHaveURL(/search=/);
+  expect(await page.locator('#events-table tbody tr').count()).toBeGreaterThan(0);
+});
+
+test('an event shows its raw record as a tree, filters by a value and edits and deletes a comment', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/events');
+  await page.locator('#events-table tbody tr').first().locator('td.time a').click();
+  await expect(page).toHaveURL(/\/events\/\d+$/);
+  const url = page.url();
+  await expect(page.locator('#event-raw-tree details').first()).toBeVisible();
+  await page.screenshot({ path: `${shots}/event.png`, fullPage: true });
+
+  // Comment, edit, delete (the local administrator may do all three).
+  const text = `workspace check ${Date.now()}`;
+  await page.locator('#comment-input').fill(text);
+  await page.locator('#comment-add').click();
+  const mine = page.locator('#event-comments li', { hasText: text });
+  await expect(mine).toBeVisible();
+  await mine.locator('.comment-edit summary').click();
+  await mine.locator('textarea').fill(`${text} (corrected)`);
+  await mine.locator('.comment-save').click();
+  const edited = page.locator('#event-comments li', { hasText: `${text} (corrected)` });
+  await expect(edited).toContainText('(edited)');
+  await edited.locator('.comment-delete').click();
+  await expect(page.locator('#event-comments li', { hasText: text })).toHaveCount(0);
+  await expect(page.locator('#event-history')).toContainText('event.comment.delete');
+
+  // A flattened field's value filters the list.
+  await page.goto(url);
+  const filter = page.locator('#event-flattened .value-filter').first();
+  if (await filter.count()) {
+    await filter.click({ force: true });
+    await expect(page).toHaveURL(/\/events\?search=/);
+    expect(await page.locator('#events-table tbody tr').count()).toBeGreaterThan(0);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('the keyboard alone searches and opens an event', async ({ page }) => {
+  await hydrated(page, '/events');
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('/');
+  await expect(page.locator('#filter-search')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('j');
+  await expect(page.locator('#event-link-0')).toBeFocused();
+  await page.keyboard.press('j');
+  await expect(page.locator('#event-link-1')).toBeFocused();
+  await expect(page.locator('#event-row-1')).toHaveAttribute('data-selected', 'true');
+  await page.keyboard.press('k');
+  await expect(page.locator('#event-link-0')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/events\/\d+$/);
+});
+
+test('the sources page shows health and coverage and collects on demand', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/sources');
+  await expect(page.getByRole('heading', { level: 1, name: 'Sources' })).toBeVisible();
+  await expect(page.locator('#source-health')).toBeVisible();
+  await expect(page.locator('#coverage-timeline')).toBeVisible();
+  if (process.env.AOC_E2E_DEMO === 'true') {
+    // The demo tenant's four sources, each with a row of hours.
+    await expect(page.locator('#source-health tbody tr')).toHaveCount(4);
+    await expect(page.locator('#coverage-timeline .coverage-row').first()).toBeVisible();
+    expect(await page.locator('#coverage-timeline .cell.done').count()).toBeGreaterThan(0);
+  }
+  await page.locator('#collect-now').click();
+  await expect(page.locator('#collect-result')).toContainText('Collection of');
+  await expect(page.locator('#tenants')).toBeVisible();
+  await page.screenshot({ path: `${shots}/sources.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('the audit trail lists and searches what people did', async ({ page }) => {
+  await hydrated(page, '/audit');
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit trail' })).toBeVisible();
+  await page.locator('#audit-search').fill('collection');
+  await page.locator('#audit-apply').click();
+  await expect(page).toHaveURL(/search=collection/);
+  await expect(page.locator('#audit-table')).toBeVisible();
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the filter form, facets and histogram work as plain links and forms', async ({ page }) => {
+    await page.goto('/events');
+    await page.locator('#filter-min_severity').selectOption('info');
+    await page.locator('#filter-end').fill('2100-01-01T00:00');
+    await page.locator('#filter-apply').click();
+    await expect(page).toHaveURL(/min_severity=info/);
+    await expect(page.locator('#filter-end')).toHaveValue('2100-01-01T00:00');
+    await page.locator('#facet-service li .facet-value').first().click();
+    await expect(page).toHaveURL(/service=.*min_severity=info|min_severity=info.*service=/);
+    await page.locator('#event-histogram a.bar:not([data-count="0"])').first().click();
+    await expect(page).toHaveURL(/start=/);
+    expect(await page.locator('#events-table tbody tr').count()).toBeGreaterThan(0);
+  });
+});
