@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod ingest;
+pub mod llm;
 pub mod maintenance;
 pub mod normalize;
 pub mod services;

@@ -47,6 +47,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub collection: CollectionState,
     pub tenants: Arc<crate::tenants::TenantService>,
+    pub investigation: crate::services::DbInvestigationService,
 }
 
 /// A bound, ready-to-run AOC server.
@@ -214,6 +215,7 @@ fn build_router(
     let browser = api::browser::BrowserPolicy::from_settings(&settings, leptos_options.site_addr);
     let demo = collection.collector.connectors().iter().any(|c| c.demo);
     let services = crate::services::build(db.clone(), settings.clone(), demo);
+    let db_for_investigation = db.clone();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
@@ -222,6 +224,7 @@ fn build_router(
         settings: settings.clone(),
         collection,
         tenants,
+        investigation: crate::services::investigation_service(&db_for_investigation, &settings),
     };
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
@@ -300,6 +303,8 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/events", Requires(ViewEvents), get(api::events::list_events))
         .add(M::GET, "/api/events/export", Requires(ViewEvents), get(api::events::export))
         .add(M::GET, "/api/events/histogram", Requires(ViewEvents), get(api::events::histogram))
+        .add(M::GET, "/api/events/overview", Requires(ViewEvents), get(api::investigate::overview))
+        .add(M::POST, "/api/events/summary", Requires(ViewEvents), post(api::investigate::summary))
         .add(M::GET, "/api/events/{id}", Requires(ViewEvents), get(api::events::get_event))
         .add(M::PATCH, "/api/events/{id}/tags", Requires(TagEvents), patch(api::events::patch_tags))
         .add(M::GET, "/api/events/{id}/comments", Requires(ViewEvents), get(api::events::list_comments))

@@ -34,7 +34,13 @@ fn callers() -> Vec<(&'static str, Option<Caller>)> {
 fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
     Some(match path {
         "/api/list_events" => vec![("page_size", "5")],
-        "/api/event_facets" | "/api/event_histogram" | "/api/server_info" => vec![],
+        "/api/event_facets"
+        | "/api/event_histogram"
+        | "/api/server_info"
+        | "/api/event_overview"
+        | "/api/summarize_events" => {
+            vec![]
+        }
         "/api/get_event" => vec![("id", "1")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],

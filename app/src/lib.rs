@@ -10,6 +10,7 @@ pub mod components;
 pub mod dto;
 pub mod error;
 pub mod input;
+pub mod investigate;
 pub mod pages;
 pub mod query;
 pub mod server;

@@ -51,4 +51,5 @@ pub trait SystemService: Send + Sync {
 pub struct Services {
     pub events: Arc<dyn EventService>,
     pub system: Arc<dyn SystemService>,
+    pub investigation: Arc<dyn crate::investigate::InvestigationService>,
 }

@@ -108,7 +108,7 @@ pub struct ApiActor {
 }
 
 impl ApiEvent {
-    fn from_stored(e: StoredEvent) -> Self {
+    pub(crate) fn from_stored(e: StoredEvent) -> Self {
         let targets: Value = serde_json::from_str(&e.targets).unwrap_or(Value::Array(vec![]));
         let target_displays = targets
             .as_array()

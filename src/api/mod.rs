@@ -6,6 +6,7 @@ pub mod browser;
 pub mod collection;
 pub mod events;
 pub mod health;
+pub mod investigate;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

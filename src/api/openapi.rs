@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::events;
+use super::{events, investigate};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -23,6 +23,8 @@ use super::events;
         events::export,
         events::coverage,
         events::audit_trail,
+        investigate::overview,
+        investigate::summary,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),

@@ -5,7 +5,10 @@
 pub mod annotations;
 pub mod bench;
 pub mod events;
+pub mod investigate_bench;
+pub mod investigation;
 mod oversight;
+pub mod summary_prompt;
 mod system;
 
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use app::error::AppError;
 use sea_orm::{DatabaseConnection, DbErr};
 
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
+pub use investigation::DbInvestigationService;
 pub use oversight::OversightService;
 pub use system::DbSystemService;
 
@@ -23,8 +27,21 @@ use crate::config::Settings;
 pub fn build(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
+        investigation: Arc::new(investigation_service(&db, &settings)),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
     }
+}
+
+/// The investigation service, with the language model client when one is configured.
+pub fn investigation_service(db: &DatabaseConnection, settings: &Settings) -> DbInvestigationService {
+    let llm = settings.llm.clone().and_then(|llm| match crate::llm::LlmClient::new(llm) {
+        Ok(client) => Some(client),
+        Err(e) => {
+            tracing::error!(error = %e, "could not build the language model client; AI summaries are off");
+            None
+        }
+    });
+    DbInvestigationService::new(db.clone(), llm)
 }
 
 /// Logs a database failure once, with a reference the user can quote, and returns a user-safe

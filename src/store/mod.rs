@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod coverage;
 pub mod entities;
+pub mod investigate;
 pub mod partitions;
 pub mod query;
 pub mod retention;

@@ -3,9 +3,11 @@
 //! (`/api/<name>`) so scripts and tests can rely on them.
 
 mod events;
+mod investigate;
 mod system;
 
 pub use events::*;
+pub use investigate::*;
 pub use system::*;
 
 use crate::auth::Permission;
@@ -24,6 +26,8 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/edit_comment", Permission::CommentOnEvents),
     ("/api/delete_comment", Permission::DeleteComments),
     ("/api/server_info", Permission::ViewEvents),
+    ("/api/event_overview", Permission::ViewEvents),
+    ("/api/summarize_events", Permission::ViewEvents),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
