@@ -217,7 +217,7 @@ async fn completions(
     let user = body["messages"][1]["content"].as_str().unwrap_or_default();
     let first_id =
         user.split("\"id\":").nth(1).and_then(|rest| rest.split([',', '}']).next()).unwrap_or("0").to_string();
-    let text = format!("Activity summary.\nSuspicious: see [e:{first_id}] and [e:987654321].\u{202E}");
+    let text = format!("Activity summary <b>bold</b>.\nSuspicious: see [e:{first_id}] and [e:987654321].\u{202E}");
     Json(json!({
         "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -403,7 +403,36 @@ async fn time_outs_429s_and_overflow_are_handled(backend: Backend) {
     assert!(second < first, "the retry sends less: {second} < {first}");
 }
 
+async fn the_page_shows_the_overview_and_the_generated_summary(backend: Backend) {
+    let (base, _) = stand_in(Behaviour::Answer).await;
+    let Some(app) = app_with_model(backend, &format!("{base}/v1"), &[]).await else { return };
+    seed(&app, 12).await;
+    let page = |path: &str| {
+        let url = app.url(path);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let events = page("/events?service=Exchange").await;
+    assert!(events.contains("id=\"investigate-link\"") && events.contains("/investigate?service=Exchange"), "{events}");
+    let html = page("/investigate?service=Exchange").await;
+    let total = all_events(&app, "service=Exchange").await.len();
+    assert!(html.contains(&format!("data-total=\"{total}\"")), "{html}");
+    assert!(html.contains("id=\"by-operation\"") && html.contains("id=\"summarize\""), "{html}");
+    assert!(!html.contains("id=\"ai-summary\""));
+    let html = page("/investigate?service=Exchange&summarize=1").await;
+    assert!(html.contains("id=\"ai-summary\"") && html.contains(">generated<"), "{html}");
+    // The answer is text: markup in it is escaped, never rendered.
+    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;") && !html.contains("<b>bold</b>"), "{html}");
+    assert!(html.contains("class=\"cited-event\"") && html.contains("id=\"unknown-citations\""), "{html}");
+
+    // Without a model the overview stands alone.
+    let Some(plain) = spawn_app(backend).await else { return };
+    let html = plain.client.get(plain.url("/investigate")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"summary-off\"") && html.contains("data-total=\"0\""), "{html}");
+}
+
 on_both_backends!(
+    the_page_shows_the_overview_and_the_generated_summary,
     the_overview_counts_match_a_brute_force_count,
     fifty_events_go_as_events_and_more_as_the_overview,
     an_injection_in_a_record_stays_inside_the_fence,

@@ -7,7 +7,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
-use crate::pages::{AlertsPage, EventDetailPage, EventsPage, RulesPage, SettingsPage, SourcesPage};
+use crate::pages::{AlertsPage, EventDetailPage, EventsPage, InvestigatePage, RulesPage, SettingsPage, SourcesPage};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=StaticSegment("events") view=EventsPage ssr=SsrMode::Async/>
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("investigate") view=InvestigatePage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
                         <Route path=StaticSegment("sources") view=SourcesPage/>

@@ -194,6 +194,7 @@ fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
             <div class="filter-actions">
                 <button type="submit" id="filter-apply">"Apply"</button>
                 <a href="/events" id="filter-clear">"Clear"</a>
+                <a href=crate::pages::investigate::investigate_href(&filter) id="investigate-link">"Investigate this search"</a>
                 <span class="muted" id="result-count">{format!("{} matching", facets.total)}</span>
             </div>
         </form>
