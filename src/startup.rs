@@ -12,7 +12,7 @@ use axum::extract::FromRef;
 use axum::http::Method;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Redirect;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -263,6 +263,7 @@ fn build_router(
                     axum::http::Method::GET,
                     axum::http::Method::POST,
                     axum::http::Method::PATCH,
+                    axum::http::Method::PUT,
                     axum::http::Method::DELETE,
                 ])
                 .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]),
@@ -321,6 +322,11 @@ fn api_routes() -> RouteTable<AppState> {
             Requires(DeleteComments),
             delete(api::events::delete_comment),
         )
+        .add(M::GET, "/api/watchlists", Requires(ViewEvents), get(api::watchlists::list))
+        .add(M::POST, "/api/watchlists", Requires(ManageRules), post(api::watchlists::create))
+        .add(M::GET, "/api/watchlists/{id}", Requires(ViewEvents), get(api::watchlists::get))
+        .add(M::PUT, "/api/watchlists/{id}", Requires(ManageRules), put(api::watchlists::replace))
+        .add(M::DELETE, "/api/watchlists/{id}", Requires(ManageRules), delete(api::watchlists::delete))
         .add(M::GET, "/api/filter-options", Requires(ViewEvents), get(api::events::filter_options))
         .add(M::GET, "/api/coverage", Requires(ViewEvents), get(api::events::coverage))
         .add(M::GET, "/api/audit-trail", Requires(ViewAuditTrail), get(api::events::audit_trail))

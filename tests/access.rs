@@ -41,7 +41,9 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/summarize_events" => {
             vec![]
         }
-        "/api/get_event" => vec![("id", "1")],
+        "/api/get_event" | "/api/get_watchlist" | "/api/delete_watchlist" => vec![("id", "1")],
+        "/api/list_watchlists" => vec![],
+        "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],

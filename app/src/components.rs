@@ -7,7 +7,9 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
-use crate::pages::{AlertsPage, EventDetailPage, EventsPage, InvestigatePage, RulesPage, SettingsPage, SourcesPage};
+use crate::pages::{
+    AlertsPage, EventDetailPage, EventsPage, InvestigatePage, RulesPage, SettingsPage, SourcesPage, WatchlistsPage,
+};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <SignedInAs/>
                     <ul>
                         <li><A href="/events">"Events"</A></li>
+                        <li><A href="/watchlists">"Watchlists"</A></li>
                         <li><A href="/alerts">"Alerts"</A></li>
                         <li><A href="/rules">"Rules"</A></li>
                         <li><A href="/sources">"Sources"</A></li>
@@ -85,6 +88,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("events") view=EventsPage ssr=SsrMode::Async/>
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("investigate") view=InvestigatePage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("watchlists") view=WatchlistsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
                         <Route path=StaticSegment("sources") view=SourcesPage/>

@@ -16,6 +16,7 @@ pub mod query;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod services;
+pub mod watchlist;
 
 pub use components::{shell, App};
 

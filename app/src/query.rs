@@ -7,6 +7,8 @@
 //!   `target`, `ip`, `source`, `tenant`, `severity`, `tag`, `id`, `correlation` match that field;
 //!   any other field name (`Parameters.ForwardTo`, `status.errorCode`) matches the flattened
 //!   field of that name exactly (case-insensitive);
+//! - `watchlist:NAME`: the actor, its app id or IP address is on that watchlist (for a domain
+//!   list: the actor's UPN is in one of its domains);
 //! - a leading `-` negates any of the above.
 //!
 //! Parsing is pure and total: every problem is an `invalid_input` error naming the parameter.
@@ -90,6 +92,8 @@ pub enum Field {
     Tag,
     RecordId,
     Correlation,
+    /// On the named watchlist (see [`crate::watchlist`]).
+    Watchlist,
 }
 
 impl Field {
@@ -107,6 +111,7 @@ impl Field {
             "tag" => Field::Tag,
             "id" => Field::RecordId,
             "correlation" => Field::Correlation,
+            "watchlist" => Field::Watchlist,
             _ => return None,
         })
     }
@@ -200,6 +205,7 @@ fn check_field(parameter: &str, field: Field, v: &str) -> Result<String, AppErro
         }
         Field::Severity => Ok(parse_severity(parameter, v)?.to_string()),
         Field::Tag => crate::dto::normalize_tag(v).map_err(|problem| AppError::invalid_input(parameter, problem)),
+        Field::Watchlist => crate::watchlist::parse_name(parameter, v),
         _ => Ok(v.to_string()),
     }
 }

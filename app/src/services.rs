@@ -52,4 +52,5 @@ pub struct Services {
     pub events: Arc<dyn EventService>,
     pub system: Arc<dyn SystemService>,
     pub investigation: Arc<dyn crate::investigate::InvestigationService>,
+    pub watchlists: Arc<dyn crate::watchlist::WatchlistService>,
 }

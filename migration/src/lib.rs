@@ -10,6 +10,7 @@ mod m20261130_000004_lean_event_indexes;
 mod m20261130_000005_event_hours;
 mod m20261201_000006_lz4_toast;
 mod m20261201_000007_event_partitions;
+mod m20261207_000011_investigation;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_event_hours::Migration),
             Box::new(m20261201_000006_lz4_toast::Migration),
             Box::new(m20261201_000007_event_partitions::Migration),
+            Box::new(m20261207_000011_investigation::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod tenants;
+pub mod watchlists;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, investigate};
+use super::{events, investigate, watchlists};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -25,11 +25,17 @@ use super::{events, investigate};
         events::audit_trail,
         investigate::overview,
         investigate::summary,
+        watchlists::list,
+        watchlists::create,
+        watchlists::get,
+        watchlists::replace,
+        watchlists::delete,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),
         (name = "collection", description = "What was collected"),
         (name = "audit", description = "Who changed what in AOC"),
+        (name = "watchlists", description = "Named lists of users, IPs, apps or domains, used in search as watchlist:NAME"),
     )
 )]
 pub struct ApiDoc;

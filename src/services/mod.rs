@@ -10,6 +10,7 @@ pub mod investigation;
 mod oversight;
 pub mod summary_prompt;
 mod system;
+pub mod watchlists;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use investigation::DbInvestigationService;
 pub use oversight::OversightService;
 pub use system::DbSystemService;
+pub use watchlists::DbWatchlistService;
 
 use crate::config::Settings;
 
@@ -28,6 +30,7 @@ pub fn build(db: DatabaseConnection, settings: Arc<Settings>, demo: bool) -> app
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
         investigation: Arc::new(investigation_service(&db, &settings)),
+        watchlists: Arc::new(DbWatchlistService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
     }
 }

@@ -13,6 +13,7 @@ pub mod rollup;
 pub mod search;
 pub mod sql;
 pub mod synthetic;
+pub mod watchlists;
 pub mod writer;
 
 use std::sync::Arc;

@@ -165,6 +165,7 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
                 let p = sql.bind(value.clone());
                 sql.push(&format!("EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = {p})"));
             }
+            Field::Watchlist => super::watchlists::watchlist_condition(sql, value),
         },
         Clause::MinSeverity(level) => {
             let p = sql.bind(*level);

@@ -5,10 +5,12 @@
 mod events;
 mod investigate;
 mod system;
+mod watchlists;
 
 pub use events::*;
 pub use investigate::*;
 pub use system::*;
+pub use watchlists::*;
 
 use crate::auth::Permission;
 
@@ -28,6 +30,10 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/server_info", Permission::ViewEvents),
     ("/api/event_overview", Permission::ViewEvents),
     ("/api/summarize_events", Permission::ViewEvents),
+    ("/api/list_watchlists", Permission::ViewEvents),
+    ("/api/get_watchlist", Permission::ViewEvents),
+    ("/api/save_watchlist", Permission::ManageRules),
+    ("/api/delete_watchlist", Permission::ManageRules),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
