@@ -239,6 +239,18 @@ enum BenchKind {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The entity graph (aggregation, cap, layout) over N generated events, loaded if needed.
+    Graph {
+        /// Database to query (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// What sign-in costs per request: an existing session (against sign-in off) and bearer
     /// validation with a warm key cache.
     Auth {
@@ -345,6 +357,20 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(aoc::services::investigate_bench::run(database_url, events, runs)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Graph { database_url, events, runs } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
+                    |rt| rt.block_on(aoc::services::investigate_bench::run_graph(database_url, events, runs)),
+                );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

@@ -38,6 +38,7 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/event_histogram"
         | "/api/server_info"
         | "/api/event_overview"
+        | "/api/event_graph"
         | "/api/summarize_events" => {
             vec![]
         }

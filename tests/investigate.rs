@@ -431,7 +431,70 @@ async fn the_page_shows_the_overview_and_the_generated_summary(backend: Backend)
     assert!(html.contains("id=\"summary-off\"") && html.contains("data-total=\"0\""), "{html}");
 }
 
+async fn the_graph_weighs_edges_by_events_and_keeps_the_heaviest(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed(&app, 90).await;
+    let graph: Value =
+        app.client.get(app.url("/api/events/graph?max_edges=1000")).send().await.unwrap().json().await.unwrap();
+    let items = all_events(&app, "").await;
+    assert_eq!(graph["total_events"].as_u64(), Some(items.len() as u64));
+    // Every event is one actor → operation edge: the weights are a brute-force count.
+    let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for item in &items {
+        let actor = actor_of(item);
+        let actor = if actor.is_empty() { "(unknown actor)".to_string() } else { actor };
+        *expected
+            .entry((format!("actor:{actor}"), format!("operation:{}", item["operation"].as_str().unwrap())))
+            .or_default() += 1;
+    }
+    let mut actual: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for edge in graph["edges"].as_array().unwrap() {
+        let (s, t) = (edge["source"].as_str().unwrap(), edge["target"].as_str().unwrap());
+        if s.starts_with("actor:") && t.starts_with("operation:") {
+            actual.insert((s.to_string(), t.to_string()), edge["count"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(actual, expected);
+    let ip_edges =
+        graph["edges"].as_array().unwrap().iter().filter(|e| e["target"].as_str().unwrap().starts_with("ip:")).count();
+    assert!(ip_edges > 0);
+    // Capped: the heaviest edges, the cap stated.
+    let capped: Value =
+        app.client.get(app.url("/api/events/graph?max_edges=3")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(capped["edges"].as_array().unwrap().len(), 3);
+    assert_eq!(capped["edge_cap"], 3);
+    assert_eq!(capped["edges_total"], graph["edges_total"]);
+    let mut weights: Vec<u64> =
+        graph["edges"].as_array().unwrap().iter().map(|e| e["count"].as_u64().unwrap()).collect();
+    weights.sort_unstable_by(|a, b| b.cmp(a));
+    let kept: Vec<u64> = capped["edges"].as_array().unwrap().iter().map(|e| e["count"].as_u64().unwrap()).collect();
+    assert_eq!(kept, weights[..3].to_vec());
+    // GraphML export, and bad parameters named.
+    let xml = app.client.get(app.url("/api/events/graph?format=graphml&service=Exchange")).send().await.unwrap();
+    assert_eq!(xml.headers()["content-type"], "application/graphml+xml");
+    assert!(xml.text().await.unwrap().contains("<graphml"));
+    for (query, parameter) in [("max_edges=0", "max_edges"), ("format=svg", "format")] {
+        let response = app.client.get(app.url(&format!("/api/events/graph?{query}"))).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(parameter), "{body}");
+    }
+    // The page draws it as SVG before any script runs; a node links to its events.
+    let html =
+        app.client.get(app.url("/investigate?service=Exchange&tab=graph")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("id=\"entity-graph\"") && html.contains("<svg") && html.contains("data-node=\"operation:"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/events?service=Exchange&amp;operation=")
+            || html.contains("href=\"/events?service=Exchange&operation="),
+        "{html}"
+    );
+}
+
 on_both_backends!(
+    the_graph_weighs_edges_by_events_and_keeps_the_heaviest,
     the_page_shows_the_overview_and_the_generated_summary,
     the_overview_counts_match_a_brute_force_count,
     fifty_events_go_as_events_and_more_as_the_overview,

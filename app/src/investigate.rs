@@ -109,4 +109,54 @@ pub trait InvestigationService: Send + Sync {
         filter: crate::query::EventFilter,
         query: crate::query::EventQuery,
     ) -> Result<Summary, crate::error::AppError>;
+    /// The entity graph of the events matching `query`, at most `edge_cap` edges.
+    async fn graph(
+        &self,
+        query: crate::query::EventQuery,
+        edge_cap: u32,
+    ) -> Result<EntityGraph, crate::error::AppError>;
+}
+
+/// Most edges an entity graph keeps by default (the heaviest).
+pub const GRAPH_EDGES: u32 = 150;
+/// Most edges an entity graph may be asked to keep.
+pub const MAX_GRAPH_EDGES: u32 = 1_000;
+
+/// One node of an entity graph: an actor, an operation, a target or an IP address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GraphNode {
+    /// `kind:value`, unique in the graph.
+    pub id: String,
+    /// `actor`, `operation`, `target` or `ip`.
+    pub kind: String,
+    pub label: String,
+    /// Matching events this node takes part in.
+    pub count: u64,
+    /// Position from the server's layout (0–1000 × 0–700).
+    pub x: f32,
+    pub y: f32,
+}
+
+/// An edge: actor → operation, operation → target, actor → IP, weighted by events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GraphEdge {
+    pub source: String,
+    pub target: String,
+    pub count: u64,
+}
+
+/// Who did what to what over a whole search result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EntityGraph {
+    /// Matching events.
+    pub total_events: u64,
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+    /// Edges before the cap.
+    pub edges_total: u64,
+    /// The cap: at most this many edges are kept, the heaviest.
+    pub edge_cap: u32,
 }

@@ -83,3 +83,58 @@ pub async fn summary(
     let query = body.filter.validate()?;
     Ok(Json(service.summary(&caller, &body.filter, &query).await?))
 }
+
+/// Graph parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GraphParams {
+    /// Most edges kept, the heaviest (1–1000, default 150).
+    pub max_edges: Option<String>,
+    /// `json` (default) or `graphml`.
+    pub format: Option<String>,
+}
+
+/// `GET /api/events/graph`: who did what to what over every event matching the filters —
+/// nodes (actors, operations, targets, IPs) and edges weighted by events, capped to the heaviest.
+#[utoipa::path(get, path = "/api/events/graph", tag = "events",
+    params(EventFilter, GraphParams),
+    responses((status = 200, body = app::investigate::EntityGraph, description = "JSON, or GraphML with format=graphml"),
+        (status = 400, body = ApiErrorBody)))]
+pub async fn graph(
+    State(service): State<DbInvestigationService>,
+    caller: Authenticated,
+    filter: Result<Query<EventFilter>, QueryRejection>,
+    params: Result<Query<GraphParams>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller.require(Permission::ViewEvents)?;
+    let Query(filter) = filter.map_err(|e| AppError::invalid_input("query", e.body_text()))?;
+    let Query(params) = params.map_err(|e| AppError::invalid_input("query", e.body_text()))?;
+    let cap = match params.max_edges.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => app::investigate::GRAPH_EDGES,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=app::investigate::MAX_GRAPH_EDGES).contains(n))
+            .ok_or_else(|| AppError::invalid_input("max_edges", "must be a whole number from 1 to 1000"))?,
+    };
+    let graphml = match params.format.as_deref().map(str::trim).unwrap_or("json") {
+        "" | "json" => false,
+        "graphml" => true,
+        _ => return Err(AppError::invalid_input("format", "expected json or graphml").into()),
+    };
+    let query = filter.validate()?;
+    let graph = service.graph_of(&query, cap).await?;
+    Ok(if graphml {
+        (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/graphml+xml"),
+                (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"aoc-graph.graphml\""),
+            ],
+            crate::services::graph::graphml(&graph),
+        )
+            .into_response()
+    } else {
+        Json(graph).into_response()
+    })
+}

@@ -25,6 +25,7 @@ use super::{events, investigate, watchlists};
         events::audit_trail,
         investigate::overview,
         investigate::summary,
+        investigate::graph,
         watchlists::list,
         watchlists::create,
         watchlists::get,

@@ -49,3 +49,38 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
     }
     Ok(())
 }
+
+/// `aoc bench graph`: the entity graph (aggregation, cap, layout) over N generated events.
+pub async fn run_graph(database_url: Option<String>, events: u64, runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.display()));
+    let db = crate::store::connect(&DatabaseUrl::new(url)).await?;
+    crate::store::migrate(&db).await?;
+    println!("aoc bench graph: {}, target {events} events, {runs} runs", crate::store::backend_name(&db));
+    load(&db, events).await?;
+    crate::store::refresh_statistics(&db).await?;
+    let service = DbInvestigationService::new(db.clone(), None);
+    let query = q(EventFilter::default())?;
+    for cap in [app::investigate::GRAPH_EDGES, app::investigate::MAX_GRAPH_EDGES] {
+        let mut times = Vec::with_capacity(runs);
+        let mut shape = (0, 0, 0, 0);
+        service.graph_of(&query, cap).await.map_err(|e| anyhow::anyhow!(e.message))?; // warm-up
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let g = service.graph_of(&query, cap).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            times.push(t.elapsed().as_secs_f64());
+            shape = (g.total_events, g.nodes.len(), g.edges.len(), g.edges_total);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "graph, cap {cap:>4}: {} events, {} nodes, {} of {} edges   median {:>7.3} s   max {:>7.3} s",
+            shape.0,
+            shape.1,
+            shape.2,
+            shape.3,
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+    Ok(())
+}

@@ -7,7 +7,8 @@ use app::auth::Caller;
 use app::dto::EventSummary;
 use app::error::{AppError, ErrorCode};
 use app::investigate::{
-    Overview, Summary, SummaryMode, OVERVIEW_FAILURES, OVERVIEW_SAMPLES, OVERVIEW_VALUES, SUMMARY_EVENT_LIMIT,
+    EntityGraph, Overview, Summary, SummaryMode, OVERVIEW_FAILURES, OVERVIEW_SAMPLES, OVERVIEW_VALUES,
+    SUMMARY_EVENT_LIMIT,
 };
 use app::query::{Clause, EventFilter, EventQuery, Field, Term};
 use sea_orm::DatabaseConnection;
@@ -16,7 +17,7 @@ use super::annotations::audit;
 use super::db_failure;
 use super::summary_prompt::{self as prompt, PromptParts};
 use crate::llm::{LlmClient, LlmError};
-use crate::store::investigate::{overview_counts, OverviewCounts};
+use crate::store::investigate::{graph_rows, overview_counts, OverviewCounts};
 use crate::store::query::{EventStore, StoredEvent};
 
 /// An overview as the service computes it (the adapters shape the events).
@@ -71,6 +72,14 @@ impl DbInvestigationService {
         )
         .map_err(|e| db_failure("overview", e))?;
         Ok(StoredOverview { counts: counts.top(OVERVIEW_VALUES), failures: failures.items, samples: samples.items })
+    }
+
+    /// The entity graph of every event matching `query`, at most `edge_cap` edges (the heaviest).
+    pub async fn graph_of(&self, query: &EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
+        let rows = graph_rows(&self.store, query).await.map_err(|e| db_failure("graph", e))?;
+        tokio::task::spawn_blocking(move || super::graph::build(&rows, edge_cap))
+            .await
+            .map_err(|_| AppError::internal("graph-layout"))
     }
 
     /// A language model's summary of the events matching `query`: at most
@@ -183,5 +192,9 @@ impl app::investigate::InvestigationService for DbInvestigationService {
 
     async fn summarize(&self, caller: &Caller, filter: EventFilter, query: EventQuery) -> Result<Summary, AppError> {
         self.summary(caller, &filter, &query).await
+    }
+
+    async fn graph(&self, query: EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
+        self.graph_of(&query, edge_cap).await
     }
 }

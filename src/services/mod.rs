@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod bench;
 pub mod events;
+pub mod graph;
 pub mod investigate_bench;
 pub mod investigation;
 mod oversight;

@@ -91,3 +91,30 @@ pub async fn overview_counts(store: &EventStore, query: &EventQuery) -> Result<O
         by_actor: sorted(actor),
     })
 }
+
+/// One combination of actor, operation, targets (the stored JSON) and IP, with its count.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct GraphRow {
+    pub actor: String,
+    pub operation: String,
+    pub targets: String,
+    pub ip: Option<String>,
+    pub n: i64,
+}
+
+/// Events matching `query` grouped by actor, operation, targets and IP (the entity graph's
+/// input): one pass over the matching rows.
+pub async fn graph_rows(store: &EventStore, query: &EventQuery) -> Result<Vec<GraphRow>, DbErr> {
+    let db = store.db();
+    let candidates = store.text_candidates(query).await?;
+    let mut sql = Sql::new(
+        db.get_database_backend(),
+        format!(
+            "SELECT {ACTOR_SQL} AS actor, e.operation AS operation, e.targets AS targets, e.actor_ip AS ip, \
+             COUNT(*) AS n FROM events e WHERE 1=1"
+        ),
+    );
+    where_sql_with(&mut sql, query, candidates.as_deref());
+    sql.push(&format!(" GROUP BY {ACTOR_SQL}, e.operation, e.targets, e.actor_ip"));
+    GraphRow::find_by_statement(sql.statement()).all(db).await
+}

@@ -10,10 +10,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ErrorBanner;
 use crate::dto::{EventSummary, FacetValue};
-use crate::investigate::{Overview, Summary, SummaryMode};
+use crate::investigate::{EntityGraph, Overview, Summary, SummaryMode};
 use crate::pages::events::EventRow;
 use crate::query::EventFilter;
-use crate::server::{event_overview, summarize_events};
+use crate::server::{event_graph, event_overview, summarize_events};
 
 /// The filter parameters, in the order the pages write them.
 fn pairs(filter: &EventFilter) -> Vec<(&'static str, &str)> {
@@ -103,7 +103,27 @@ pub fn InvestigatePage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || filter_from_query(&query.read());
     let wants_summary = move || query.read().get("summarize").is_some_and(|v| v == "1");
-    let overview = Resource::new(filter, |filter| event_overview(Some(filter)));
+    let graph_tab = move || query.read().get("tab").is_some_and(|v| v == "graph");
+    let overview = Resource::new(
+        move || (filter(), graph_tab()),
+        |(filter, graph)| async move {
+            if graph {
+                None
+            } else {
+                Some(event_overview(Some(filter)).await)
+            }
+        },
+    );
+    let graph = Resource::new(
+        move || (filter(), graph_tab()),
+        |(filter, graph)| async move {
+            if graph {
+                Some(event_graph(Some(filter)).await)
+            } else {
+                None
+            }
+        },
+    );
     let summary = Resource::new(
         move || (filter(), wants_summary()),
         |(filter, wanted)| async move {
@@ -124,10 +144,25 @@ pub fn InvestigatePage() -> impl IntoView {
                     <A href=move || href("/events", &filter()) attr:id="back-to-events">"Back to the events"</A>
                 </p>
                 <SearchChips filter=filter()/>
+                <nav class="tabs" aria-label="Views">
+                    <A href=move || href("/investigate", &filter()) attr:id="tab-overview"
+                        attr:class=move || if graph_tab() { "tab" } else { "tab active" }>"Overview"</A>
+                    <A href=move || format!("{}{}tab=graph", href("/investigate", &filter()), if pairs(&filter()).is_empty() { "?" } else { "&" })
+                        attr:id="tab-graph" attr:class=move || if graph_tab() { "tab active" } else { "tab" }>"Graph"</A>
+                </nav>
             </header>
+            <Transition fallback=|| view! { <p class="loading">"Drawing the graph…"</p> }>
+                {move || Suspend::new(async move {
+                    graph.await.map(|g| match g {
+                        Ok(g) => view! { <GraphView graph=g filter=filter()/> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error/> }.into_any(),
+                    })
+                })}
+            </Transition>
             <Transition fallback=|| view! { <p class="loading">"Counting events…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await {
+                    let Some(overview) = overview.await else { return ().into_any() };
+                    match overview {
                         Ok(o) => {
                             let f = filter();
                             let summary_view = summary.await.map(|s| match s {
@@ -313,6 +348,106 @@ fn OverviewPanel(overview: Overview, filter: EventFilter) -> impl IntoView {
             {event_table("overview-samples", overview.samples)}
         </section>
     }
+}
+
+/// The Events page for one node of the graph.
+fn node_href(filter: &EventFilter, kind: &str, label: &str) -> Option<String> {
+    let mut f = filter.clone();
+    match kind {
+        "actor" if label != "(unknown actor)" => f.actor = Some(label.to_string()),
+        "operation" => f.operation = Some(label.to_string()),
+        "target" => f.target = Some(label.to_string()),
+        "ip" => {
+            let term = format!("ip:\"{label}\"");
+            f.search = Some(match f.search.take() {
+                Some(s) => format!("{s} {term}"),
+                None => term,
+            });
+        }
+        _ => return None,
+    }
+    Some(href("/events", &f))
+}
+
+fn short(text: &str) -> String {
+    if text.chars().count() > 28 {
+        format!("{}…", text.chars().take(27).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// The entity graph as SVG, laid out by the server; a node links to its events.
+#[component]
+fn GraphView(graph: EntityGraph, filter: EventFilter) -> impl IntoView {
+    if graph.nodes.is_empty() {
+        return view! { <p class="empty-state" id="graph-empty">"No events to draw."</p> }.into_any();
+    }
+    let position: std::collections::HashMap<String, (f32, f32)> =
+        graph.nodes.iter().map(|n| (n.id.clone(), (n.x, n.y))).collect();
+    let max_node = graph.nodes.iter().map(|n| n.count).max().unwrap_or(1).max(1) as f32;
+    let max_edge = graph.edges.iter().map(|e| e.count).max().unwrap_or(1).max(1) as f32;
+    let cap_note = if graph.edges_total > graph.edges.len() as u64 {
+        format!(
+            "{} matching events; the {} heaviest of {} relations are drawn (cap {}).",
+            graph.total_events,
+            graph.edges.len(),
+            graph.edges_total,
+            graph.edge_cap
+        )
+    } else {
+        format!("{} matching events; all {} relations are drawn.", graph.total_events, graph.edges_total)
+    };
+    let query = pairs(&filter).iter().map(|(k, v)| format!("{k}={}&", encode(v))).collect::<String>();
+    let lines = graph
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let (a, b) = (position.get(&e.source)?, position.get(&e.target)?);
+            let width = 0.6 + 3.5 * e.count as f32 / max_edge;
+            let title = format!("{} → {}: {} events", e.source, e.target, e.count);
+            Some(view! {
+                <line x1=a.0 y1=a.1 x2=b.0 y2=b.1 class="graph-edge" stroke-width=format!("{width:.2}")>
+                    <title>{title}</title>
+                </line>
+            })
+        })
+        .collect_view();
+    let nodes = graph
+        .nodes
+        .into_iter()
+        .map(|n| {
+            let r = 4.0 + 14.0 * (n.count as f32 / max_node).sqrt();
+            let title = format!("{} {}: {} events", n.kind, n.label, n.count);
+            let class = format!("graph-node node-{}", n.kind);
+            let link = node_href(&filter, &n.kind, &n.label).unwrap_or_default();
+            view! {
+                <a href=link class=class data-node=n.id.clone()>
+                    <circle cx=n.x cy=n.y r=format!("{r:.1}")><title>{title}</title></circle>
+                    <text x=n.x + r + 2.0 y=n.y + 3.0>{short(&n.label)}</text>
+                </a>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="graph" id="entity-graph">
+            <p class="muted" id="graph-cap">{cap_note}</p>
+            <p class="graph-legend">
+                <span class="legend node-actor">"actor"</span>
+                <span class="legend node-operation">"operation"</span>
+                <span class="legend node-target">"target"</span>
+                <span class="legend node-ip">"IP address"</span>
+                " · Export: "
+                <a href=format!("/api/events/graph?{query}format=graphml") id="graph-graphml">"GraphML"</a>" "
+                <a href=format!("/api/events/graph?{query}format=json") id="graph-json">"JSON"</a>
+            </p>
+            <svg viewBox="0 0 1000 700" class="graph-canvas" role="img" aria-label="Entity graph">
+                <g class="edges">{lines}</g>
+                <g class="nodes">{nodes}</g>
+            </svg>
+        </section>
+    }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::investigate::{Overview, Summary};
+use crate::investigate::{EntityGraph, Overview, Summary};
 use crate::query::EventFilter;
 
 /// Exact counts by service, operation, result and actor over every event matching `filter`,
@@ -29,4 +29,15 @@ pub async fn summarize_events(filter: Option<EventFilter>) -> Result<Summary, Ap
     let filter = filter.unwrap_or_default();
     let query = filter.validate()?;
     services()?.investigation.summarize(&caller, filter, query).await
+}
+
+/// The entity graph of the events matching `filter` (the heaviest 150 edges), laid out.
+#[server(endpoint = "event_graph")]
+pub async fn event_graph(filter: Option<EventFilter>) -> Result<EntityGraph, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    let query = filter.unwrap_or_default().validate()?;
+    services()?.investigation.graph(query, crate::investigate::GRAPH_EDGES).await
 }
