@@ -493,7 +493,31 @@ async fn the_graph_weighs_edges_by_events_and_keeps_the_heaviest(backend: Backen
     );
 }
 
+async fn first_party_app_ids_show_and_search_by_name(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed(&app, 6).await;
+    app.db
+        .execute(Statement::from_string(
+            app.db.get_database_backend(),
+            "UPDATE events SET actor_app_id = '1fec8e78-bce4-4aaf-ab1b-5451cc387264', actor_upn = NULL, \
+             actor_display = NULL WHERE record_id = 'rec-3'",
+        ))
+        .await
+        .unwrap();
+    for search in ["app:%22Microsoft%20Teams%22", "app:1FEC8E78-BCE4-4AAF-AB1B-5451CC387264"] {
+        let items = all_events(&app, &format!("search={search}")).await;
+        let ids: Vec<&str> = items.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["rec-3"], "{search}");
+    }
+    let kept = all_events(&app, "search=service:Exchange%20-app:%22Microsoft%20Teams%22").await;
+    let kept: Vec<&str> = kept.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(kept, ["rec-0"], "the Exchange events but the Teams one");
+    let page = app.client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(">Microsoft Teams<"), "{page}");
+}
+
 on_both_backends!(
+    first_party_app_ids_show_and_search_by_name,
     the_graph_weighs_edges_by_events_and_keeps_the_heaviest,
     the_page_shows_the_overview_and_the_generated_summary,
     the_overview_counts_match_a_brute_force_count,

@@ -5,6 +5,7 @@
 //! permission model, the service traits (ports) that server functions call, and the pages.
 //! It depends on none of AOC's other crates; server-only crates are optional and enabled by `ssr`.
 
+pub mod appnames;
 pub mod auth;
 pub mod components;
 pub mod dto;

@@ -9,6 +9,7 @@
 //!   field of that name exactly (case-insensitive);
 //! - `watchlist:NAME`: the actor, its app id or IP address is on that watchlist (for a domain
 //!   list: the actor's UPN is in one of its domains);
+//! - `app:"Microsoft Teams"` or `app:<app id>`: the actor's application;
 //! - a leading `-` negates any of the above.
 //!
 //! Parsing is pure and total: every problem is an `invalid_input` error naming the parameter.
@@ -94,6 +95,8 @@ pub enum Field {
     Correlation,
     /// On the named watchlist (see [`crate::watchlist`]).
     Watchlist,
+    /// The actor's application: a first-party name (see [`crate::appnames`]) or an app id.
+    App,
 }
 
 impl Field {
@@ -112,6 +115,7 @@ impl Field {
             "id" => Field::RecordId,
             "correlation" => Field::Correlation,
             "watchlist" => Field::Watchlist,
+            "app" => Field::App,
             _ => return None,
         })
     }

@@ -48,7 +48,8 @@ pub fn build(rows: &[GraphRow], edge_cap: u32) -> EntityGraph {
     let mut edges: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut add_node = |kind: &str, value: &str, n: u64| {
         let id = node_id(kind, value);
-        nodes.entry(id.clone()).or_insert_with(|| (kind.to_string(), label(value), 0)).2 += n;
+        let shown = if kind == "actor" { app::appnames::display(value) } else { value.to_string() };
+        nodes.entry(id.clone()).or_insert_with(|| (kind.to_string(), label(&shown), 0)).2 += n;
         id
     };
     for row in rows {

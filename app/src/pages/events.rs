@@ -269,7 +269,7 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
 pub fn EventRow(event: EventSummary) -> impl IntoView {
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let actor = event.actor.clone().unwrap_or_default();
+    let actor = crate::appnames::display(&event.actor.clone().unwrap_or_default());
     let result_class = format!("result result-{}", event.result.to_lowercase());
     let href = format!("/events/{}", event.id);
     view! {

@@ -283,7 +283,7 @@ fn CountTable(
             <tbody>
                 {values.into_iter().take(10).map(|v| {
                     let share = if total > 0 { v.count as f64 * 100.0 / total as f64 } else { 0.0 };
-                    let label = if v.value.is_empty() { "(none)".to_string() } else { v.value.clone() };
+                    let label = if v.value.is_empty() { "(none)".to_string() } else { crate::appnames::display(&v.value) };
                     let link = (!v.value.is_empty()).then(|| narrowed(&filter, field, &v.value));
                     view! {
                         <tr>
@@ -420,7 +420,8 @@ fn GraphView(graph: EntityGraph, filter: EventFilter) -> impl IntoView {
             let r = 4.0 + 14.0 * (n.count as f32 / max_node).sqrt();
             let title = format!("{} {}: {} events", n.kind, n.label, n.count);
             let class = format!("graph-node node-{}", n.kind);
-            let link = node_href(&filter, &n.kind, &n.label).unwrap_or_default();
+            let value = n.id.split_once(':').map_or(n.label.as_str(), |(_, v)| v);
+            let link = node_href(&filter, &n.kind, value).unwrap_or_default();
             view! {
                 <a href=link class=class data-node=n.id.clone()>
                     <circle cx=n.x cy=n.y r=format!("{r:.1}")><title>{title}</title></circle>
