@@ -304,6 +304,77 @@ pub struct Settings {
     /// environment variable sets it. `Some(None)` makes every request anonymous.
     #[doc(hidden)]
     pub fixed_caller: Option<Option<app::auth::Caller>>,
+    /// LLM_*: the language model of the AI summary (unset: no summary, the overview alone).
+    pub llm: Option<LlmSettings>,
+}
+
+/// An OpenAI-compatible chat-completions server (OpenAI, Azure OpenAI, Ollama, llama.cpp).
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// LLM_BASE_URL, without the trailing `/chat/completions`.
+    pub base_url: String,
+    /// LLM_MODEL (Azure: the deployment name).
+    pub model: String,
+    /// LLM_API_KEY (sent as `Authorization: Bearer`, or `api-key` with LLM_API_VERSION).
+    pub api_key: Option<SecretString>,
+    /// LLM_API_VERSION: Azure's `?api-version=`; also switches the key to the `api-key` header.
+    pub api_version: Option<String>,
+    /// LLM_TIMEOUT_SECONDS (default 60).
+    pub timeout_seconds: u32,
+    /// LLM_CONTEXT_TOKENS: the model's context size (default 8192).
+    pub context_tokens: u32,
+    /// LLM_MAX_OUTPUT_TOKENS (default 800).
+    pub max_output_tokens: u32,
+}
+
+impl LlmSettings {
+    fn from_env(env: &Env<'_>) -> Result<Option<Self>, ConfigError> {
+        let (base_url, model) = match (env.get("LLM_BASE_URL"), env.get("LLM_MODEL")) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "LLM_MODEL",
+                    "required with LLM_BASE_URL: the model (Azure: deployment) name",
+                ))
+            }
+            (None, Some(_)) => return Err(ConfigError::new(
+                "LLM_BASE_URL",
+                "required with LLM_MODEL: the server's OpenAI-compatible base URL, such as https://api.openai.com/v1",
+            )),
+            (Some(b), Some(m)) => (b, m),
+        };
+        let parsed = url::Url::parse(&base_url).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.query().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+        if parsed.is_none() {
+            return Err(ConfigError::new(
+                "LLM_BASE_URL",
+                "expected an http(s) URL without query or credentials, such as https://api.openai.com/v1 \
+                 (value not shown)",
+            ));
+        }
+        let base_url = base_url.trim_end_matches('/').trim_end_matches("/chat/completions").to_string();
+        let context_tokens = env.number("LLM_CONTEXT_TOKENS", 1024, 10_000_000)?.unwrap_or(8192);
+        let max_output_tokens = env.number("LLM_MAX_OUTPUT_TOKENS", 64, 100_000)?.unwrap_or(800);
+        if max_output_tokens >= context_tokens / 2 {
+            return Err(ConfigError::new(
+                "LLM_MAX_OUTPUT_TOKENS",
+                "must be less than half of LLM_CONTEXT_TOKENS (the rest holds the events)",
+            ));
+        }
+        Ok(Some(Self {
+            base_url,
+            model,
+            api_key: env.secret("LLM_API_KEY"),
+            api_version: env.get("LLM_API_VERSION"),
+            timeout_seconds: env.number("LLM_TIMEOUT_SECONDS", 1, 3600)?.unwrap_or(60),
+            context_tokens,
+            max_output_tokens,
+        }))
+    }
 }
 
 /// The public address of AOC (AOC_PUBLIC_URL), parsed.
@@ -761,6 +832,7 @@ impl Settings {
             public_url,
             allowed_hosts,
             fixed_caller: None,
+            llm: LlmSettings::from_env(&env)?,
         };
         settings.check_listen_addr(addr_var)?;
         if settings.auth.enabled && settings.public_url.is_none() {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod export;
 pub mod ingest;
+pub mod llm;
 pub mod maintenance;
 pub mod normalize;
 pub mod rules;

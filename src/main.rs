@@ -294,6 +294,31 @@ enum BenchKind {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// The investigation overview (exact counts, failures, samples) over N generated events,
+    /// loaded if needed (the same data as `bench query`).
+    Overview {
+        /// Database to query (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// The entity graph (aggregation, cap, layout) over N generated events, loaded if needed.
+    Graph {
+        /// Database to query (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// What sign-in costs per request: an existing session (against sign-in off) and bearer
     /// validation with a warm key cache.
     Auth {
@@ -434,6 +459,35 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(aoc::services::bench::run_rules(database_url, events)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Overview { database_url, events, runs } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(aoc::services::investigate_bench::run(database_url, events, runs)));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("aoc bench: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Bench { which: BenchKind::Graph { database_url, events, runs } }) => {
+            telemetry::init(aoc::config::LogFormat::Text);
+            let result =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
+                    |rt| rt.block_on(aoc::services::investigate_bench::run_graph(database_url, events, runs)),
+                );
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

@@ -48,6 +48,7 @@ pub struct AppState {
     pub collection: CollectionState,
     pub tenants: Arc<crate::tenants::TenantService>,
     pub destinations: Arc<crate::services::destinations::DestinationService>,
+    pub investigation: crate::services::DbInvestigationService,
 }
 
 /// A bound, ready-to-run AOC server.
@@ -253,6 +254,7 @@ fn build_router(
         tenants.clone(),
     );
     let services = crate::services::build(db.clone(), settings.clone(), demo, auth.oidc(), sources);
+    let db_for_investigation = db.clone();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
@@ -262,6 +264,7 @@ fn build_router(
         collection,
         tenants,
         destinations,
+        investigation: crate::services::investigation_service(&db_for_investigation, &settings),
     };
     let context = move || provide_context(services.clone());
     let routes = generate_route_list(App);
@@ -341,6 +344,9 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/events", Requires(ViewEvents), get(api::events::list_events))
         .add(M::GET, "/api/events/export", Requires(ViewEvents), get(api::events::export))
         .add(M::GET, "/api/events/histogram", Requires(ViewEvents), get(api::events::histogram))
+        .add(M::GET, "/api/events/overview", Requires(ViewEvents), get(api::investigate::overview))
+        .add(M::POST, "/api/events/summary", Requires(ViewEvents), post(api::investigate::summary))
+        .add(M::GET, "/api/events/graph", Requires(ViewEvents), get(api::investigate::graph))
         .add(M::GET, "/api/events/{id}", Requires(ViewEvents), get(api::events::get_event))
         .add(M::PATCH, "/api/events/{id}/tags", Requires(TagEvents), patch(api::events::patch_tags))
         .add(M::GET, "/api/events/{id}/comments", Requires(ViewEvents), get(api::events::list_comments))
@@ -357,6 +363,11 @@ fn api_routes() -> RouteTable<AppState> {
             Requires(DeleteComments),
             delete(api::events::delete_comment),
         )
+        .add(M::GET, "/api/watchlists", Requires(ViewEvents), get(api::watchlists::list))
+        .add(M::POST, "/api/watchlists", Requires(ManageRules), post(api::watchlists::create))
+        .add(M::GET, "/api/watchlists/{id}", Requires(ViewEvents), get(api::watchlists::get))
+        .add(M::PUT, "/api/watchlists/{id}", Requires(ManageRules), put(api::watchlists::replace))
+        .add(M::DELETE, "/api/watchlists/{id}", Requires(ManageRules), delete(api::watchlists::delete))
         .add(M::GET, "/api/filter-options", Requires(ViewEvents), get(api::events::filter_options))
         .add(M::GET, "/api/coverage", Requires(ViewEvents), get(api::events::coverage))
         .add(M::GET, "/api/audit-trail", Requires(ViewAuditTrail), get(api::events::audit_trail))

@@ -38,13 +38,18 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/event_histogram"
         | "/api/server_info"
         | "/api/api_tokens"
-        | "/api/signed_in_people" => {
+        | "/api/signed_in_people"
+        | "/api/event_overview"
+        | "/api/event_graph"
+        | "/api/summarize_events"
+        | "/api/list_watchlists" => {
             vec![]
         }
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],
         "/api/end_sessions" => vec![("subject", "oid-nobody")],
-        "/api/get_event" => vec![("id", "1")],
+        "/api/get_event" | "/api/get_watchlist" | "/api/delete_watchlist" => vec![("id", "1")],
+        "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],

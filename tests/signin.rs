@@ -571,7 +571,10 @@ async fn a_key_rollover_costs_one_refetch_and_unknown_keys_cost_none() {
 fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
     match path {
         "/api/list_events" => vec![("page_size", "5")],
-        "/api/get_event" | "/api/delete_comment" => vec![("id", "1"), ("comment_id", "1")],
+        "/api/get_event" | "/api/delete_comment" | "/api/get_watchlist" | "/api/delete_watchlist" => {
+            vec![("id", "1"), ("comment_id", "1")]
+        }
+        "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],

@@ -5,16 +5,19 @@
 //! permission model, the service traits (ports) that server functions call, and the pages.
 //! It depends on none of AOC's other crates; server-only crates are optional and enabled by `ssr`.
 
+pub mod appnames;
 pub mod auth;
 pub mod components;
 pub mod dto;
 pub mod error;
 pub mod input;
+pub mod investigate;
 pub mod pages;
 pub mod query;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod services;
+pub mod watchlist;
 
 pub use components::{shell, App};
 

@@ -9,6 +9,9 @@
 //!   `target`, `ip`, `source`, `tenant`, `severity`, `tag`, `id`, `correlation` match that field;
 //!   any other field name (`Parameters.ForwardTo`, `status.errorCode`) matches the flattened
 //!   field of that name exactly (case-insensitive);
+//! - `watchlist:NAME`: the actor, its app id or IP address is on that watchlist (for a domain
+//!   list: the actor's UPN is in one of its domains);
+//! - `app:"Microsoft Teams"` or `app:<app id>`: the actor's application;
 //! - a leading `-` negates any of the above.
 //!
 //! Parsing is pure and total: every problem is an `invalid_input` error naming the parameter.
@@ -94,6 +97,10 @@ pub enum Field {
     Tag,
     RecordId,
     Correlation,
+    /// On the named watchlist (see [`crate::watchlist`]).
+    Watchlist,
+    /// The actor's application: a first-party name (see [`crate::appnames`]) or an app id.
+    App,
 }
 
 impl Field {
@@ -111,6 +118,8 @@ impl Field {
             "tag" => Field::Tag,
             "id" => Field::RecordId,
             "correlation" => Field::Correlation,
+            "watchlist" => Field::Watchlist,
+            "app" => Field::App,
             _ => return None,
         })
     }
@@ -230,6 +239,7 @@ fn check_field(parameter: &str, field: Field, v: &str) -> Result<String, AppErro
         }
         Field::Severity => Ok(parse_severity(parameter, v)?.to_string()),
         Field::Tag => crate::dto::normalize_tag(v).map_err(|problem| AppError::invalid_input(parameter, problem)),
+        Field::Watchlist => crate::watchlist::parse_name(parameter, v),
         _ => Ok(v.to_string()),
     }
 }

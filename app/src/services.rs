@@ -110,4 +110,6 @@ pub struct Services {
     pub system: Arc<dyn SystemService>,
     pub access: Arc<dyn AccessService>,
     pub sources: Arc<dyn SourceService>,
+    pub investigation: Arc<dyn crate::investigate::InvestigationService>,
+    pub watchlists: Arc<dyn crate::watchlist::WatchlistService>,
 }

@@ -13,6 +13,7 @@ mod m20261201_000007_event_partitions;
 mod m20261207_000008_detection;
 mod m20261207_000009_export;
 mod m20261207_000010_workspace;
+mod m20261207_000011_investigation;
 mod m20261207_000012_api_tokens;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000008_detection::Migration),
             Box::new(m20261207_000009_export::Migration),
             Box::new(m20261207_000010_workspace::Migration),
+            Box::new(m20261207_000011_investigation::Migration),
             Box::new(m20261207_000012_api_tokens::Migration),
         ]
     }

@@ -8,11 +8,13 @@ pub mod detection;
 pub mod destinations;
 pub mod events;
 pub mod health;
+pub mod investigate;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod tenants;
 pub mod tokens;
+pub mod watchlists;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, tokens};
+use super::{events, investigate, tokens, watchlists};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -28,12 +28,21 @@ use super::{events, tokens};
         tokens::revoke_token,
         tokens::list_sessions,
         tokens::end_sessions,
+        investigate::overview,
+        investigate::summary,
+        investigate::graph,
+        watchlists::list,
+        watchlists::create,
+        watchlists::get,
+        watchlists::replace,
+        watchlists::delete,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),
         (name = "collection", description = "What was collected"),
         (name = "audit", description = "Who changed what in AOC"),
         (name = "tokens", description = "Personal API tokens and people's sessions"),
+        (name = "watchlists", description = "Named lists of users, IPs, apps or domains, used in search as watchlist:NAME"),
     )
 )]
 pub struct ApiDoc;

@@ -32,7 +32,7 @@ fn source_of(feed: Feed) -> (Source, Option<&'static str>) {
 }
 
 /// Loads about `target` events spread over the last 30 days.
-async fn load(db: &DatabaseConnection, target: u64) -> anyhow::Result<()> {
+pub(crate) async fn load(db: &DatabaseConnection, target: u64) -> anyhow::Result<()> {
     let have = count(db).await?;
     if have >= target {
         println!("database already holds {have} events; not loading");
@@ -192,7 +192,7 @@ pub async fn run(database_url: Option<String>, events: u64, runs: usize) -> anyh
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("aoc-bench-query-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -8,9 +8,14 @@ pub mod bench;
 pub mod detection;
 pub mod destinations;
 pub mod events;
+pub mod graph;
+pub mod investigate_bench;
+pub mod investigation;
 mod oversight;
 pub mod sources;
+pub mod summary_prompt;
 mod system;
+pub mod watchlists;
 
 use std::sync::Arc;
 
@@ -19,9 +24,11 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 pub use access::DbAccessService;
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
+pub use investigation::DbInvestigationService;
 pub use oversight::OversightService;
 pub use sources::DbSourceService;
 pub use system::DbSystemService;
+pub use watchlists::DbWatchlistService;
 
 use crate::config::Settings;
 
@@ -38,9 +45,23 @@ pub fn build(
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
         access: Arc::new(DbAccessService::new(db.clone(), oidc)),
+        investigation: Arc::new(investigation_service(&db, &settings)),
+        watchlists: Arc::new(DbWatchlistService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
     }
+}
+
+/// The investigation service, with the language model client when one is configured.
+pub fn investigation_service(db: &DatabaseConnection, settings: &Settings) -> DbInvestigationService {
+    let llm = settings.llm.clone().and_then(|llm| match crate::llm::LlmClient::new(llm) {
+        Ok(client) => Some(client),
+        Err(e) => {
+            tracing::error!(error = %e, "could not build the language model client; AI summaries are off");
+            None
+        }
+    });
+    DbInvestigationService::new(db.clone(), llm)
 }
 
 /// Logs a database failure once, with a reference the user can quote, and returns a user-safe

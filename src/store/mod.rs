@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod detection;
 pub mod entities;
 pub mod export;
+pub mod investigate;
 pub mod partitions;
 pub mod query;
 pub mod retention;
@@ -16,6 +17,7 @@ pub mod sessions;
 pub mod sql;
 pub mod synthetic;
 pub mod tokens;
+pub mod watchlists;
 pub mod writer;
 
 use std::sync::Arc;

@@ -182,6 +182,16 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
                 let p = sql.bind(value.clone());
                 sql.push(&format!("EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = {p})"));
             }
+            Field::Watchlist => super::watchlists::watchlist_condition(sql, value),
+            Field::App => {
+                // A first-party name stands for its ids; anything else is an app id.
+                let mut ids: Vec<String> = app::appnames::ids_named(value).into_iter().map(str::to_string).collect();
+                if ids.is_empty() {
+                    ids.push(value.to_ascii_lowercase());
+                }
+                let list: Vec<String> = ids.into_iter().map(|id| sql.bind(id)).collect();
+                sql.push(&format!("LOWER(e.actor_app_id) IN ({})", list.join(", ")));
+            }
         },
         Clause::MinSeverity(level) => {
             let p = sql.bind(*level);

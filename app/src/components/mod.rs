@@ -12,7 +12,8 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
 use crate::pages::{
-    AlertsPage, AuditPage, EventDetailPage, EventsPage, RulesPage, SessionsPage, SettingsPage, SourcesPage, TokensPage,
+    AlertsPage, AuditPage, EventDetailPage, EventsPage, InvestigatePage, RulesPage, SessionsPage, SettingsPage,
+    SourcesPage, TokensPage, WatchlistsPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <SignedInAs/>
                     <ul>
                         <li><A href="/events">"Events"</A></li>
+                        <li><A href="/watchlists">"Watchlists"</A></li>
                         <li><A href="/alerts">"Alerts"</A></li>
                         <li><A href="/rules">"Rules"</A></li>
                         <li><A href="/sources">"Sources"</A></li>
@@ -91,6 +93,8 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=StaticSegment("events") view=EventsPage ssr=SsrMode::Async/>
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("investigate") view=InvestigatePage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("watchlists") view=WatchlistsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("alerts") view=AlertsPage/>
                         <Route path=StaticSegment("rules") view=RulesPage/>
                         <Route path=StaticSegment("sources") view=SourcesPage ssr=SsrMode::Async/>

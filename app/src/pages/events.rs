@@ -316,6 +316,7 @@ fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
             <div class="filter-actions">
                 <button type="submit" id="filter-apply" class="primary">"Apply"</button>
                 <a href="/events" id="filter-clear">"Clear"</a>
+                <a href=crate::pages::investigate::investigate_href(&filter) id="investigate-link">"Investigate this search"</a>
                 <span class="muted" id="result-count">{count}</span>
                 <span class="spacer"></span>
                 <a href=export_csv id="export-csv" class="button" download="">"Export CSV"</a>
@@ -556,7 +557,7 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
 pub fn EventRow(event: EventSummary, #[prop(optional)] index: Option<usize>) -> impl IntoView {
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let actor = event.actor.clone().unwrap_or_default();
+    let actor = crate::appnames::display(&event.actor.clone().unwrap_or_default());
     let result_class = format!("result result-{}", event.result.to_lowercase());
     let href = format!("/events/{}", event.id);
     view! {

@@ -3,10 +3,12 @@
 mod audit;
 mod event;
 pub(crate) mod events;
+pub(crate) mod investigate;
 mod planned;
 mod settings;
 mod tokens;
 mod sources;
+mod watchlists;
 
 pub use audit::AuditPage;
 pub use event::EventDetailPage;
@@ -15,3 +17,5 @@ pub use planned::{AlertsPage, RulesPage};
 pub use settings::SettingsPage;
 pub use tokens::{SessionsPage, TokensPage};
 pub use sources::SourcesPage;
+pub use investigate::InvestigatePage;
+pub use watchlists::WatchlistsPage;

@@ -11,6 +11,11 @@ pub use events::*;
 pub use sources::*;
 pub use system::*;
 pub use tokens::*;
+mod investigate;
+mod watchlists;
+
+pub use investigate::*;
+pub use watchlists::*;
 
 use crate::auth::Permission;
 
@@ -39,6 +44,13 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/set_tenant_enabled", Permission::ManageConnectors),
     ("/api/remove_tenant", Permission::ManageConnectors),
     ("/api/audit_entries", Permission::ViewAuditTrail),
+    ("/api/event_overview", Permission::ViewEvents),
+    ("/api/summarize_events", Permission::ViewEvents),
+    ("/api/event_graph", Permission::ViewEvents),
+    ("/api/list_watchlists", Permission::ViewEvents),
+    ("/api/get_watchlist", Permission::ViewEvents),
+    ("/api/save_watchlist", Permission::ManageRules),
+    ("/api/delete_watchlist", Permission::ManageRules),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.

@@ -1,0 +1,200 @@
+//! Investigation of a search result: the overview (exact counts, failures, samples) and the AI
+//! summary. [`app::investigate::InvestigationService`] for the Investigate page's server
+//! functions; the REST API calls the same methods. Counting SQL is in `store::investigate`,
+//! the prompt in `summary_prompt`, the model client in `crate::llm`.
+
+use app::auth::Caller;
+use app::dto::EventSummary;
+use app::error::{AppError, ErrorCode};
+use app::investigate::{
+    EntityGraph, Overview, Summary, SummaryMode, OVERVIEW_FAILURES, OVERVIEW_SAMPLES, OVERVIEW_VALUES,
+    SUMMARY_EVENT_LIMIT,
+};
+use app::query::{Clause, EventFilter, EventQuery, Field, Term};
+use sea_orm::DatabaseConnection;
+
+use super::annotations::audit;
+use super::db_failure;
+use super::summary_prompt::{self as prompt, PromptParts};
+use crate::llm::{LlmClient, LlmError};
+use crate::store::investigate::{graph_rows, overview_counts, OverviewCounts};
+use crate::store::query::{EventStore, StoredEvent};
+
+/// An overview as the service computes it (the adapters shape the events).
+#[derive(Clone, Debug)]
+pub struct StoredOverview {
+    /// At most [`OVERVIEW_VALUES`] values per dimension; counts exact.
+    pub counts: OverviewCounts,
+    pub failures: Vec<StoredEvent>,
+    pub samples: Vec<StoredEvent>,
+}
+
+/// Overviews and summaries over one database.
+#[derive(Clone)]
+pub struct DbInvestigationService {
+    db: DatabaseConnection,
+    store: EventStore,
+    llm: Option<LlmClient>,
+}
+
+fn failures_of(query: &EventQuery) -> EventQuery {
+    let mut failures = query.clone();
+    failures.terms.push(Term { negated: false, clause: Clause::Field(Field::Result, "failure".into()) });
+    failures
+}
+
+fn no_model() -> AppError {
+    AppError::new(
+        ErrorCode::Unavailable,
+        "no language model is configured: set LLM_BASE_URL and LLM_MODEL (see the README, Investigation); \
+         the overview is computed without one",
+    )
+}
+
+impl DbInvestigationService {
+    pub fn new(db: DatabaseConnection, llm: Option<LlmClient>) -> Self {
+        Self { store: EventStore::new(db.clone()), db, llm }
+    }
+
+    /// Whether a summary can be asked for.
+    pub fn summary_available(&self) -> bool {
+        self.llm.is_some()
+    }
+
+    /// Counts over every event matching `query`, with the newest failures and samples (raw
+    /// records included when `with_raw`).
+    pub async fn overview_of(&self, query: &EventQuery, with_raw: bool) -> Result<StoredOverview, AppError> {
+        let failures = failures_of(query);
+        let (counts, failures, samples) = tokio::try_join!(
+            overview_counts(&self.store, query),
+            self.store.page(&failures, None, OVERVIEW_FAILURES, with_raw),
+            self.store.page(query, None, OVERVIEW_SAMPLES, with_raw),
+        )
+        .map_err(|e| db_failure("overview", e))?;
+        Ok(StoredOverview { counts: counts.top(OVERVIEW_VALUES), failures: failures.items, samples: samples.items })
+    }
+
+    /// The entity graph of every event matching `query`, at most `edge_cap` edges (the heaviest).
+    pub async fn graph_of(&self, query: &EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
+        let rows = graph_rows(&self.store, query).await.map_err(|e| db_failure("graph", e))?;
+        tokio::task::spawn_blocking(move || super::graph::build(&rows, edge_cap))
+            .await
+            .map_err(|_| AppError::internal("graph-layout"))
+    }
+
+    /// A language model's summary of the events matching `query`: at most
+    /// [`SUMMARY_EVENT_LIMIT`] go as events, more as counts, failures and samples. Every
+    /// request is recorded in the audit trail (who, filter, events, model), never its data.
+    pub async fn summary(
+        &self,
+        caller: &Caller,
+        filter: &EventFilter,
+        query: &EventQuery,
+    ) -> Result<Summary, AppError> {
+        let llm = self.llm.as_ref().ok_or_else(no_model)?;
+        let counts = overview_counts(&self.store, query).await.map_err(|e| db_failure("summary", e))?;
+        let total = counts.total;
+        let (mode, failures, events) = if total <= SUMMARY_EVENT_LIMIT {
+            let page = self
+                .store
+                .page(query, None, SUMMARY_EVENT_LIMIT as u32, false)
+                .await
+                .map_err(|e| db_failure("summary", e))?;
+            (SummaryMode::Events, Vec::new(), page.items)
+        } else {
+            let overview = self.overview_of(query, false).await?;
+            (SummaryMode::Overview, overview.failures, overview.samples)
+        };
+        let settings = llm.settings();
+        let model = settings.model.clone();
+        let fence = prompt::new_fence();
+        let parts = PromptParts {
+            filter,
+            total,
+            mode,
+            counts: (mode == SummaryMode::Overview).then_some(&counts),
+            failures: &failures,
+            events: &events,
+        };
+        let mut budget =
+            prompt::input_budget(settings.context_tokens, settings.max_output_tokens, &prompt::system_prompt(&fence));
+        let mut built = prompt::build(&parts, budget, &fence);
+        let mut shrunk = false;
+        let outcome = loop {
+            match llm.complete(&built.system, &built.user).await {
+                Err(LlmError::ContextExceeded) if !shrunk => {
+                    // Once: the server's tokenizer counts more than the estimate did.
+                    shrunk = true;
+                    budget /= 2;
+                    built = prompt::build(&parts, budget, &fence);
+                }
+                other => break other,
+            }
+        };
+        let details = serde_json::json!({
+            "filter": filter,
+            "event_count": total,
+            "events_sent": built.sent_ids.len(),
+            "mode": mode.as_str(),
+            "model": model,
+            "outcome": match &outcome { Ok(_) => "answered".to_string(), Err(e) => error_kind(e).to_string() },
+        });
+        audit(&self.db, caller, "events.summary", "events", None, details, None)
+            .await
+            .map_err(|e| db_failure("summary_audit", e))?;
+        let completion = outcome.map_err(|e| {
+            tracing::warn!(error = %e, "the AI summary failed");
+            AppError::new(ErrorCode::Unavailable, format!("no summary: {e}"))
+        })?;
+        let text = prompt::clean_answer(&completion.text);
+        let (cited_event_ids, unknown_cited_ids) =
+            prompt::citations(&text).into_iter().partition(|id| built.sent_ids.binary_search(id).is_ok());
+        Ok(Summary {
+            mode,
+            event_count: total,
+            model,
+            text,
+            cited_event_ids,
+            unknown_cited_ids,
+            events_sent: built.sent_ids.len() as u64,
+            truncated: built.truncated || shrunk,
+            answer_cut: completion.cut,
+        })
+    }
+}
+
+fn error_kind(e: &LlmError) -> &'static str {
+    match e {
+        LlmError::Timeout(_) => "timeout",
+        LlmError::RateLimited(_) => "rate_limited",
+        LlmError::ContextExceeded => "context_exceeded",
+        LlmError::Status(_) => "http_error",
+        LlmError::Transport(_) => "unreachable",
+        LlmError::BadAnswer(_) => "bad_answer",
+    }
+}
+
+#[async_trait::async_trait]
+impl app::investigate::InvestigationService for DbInvestigationService {
+    async fn overview(&self, query: EventQuery) -> Result<Overview, AppError> {
+        let o = self.overview_of(&query, false).await?;
+        Ok(Overview {
+            total: o.counts.total,
+            by_service: o.counts.by_service,
+            by_operation: o.counts.by_operation,
+            by_result: o.counts.by_result,
+            by_actor: o.counts.by_actor,
+            failures: o.failures.into_iter().map(EventSummary::from).collect(),
+            samples: o.samples.into_iter().map(EventSummary::from).collect(),
+            summary_available: self.summary_available(),
+        })
+    }
+
+    async fn summarize(&self, caller: &Caller, filter: EventFilter, query: EventQuery) -> Result<Summary, AppError> {
+        self.summary(caller, &filter, &query).await
+    }
+
+    async fn graph(&self, query: EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
+        self.graph_of(&query, edge_cap).await
+    }
+}
