@@ -403,6 +403,8 @@ pub struct EndedSessions {
     pub ended_at: DateTime<Utc>,
     /// Personal API tokens revoked with the sessions.
     pub tokens_revoked: u32,
+}
+
 /// Collection health of one tenant's source, as the Sources page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SourceHealthRow {

@@ -4,8 +4,8 @@
 
 pub mod browser;
 pub mod collection;
-pub mod detection;
 pub mod destinations;
+pub mod detection;
 pub mod events;
 pub mod health;
 pub mod investigate;

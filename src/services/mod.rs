@@ -5,8 +5,8 @@
 mod access;
 pub mod annotations;
 pub mod bench;
-pub mod detection;
 pub mod destinations;
+pub mod detection;
 pub mod events;
 pub mod graph;
 pub mod investigate_bench;
