@@ -173,9 +173,9 @@ fn postgres_functions(park: bool) -> Vec<String> {
         "EXECUTE format('DELETE FROM export_outbox WHERE event_id IN (SELECT id FROM %I)', part_name)".to_string()
     };
     let truncated_outbox = if park {
-        format!("UPDATE export_outbox SET state = 'parked', last_error = '{GONE_REASON}' WHERE item_kind = 'event';\n    TRUNCATE event_search, search_queue, event_tags, comments, alerts;")
+        format!("UPDATE export_outbox SET state = 'parked', last_error = '{GONE_REASON}' WHERE item_kind = 'event';\n    TRUNCATE event_search, search_queue, event_tags, comments, alert_events, alert_history, alert_comments, alerts;")
     } else {
-        "TRUNCATE event_search, search_queue, event_tags, comments, alerts, export_outbox;".to_string()
+        "TRUNCATE event_search, search_queue, event_tags, comments, alert_events, alert_history, alert_comments, alerts, export_outbox;".to_string()
     };
     vec![
         format!(
@@ -197,7 +197,7 @@ BEGIN
     EXECUTE format('SELECT COUNT(*) FROM %I', part_name) INTO n;
     EXECUTE format('DELETE FROM event_tags WHERE event_id IN (SELECT id FROM %I)', part_name);
     EXECUTE format('DELETE FROM comments WHERE event_id IN (SELECT id FROM %I)', part_name);
-    EXECUTE format('DELETE FROM alerts WHERE event_id IN (SELECT id FROM %I)', part_name);
+    EXECUTE format('DELETE FROM alert_events WHERE event_id IN (SELECT id FROM %I)', part_name);
     {drop_outbox};
     EXECUTE format('DELETE FROM search_queue WHERE event_id IN (SELECT id FROM %I)', part_name);
     DELETE FROM event_hours
@@ -214,7 +214,7 @@ END $$"#
     DELETE FROM search_queue WHERE event_id IN (SELECT id FROM old_rows);
     DELETE FROM event_tags WHERE event_id IN (SELECT id FROM old_rows);
     DELETE FROM comments WHERE event_id IN (SELECT id FROM old_rows);
-    DELETE FROM alerts WHERE event_id IN (SELECT id FROM old_rows);
+    DELETE FROM alert_events WHERE event_id IN (SELECT id FROM old_rows);
     {};
     RETURN NULL;
 END $$"#,
