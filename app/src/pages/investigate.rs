@@ -423,10 +423,13 @@ fn GraphView(graph: EntityGraph, filter: EventFilter) -> impl IntoView {
             let value = n.id.split_once(':').map_or(n.label.as_str(), |(_, v)| v);
             let link = node_href(&filter, &n.kind, value).unwrap_or_default();
             view! {
-                <a href=link class=class data-node=n.id.clone()>
-                    <circle cx=n.x cy=n.y r=format!("{r:.1}")><title>{title}</title></circle>
-                    <text x=n.x + r + 2.0 y=n.y + 3.0>{short(&n.label)}</text>
-                </a>
+                // Inside <g>, the view macro makes the link an SVG <a>, also when drawn in the browser.
+                <g class=class data-node=n.id.clone()>
+                    <a href=link>
+                        <circle cx=n.x cy=n.y r=format!("{r:.1}")><title>{title}</title></circle>
+                        <text x=n.x + r + 2.0 y=n.y + 3.0>{short(&n.label)}</text>
+                    </a>
+                </g>
             }
         })
         .collect_view();

@@ -1,0 +1,83 @@
+// The Investigate page (overview and entity graph of a search) and watchlists, hydrated in
+// Chromium: reached from the Events page, counts agreeing with the Events page, the graph drawn
+// as SVG with nodes that open their events, and a watchlist created on its page and used in search.
+import { test, expect } from '@playwright/test';
+
+function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  return errors;
+}
+
+test('investigating a search shows exact counts that agree with the events page', async ({ page }, testInfo) => {
+  const errors = watchErrors(page);
+  await page.goto('/events');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  const matching = parseInt((await page.locator('#result-count').innerText()).replace(/\D/g, ''), 10);
+  expect(matching).toBeGreaterThan(0);
+  await page.locator('#investigate-link').click();
+  await expect(page).toHaveURL(/\/investigate/);
+  await expect(page.getByRole('heading', { name: 'Investigate' })).toBeVisible();
+  await expect(page.locator('#overview')).toHaveAttribute('data-total', String(matching));
+  const serviceCounts = await page.locator('#by-service td.count').allInnerTexts();
+  expect(serviceCounts.length).toBeGreaterThan(0);
+  expect(serviceCounts.map((n) => parseInt(n, 10)).reduce((a, b) => a + b, 0)).toBe(matching);
+  await expect(page.locator('#overview-samples tbody tr')).toHaveCount(Math.min(50, matching));
+  await page.screenshot({ path: testInfo.outputPath('investigate-overview.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('the entity graph is drawn and a node opens its events', async ({ page }, testInfo) => {
+  const errors = watchErrors(page);
+  await page.goto('/investigate');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#tab-graph').click();
+  await expect(page).toHaveURL(/tab=graph/);
+  await expect(page.locator('#entity-graph svg')).toBeVisible();
+  expect(await page.locator('#entity-graph circle').count()).toBeGreaterThan(2);
+  await expect(page.locator('#graph-cap')).toContainText('matching events');
+  await page.screenshot({ path: testInfo.outputPath('investigate-graph.png'), fullPage: true });
+  const node = page.locator('#entity-graph g.node-operation').first();
+  const operation = (await node.getAttribute('data-node')).replace(/^operation:/, '');
+  await node.locator('circle').click();
+  await expect(page).toHaveURL(/\/events\?.*operation=/);
+  const operations = await page.locator('#events-table td.operation').allInnerTexts();
+  expect(operations.length).toBeGreaterThan(0);
+  expect(new Set(operations)).toEqual(new Set([operation]));
+  expect(errors).toEqual([]);
+});
+
+test('a watchlist made on its page narrows a search', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/events');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  const actors = await page.locator('#events-table td.actor').allInnerTexts();
+  const actor = actors.find((a) => a.includes('@'));
+  expect(actor).toBeTruthy();
+
+  const name = `e2e-${Date.now()}`;
+  await page.goto('/watchlists');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#watchlist-name').fill(name);
+  await page.locator('#watchlist-csv').fill(`UserPrincipalName,Role\n${actor},under investigation\n`);
+  await page.locator('#watchlist-create').click();
+  await expect(page.locator(`tr[data-watchlist="${name}"]`)).toBeVisible();
+
+  await page.goto(`/events?search=${encodeURIComponent(`watchlist:${name}`)}`);
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  const listed = await page.locator('#events-table td.actor').allInnerTexts();
+  expect(listed.length).toBeGreaterThan(0);
+  expect(listed.map((a) => a.toLowerCase())).toContain(actor.toLowerCase());
+  // Every event of the search has this actor (by UPN or display name).
+  const items = await page.evaluate(async (search) => {
+    const r = await fetch(`/api/events?page_size=500&search=${encodeURIComponent(search)}`);
+    return (await r.json()).items;
+  }, `watchlist:${name}`);
+  expect(items.length).toBe(listed.length < 50 ? listed.length : items.length);
+  for (const item of items) {
+    const names = [item.actor.upn, item.actor_display, item.actor.app_id].filter(Boolean).map((n) => n.toLowerCase());
+    expect(names).toContain(actor.toLowerCase());
+  }
+  expect(errors).toEqual([]);
+});
