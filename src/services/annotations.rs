@@ -109,7 +109,11 @@ impl AnnotationService {
         event_id: i64,
         change: &TagChange,
     ) -> Result<TaggedEvent, AnnotationError> {
-        let txn = self.db.begin().await?;
+        // On SQLite through the writer connection: a deferred transaction that reads and then
+        // writes fails at once if another writer (the write path, the rule evaluator) committed
+        // in between.
+        let writer = crate::store::writer(&self.db).await?;
+        let txn = writer.begin().await?;
         let Some(record_id) = rows::lock_event(&txn, event_id).await? else {
             return Err(AnnotationError::Refused(Refusal::NotFound("the event".into())));
         };
@@ -164,7 +168,11 @@ impl AnnotationService {
 
     /// Adds a comment (body already validated).
     pub async fn add_comment(&self, caller: &Caller, event_id: i64, body: &str) -> Result<Comment, AnnotationError> {
-        let txn = self.db.begin().await?;
+        // On SQLite through the writer connection: a deferred transaction that reads and then
+        // writes fails at once if another writer (the write path, the rule evaluator) committed
+        // in between.
+        let writer = crate::store::writer(&self.db).await?;
+        let txn = writer.begin().await?;
         let Some(record_id) = rows::lock_event(&txn, event_id).await? else {
             return Err(AnnotationError::Refused(Refusal::NotFound("the event".into())));
         };
@@ -201,7 +209,11 @@ impl AnnotationService {
         comment_id: i64,
         body: &str,
     ) -> Result<Comment, AnnotationError> {
-        let txn = self.db.begin().await?;
+        // On SQLite through the writer connection: a deferred transaction that reads and then
+        // writes fails at once if another writer (the write path, the rule evaluator) committed
+        // in between.
+        let writer = crate::store::writer(&self.db).await?;
+        let txn = writer.begin().await?;
         let author = Self::comment_author(&txn, event_id, comment_id).await?;
         if author != caller.subject {
             return Err(AnnotationError::Refused(Refusal::Forbidden("edit someone else's comment".into())));
@@ -223,7 +235,11 @@ impl AnnotationService {
 
     /// Deletes a comment (the caller's permission is checked by the adapter: admins only).
     pub async fn delete_comment(&self, caller: &Caller, event_id: i64, comment_id: i64) -> Result<(), AnnotationError> {
-        let txn = self.db.begin().await?;
+        // On SQLite through the writer connection: a deferred transaction that reads and then
+        // writes fails at once if another writer (the write path, the rule evaluator) committed
+        // in between.
+        let writer = crate::store::writer(&self.db).await?;
+        let txn = writer.begin().await?;
         let author = Self::comment_author(&txn, event_id, comment_id).await?;
         rows::delete_comment(&txn, comment_id).await?;
         audit(

@@ -526,7 +526,8 @@ pub struct AlertDetail {
     pub rule: Option<RuleRow>,
 }
 
-/// Rules and alerts over one database.
+/// Rules and alerts over one database. Writes go through `store::writer` (on SQLite the writer
+/// connection), so they never fail against the write path's or the evaluator's commits.
 #[derive(Clone)]
 pub struct DetectionService {
     db: DatabaseConnection,
@@ -575,7 +576,8 @@ impl DetectionService {
             sigma_yaml: None,
         };
         let draft = merge(base, input)?;
-        let txn = self.db.begin().await.map_err(|e| db_failure("create_rule", e))?;
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("create_rule", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("create_rule", e))?;
         if store::name_taken(&txn, &draft.name, None).await.map_err(|e| db_failure("create_rule", e))? {
             return Err(AppError::new(ErrorCode::Conflict, format!("a rule named `{}` exists", draft.name)));
         }
@@ -592,7 +594,8 @@ impl DetectionService {
 
     /// Changes the fields `input` names.
     pub async fn update_rule(&self, caller: &Caller, id: i64, input: RuleInput) -> Result<RuleRow, AppError> {
-        let txn = self.db.begin().await.map_err(|e| db_failure("update_rule", e))?;
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("update_rule", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("update_rule", e))?;
         let row = store::get_rule(&txn, id)
             .await
             .map_err(|e| db_failure("update_rule", e))?
@@ -620,7 +623,8 @@ impl DetectionService {
 
     /// Deletes a rule and its alerts.
     pub async fn delete_rule(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
-        let txn = self.db.begin().await.map_err(|e| db_failure("delete_rule", e))?;
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("delete_rule", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("delete_rule", e))?;
         let row = store::get_rule(&txn, id)
             .await
             .map_err(|e| db_failure("delete_rule", e))?
@@ -681,7 +685,8 @@ impl DetectionService {
     pub async fn triage(&self, caller: &Caller, ids: &[i64], change: Triage) -> Result<(), AppError> {
         let change = change.validate()?;
         let now = Utc::now();
-        let txn = self.db.begin().await.map_err(|e| db_failure("triage", e))?;
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("triage", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("triage", e))?;
         let unique: BTreeSet<i64> = ids.iter().copied().collect();
         for id in unique {
             let alert = store::get_alert(&txn, id)
@@ -795,7 +800,8 @@ pub async fn import_sigma(
 }
 
 async fn import_one(db: &DatabaseConnection, caller: &Caller, draft: &RuleDraft) -> Result<(i64, bool), AppError> {
-    let txn = db.begin().await.map_err(|e| db_failure("import_rule", e))?;
+    let writer = crate::store::writer(db).await.map_err(|e| db_failure("import_rule", e))?;
+    let txn = writer.begin().await.map_err(|e| db_failure("import_rule", e))?;
     let existing = store::list_rules(&txn)
         .await
         .map_err(|e| db_failure("import_rule", e))?
