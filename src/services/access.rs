@@ -82,7 +82,10 @@ impl app::services::AccessService for DbAccessService {
         let minted = mint();
         let now = Utc::now();
         let expires_at = now + chrono::Duration::days(i64::from(request.expires_in_days));
-        let txn = self.db.begin().await.map_err(|e| db_failure("create api token", e))?;
+        // Through the writer connection on SQLite (a deferred read-then-write transaction fails
+        // when another writer commits in between).
+        let writer = store::writer(&self.db).await.map_err(|e| db_failure("create api token", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("create api token", e))?;
         let row = store::tokens::insert(
             &txn,
             store::tokens::NewToken {
@@ -115,7 +118,10 @@ impl app::services::AccessService for DbAccessService {
     }
 
     async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiTokenInfo, AppError> {
-        let txn = self.db.begin().await.map_err(|e| db_failure("revoke api token", e))?;
+        // Through the writer connection on SQLite (a deferred read-then-write transaction fails
+        // when another writer commits in between).
+        let writer = store::writer(&self.db).await.map_err(|e| db_failure("revoke api token", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("revoke api token", e))?;
         let row = store::tokens::get(&txn, id).await.map_err(|e| db_failure("revoke api token", e))?;
         let row = match row {
             Some(row) if row.owner_subject == caller.subject || caller.can(Permission::ManageSettings) => row,
@@ -200,7 +206,10 @@ impl app::services::AccessService for DbAccessService {
             return Err(AppError::new(ErrorCode::Conflict, "there are no sessions to end: sign-in is disabled"));
         };
         let now = Utc::now();
-        let txn = self.db.begin().await.map_err(|e| db_failure("end sessions", e))?;
+        // Through the writer connection on SQLite (a deferred read-then-write transaction fails
+        // when another writer commits in between).
+        let writer = store::writer(&self.db).await.map_err(|e| db_failure("end sessions", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("end sessions", e))?;
         store::sessions::revoke(&txn, subject, now, &caller.display_name)
             .await
             .map_err(|e| db_failure("end sessions", e))?;
