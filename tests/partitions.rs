@@ -263,7 +263,8 @@ async fn existing_events_move_into_day_partitions_and_back() {
     let before = snapshot(db.clone()).await;
     assert_eq!(before.0, expected);
 
-    Migrator::up(&db, None).await.unwrap();
+    // Only the partitioning migration (later ones rebuild the full-text index).
+    Migrator::up(&db, Some(1)).await.unwrap();
     assert_eq!(snapshot(db.clone()).await, before);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM events_default").await, 0);
     assert_eq!(count(&db, RAW_STATISTICS).await, 0);
