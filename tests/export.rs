@@ -931,6 +931,69 @@ async fn sentinel_gets_every_event_through_the_logs_ingestion_api_with_a_cached_
     assert_eq!(status, 400, "{answer}");
 }
 
+fn notice(severity: i16, rule: &str) -> aoc::export::notify::AlertNotice {
+    aoc::export::notify::AlertNotice {
+        alert_id: 7,
+        rule_id: rule.into(),
+        rule_title: "Inbox rule forwards to [an external](https://evil.example) domain".into(),
+        severity,
+        tenant: "contoso.example".into(),
+        entities: vec!["adele.vance@contoso.example".into(), "203.0.113.7".into()],
+        event_count: 3,
+        first_seen: Utc::now() - chrono::Duration::minutes(5),
+        last_seen: Utc::now(),
+        link: "https://aoc.contoso.example/alerts/7".into(),
+    }
+}
+
+#[tokio::test]
+async fn alert_notifications_reach_teams_and_slack_by_severity_and_rule() {
+    use aoc::export::notify::{notify, Channel, Route};
+    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let sink = received.clone();
+    let router = axum::Router::new().route(
+        "/{channel}",
+        axum::routing::post(
+            move |axum::extract::Path(channel): axum::extract::Path<String>, axum::Json(body): axum::Json<Value>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push((channel, body));
+                    "1"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    let routes = vec![
+        Route { channel: Channel::Teams { url: format!("{base}/teams") }, min_severity: 3, rules: vec![] },
+        Route {
+            channel: Channel::Slack { url: format!("{base}/slack") },
+            min_severity: 1,
+            rules: vec!["inbox-forward".into()],
+        },
+    ];
+    let client = reqwest::Client::new();
+    let sent = notify(&client, &routes, &notice(4, "inbox-forward")).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|(_, d)| matches!(d, aoc::export::Delivery::Delivered { .. })));
+    assert!(notify(&client, &routes, &notice(2, "other-rule")).await.is_empty(), "medium, other rule: nobody");
+    assert_eq!(notify(&client, &routes, &notice(2, "inbox-forward")).await.len(), 1, "Slack's rule only");
+    let received = received.lock().unwrap().clone();
+    let teams = &received.iter().find(|(c, _)| c == "teams").unwrap().1;
+    let card = &teams["attachments"][0]["content"];
+    assert_eq!(teams["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert!(card["body"][0]["text"].as_str().unwrap().starts_with("CRITICAL alert: "));
+    assert!(!card.to_string().contains("[an external](https"), "no link from alert data: {card}");
+    assert_eq!(card["actions"][0]["url"], "https://aoc.contoso.example/alerts/7");
+    assert!(card["body"][1]["facts"].to_string().contains("adele.vance@contoso"));
+    let slack = &received.iter().find(|(c, _)| c == "slack").unwrap().1;
+    assert_eq!(slack["blocks"][0]["text"]["type"], "plain_text");
+    assert_eq!(slack["blocks"][2]["elements"][0]["url"], "https://aoc.contoso.example/alerts/7");
+    assert_eq!(received.iter().filter(|(c, _)| c == "slack").count(), 2);
+}
+
 on_both_backends!(
     events_stored_after_a_destination_is_added_are_delivered_once_each_and_signed,
     a_destination_receives_only_what_it_selects,

@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod elastic;
 pub mod input;
+pub mod notify;
 pub mod sentinel;
 pub mod splunk;
 pub mod syslog;
