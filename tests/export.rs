@@ -828,6 +828,172 @@ async fn syslog_over_tcp_delivers_octet_counted_rfc5424_messages_after_the_serve
     assert_eq!(status, 400);
 }
 
+/// A Logs Ingestion API stand-in: an Entra token endpoint (client credentials, scope
+/// `https://monitor.azure.com/.default`) and the DCR stream endpoint (bearer token, api-version,
+/// a JSON array of at most 1 MB, 204 accepted, one 429 with `Retry-After` first).
+#[derive(Default)]
+struct Monitor {
+    tokens_issued: Mutex<u32>,
+    throttle: Mutex<u32>,
+    records: Mutex<Vec<Value>>,
+}
+
+const SENTINEL_SECRET: &str = "abc~SentinelAppSecret123";
+
+async fn monitor_token(State(m): State<Arc<Monitor>>, body: axum::body::Bytes) -> axum::response::Response {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if form.get("client_secret").map(String::as_str) != Some(SENTINEL_SECRET)
+        || form.get("scope").map(String::as_str) != Some("https://monitor.azure.com/.default")
+        || form.get("grant_type").map(String::as_str) != Some("client_credentials")
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#,
+        )
+            .into_response();
+    }
+    *m.tokens_issued.lock().unwrap() += 1;
+    (StatusCode::OK, r#"{"token_type":"Bearer","expires_in":3599,"access_token":"monitor-token-1"}"#).into_response()
+}
+
+async fn monitor_ingest(
+    State(m): State<Arc<Monitor>>,
+    axum::extract::Path((dcr, stream)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer monitor-token-1") {
+        return (StatusCode::UNAUTHORIZED, r#"{"error":{"code":"InvalidToken"}}"#).into_response();
+    }
+    if (dcr.as_str(), stream.as_str(), query.get("api-version").map(String::as_str))
+        != ("dcr-0a1b2c", "Custom-AOC_CL", Some("2023-01-01"))
+    {
+        return (StatusCode::NOT_FOUND, r#"{"error":{"code":"NotFound"}}"#).into_response();
+    }
+    if body.len() > 1_048_576 {
+        return (StatusCode::PAYLOAD_TOO_LARGE, r#"{"error":{"code":"ContentLengthLimitExceeded"}}"#).into_response();
+    }
+    {
+        let mut throttle = m.throttle.lock().unwrap();
+        if *throttle > 0 {
+            *throttle -= 1;
+            let mut response =
+                (StatusCode::TOO_MANY_REQUESTS, r#"{"error":{"code":"TooManyRequests"}}"#).into_response();
+            response.headers_mut().insert("retry-after", "1".parse().unwrap());
+            return response;
+        }
+    }
+    let Ok(records) = serde_json::from_slice::<Vec<Value>>(&body) else {
+        return (StatusCode::BAD_REQUEST, r#"{"error":{"code":"InvalidPayload"}}"#).into_response();
+    };
+    m.records.lock().unwrap().extend(records);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn sentinel_gets_every_event_through_the_logs_ingestion_api_with_a_cached_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, ENV).await else { return };
+    let monitor = Arc::new(Monitor { throttle: Mutex::new(1), ..Default::default() });
+    let router = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(monitor_token))
+        .route("/dataCollectionRules/{dcr}/streams/{stream}", axum::routing::post(monitor_ingest))
+        .with_state(monitor.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    let body = json!({ "name": "sentinel", "kind": "sentinel", "endpoint": url, "secret": SENTINEL_SECRET, "batch_size": 100,
+        "options": { "dcr_immutable_id": "dcr-0a1b2c", "stream": "Custom-AOC_CL", "tenant_id": "8f3c2a10-1b2c-4d5e-9f00-112233445566",
+                     "client_id": "0f3c2a10-1b2c-4d5e-9f00-112233445566", "authority": url } });
+    let (status, view) = call(&app, reqwest::Method::POST, "/api/destinations", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    assert!(!view.to_string().contains(SENTINEL_SECRET));
+    let ids = ingest(&app, 0..250, Utc::now()).await;
+    let worker = start_worker(&app, fast());
+    let started = std::time::Instant::now();
+    while monitor.records.lock().unwrap().len() < ids.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} of {}",
+            monitor.records.lock().unwrap().len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    let records = monitor.records.lock().unwrap().clone();
+    let mut seen: Vec<i64> = records.iter().map(|r| r["aoc_id"].as_i64().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, ids, "each event once");
+    assert!(records.iter().all(|r| r["TimeGenerated"] == r["timestamp"]));
+    assert_eq!(*monitor.tokens_issued.lock().unwrap(), 1, "one token for every call while it is valid");
+    // Sentinel needs its DCR and app.
+    let (status, answer) = call(&app, reqwest::Method::POST, "/api/destinations", Some(json!({ "name": "s2", "kind": "sentinel", "endpoint": url, "secret": "x", "options": { "stream": "Custom-AOC_CL" } }))).await;
+    assert_eq!(status, 400, "{answer}");
+}
+
+fn notice(severity: i16, rule: &str) -> aoc::export::notify::AlertNotice {
+    aoc::export::notify::AlertNotice {
+        alert_id: 7,
+        rule_id: rule.into(),
+        rule_title: "Inbox rule forwards to [an external](https://evil.example) domain".into(),
+        severity,
+        tenant: "contoso.example".into(),
+        entities: vec!["adele.vance@contoso.example".into(), "203.0.113.7".into()],
+        event_count: 3,
+        first_seen: Utc::now() - chrono::Duration::minutes(5),
+        last_seen: Utc::now(),
+        link: "https://aoc.contoso.example/alerts/7".into(),
+    }
+}
+
+#[tokio::test]
+async fn alert_notifications_reach_teams_and_slack_by_severity_and_rule() {
+    use aoc::export::notify::{notify, Channel, Route};
+    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let sink = received.clone();
+    let router = axum::Router::new().route(
+        "/{channel}",
+        axum::routing::post(
+            move |axum::extract::Path(channel): axum::extract::Path<String>, axum::Json(body): axum::Json<Value>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push((channel, body));
+                    "1"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    let routes = vec![
+        Route { channel: Channel::Teams { url: format!("{base}/teams") }, min_severity: 3, rules: vec![] },
+        Route {
+            channel: Channel::Slack { url: format!("{base}/slack") },
+            min_severity: 1,
+            rules: vec!["inbox-forward".into()],
+        },
+    ];
+    let client = reqwest::Client::new();
+    let sent = notify(&client, &routes, &notice(4, "inbox-forward")).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|(_, d)| matches!(d, aoc::export::Delivery::Delivered { .. })));
+    assert!(notify(&client, &routes, &notice(2, "other-rule")).await.is_empty(), "medium, other rule: nobody");
+    assert_eq!(notify(&client, &routes, &notice(2, "inbox-forward")).await.len(), 1, "Slack's rule only");
+    let received = received.lock().unwrap().clone();
+    let teams = &received.iter().find(|(c, _)| c == "teams").unwrap().1;
+    let card = &teams["attachments"][0]["content"];
+    assert_eq!(teams["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert!(card["body"][0]["text"].as_str().unwrap().starts_with("CRITICAL alert: "));
+    assert!(!card.to_string().contains("[an external](https"), "no link from alert data: {card}");
+    assert_eq!(card["actions"][0]["url"], "https://aoc.contoso.example/alerts/7");
+    assert!(card["body"][1]["facts"].to_string().contains("adele.vance@contoso"));
+    let slack = &received.iter().find(|(c, _)| c == "slack").unwrap().1;
+    assert_eq!(slack["blocks"][0]["text"]["type"], "plain_text");
+    assert_eq!(slack["blocks"][2]["elements"][0]["url"], "https://aoc.contoso.example/alerts/7");
+    assert_eq!(received.iter().filter(|(c, _)| c == "slack").count(), 2);
+}
+
 on_both_backends!(
     events_stored_after_a_destination_is_added_are_delivered_once_each_and_signed,
     a_destination_receives_only_what_it_selects,
@@ -841,4 +1007,5 @@ on_both_backends!(
     splunk_hec_receives_each_event_with_its_time_and_sourcetype_after_indexer_acknowledgement,
     elasticsearch_bulk_retries_only_failed_items_parks_poison_and_never_duplicates,
     syslog_over_tcp_delivers_octet_counted_rfc5424_messages_after_the_server_comes_up,
+    sentinel_gets_every_event_through_the_logs_ingestion_api_with_a_cached_token,
 );

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::tenants::input::InputError;
 
 /// Kinds of destination AOC can deliver to.
-pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch", "syslog"];
+pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch", "syslog", "sentinel"];
 /// What a destination receives.
 pub const RECEIVES: &[&str] = &["all", "filter", "min_severity", "alerts"];
 /// Fields of a destination's event filter.
@@ -258,6 +258,7 @@ pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
         "splunk_hec" => &["index", "host", "ack"],
         "elasticsearch" => &["index"],
         "syslog" => &["host"],
+        "sentinel" => &["dcr_immutable_id", "stream", "tenant_id", "client_id", "authority"],
         _ => &[],
     };
     for (key, value) in map {
@@ -267,6 +268,9 @@ pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
         }
         let ok = match key.as_str() {
             "ack" => value.is_boolean(),
+            "authority" => {
+                value.as_str().is_some_and(|s| s.starts_with("https://") || s.starts_with("http://127.0.0.1"))
+            }
             "index" if kind == "elasticsearch" => value.as_str().is_some_and(|s| {
                 !s.is_empty()
                     && s.len() <= 255

@@ -12,6 +12,8 @@
 pub mod bench;
 pub mod elastic;
 pub mod input;
+pub mod notify;
+pub mod sentinel;
 pub mod splunk;
 pub mod syslog;
 pub mod webhook;

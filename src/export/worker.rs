@@ -72,6 +72,8 @@ pub struct Target {
     pub channel: String,
     /// json, or cef (syslog).
     pub format: String,
+    /// The Entra token of a Sentinel destination.
+    pub tokens: super::sentinel::TokenCache,
 }
 
 /// The delivery side of export in one process.
@@ -137,6 +139,7 @@ impl Exporter {
                 options: serde_json::Value::Null,
                 channel: String::new(),
                 format: "json".into(),
+                tokens: Default::default(),
             });
         }
         let secret = match &destination.secret_ciphertext {
@@ -161,6 +164,9 @@ impl Exporter {
         if destination.kind == "splunk_hec" && secret.is_none() {
             return Err("a Splunk HEC destination needs its token as `secret`".into());
         }
+        if destination.kind == "sentinel" && secret.is_none() {
+            return Err("a Sentinel destination needs its app's client secret as `secret`".into());
+        }
         Ok(Target {
             kind: destination.kind.clone(),
             url: destination.endpoint.clone(),
@@ -169,6 +175,7 @@ impl Exporter {
             options: serde_json::from_str(&destination.options).unwrap_or(serde_json::Value::Null),
             channel: uuid::Uuid::new_v4().to_string(),
             format: destination.format.clone(),
+            tokens: Default::default(),
         })
     }
 
@@ -191,6 +198,17 @@ impl Exporter {
                     &target.options,
                     documents,
                     self.tuning.timeout * 2,
+                )
+                .await,
+            ),
+            "sentinel" => Sent::Batch(
+                super::sentinel::send(
+                    &self.client,
+                    &target.url,
+                    secret.unwrap_or_default(),
+                    &target.options,
+                    &target.tokens,
+                    documents,
                 )
                 .await,
             ),

@@ -290,6 +290,17 @@ impl DestinationService {
         if kind == "splunk_hec" && !matches!(input.secret, Some(Some(_))) {
             return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
         }
+        if kind == "sentinel" {
+            if !matches!(input.secret, Some(Some(_))) {
+                return Err(AppError::invalid_input("secret", "a Sentinel destination needs its app's client secret"));
+            }
+            let options = input.options.clone().unwrap_or_default();
+            for required in ["dcr_immutable_id", "stream", "tenant_id", "client_id"] {
+                if options[required].as_str().is_none() {
+                    return Err(AppError::invalid_input(&format!("options.{required}"), "is required for sentinel"));
+                }
+            }
+        }
         if let Some(Some(secret)) = &input.secret {
             crate::export::input::check_secret(&kind, secret.expose_secret())?;
         }
