@@ -35,7 +35,7 @@ const MOVES: [&str; 4] = [
     "UPDATE alert_events SET event_id = ? WHERE event_id = ? \
      AND alert_id NOT IN (SELECT alert_id FROM alert_events WHERE event_id = ?)",
     "UPDATE export_outbox SET event_id = ? WHERE event_id = ? \
-     AND destination NOT IN (SELECT destination FROM export_outbox WHERE event_id = ?)",
+     AND destination_id NOT IN (SELECT destination_id FROM export_outbox WHERE event_id = ?)",
 ];
 
 /// Tables whose rows of a removed event are deleted with it (explicitly, so nothing depends on
