@@ -163,7 +163,7 @@ async fn spawn_on(database: TestDatabase, settings: Settings) -> Option<TestApp>
 /// Rolls back every migration after the first `keep` (later migrations are undone first).
 pub async fn migrate_down_to(db: &DatabaseConnection, keep: usize) {
     use migration::MigratorTrait;
-    let applied = migration::Migrator::migrations().len();
+    let applied = migration::Migrator::get_applied_migrations(db).await.expect("applied migrations").len();
     migration::Migrator::down(db, Some((applied - keep) as u32)).await.expect("migrations roll back");
 }
 
