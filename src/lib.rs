@@ -2,6 +2,10 @@
 //! `main.rs` is the command-line entry point; everything it runs lives here so integration tests
 //! can start a real server in-process.
 
+// The server renders deeply nested Leptos view types; their layouts need more than the default
+// query depth in release builds.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod config;
