@@ -11,6 +11,9 @@ function watchErrors(page) {
 }
 
 test('investigating a search shows exact counts that agree with the events page', async ({ page }, testInfo) => {
+  // The demo server keeps collecting, so two pages loaded a moment apart count different totals;
+  // the fixed generated data of the other run checks the agreement.
+  test.skip(process.env.AOC_E2E_DEMO === 'true', 'counts move while the demo collects');
   const errors = watchErrors(page);
   await page.goto('/events');
   await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
