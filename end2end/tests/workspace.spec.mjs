@@ -132,7 +132,8 @@ test('an event shows its raw record as a tree, filters by a value and edits and 
   if (await filter.count()) {
     await filter.click({ force: true });
     await expect(page).toHaveURL(/\/events\?search=/);
-    expect(await page.locator('#events-table tbody tr').count()).toBeGreaterThan(0);
+    // The list may still be loading right after the navigation: wait for its first row.
+    await expect(page.locator('#events-table tbody tr').first()).toBeVisible();
   }
   expect(errors).toEqual([]);
 });
