@@ -58,7 +58,7 @@ test('an analyst tags and comments, and makes an API token that works once copie
   await expect(page.getByText('e2e-analyst').first()).toBeVisible();
   await page.locator('#comment-input').fill('Looked at this in the browser.');
   await page.locator('#comment-form button[type="submit"]').click();
-  await expect(page.getByText('Looked at this in the browser.')).toBeVisible();
+  await expect(page.locator('.comment-body', { hasText: 'Looked at this in the browser.' })).toBeVisible();
   // Tenants are not the analyst's business.
   expect((await page.request.get('/api/tenants')).status()).toBe(403);
 
