@@ -424,92 +424,22 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             which: BenchKind::Export { database_url, events, batch_size, concurrency, slow_ms },
         }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result =
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
-                    |rt| rt.block_on(aoc::export::bench::run(database_url, events, batch_size, concurrency, slow_ms)),
-                );
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::export::bench::run(database_url, events, batch_size, concurrency, slow_ms));
         }
         Some(Command::Bench { which: BenchKind::Auth { database_url, requests } }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(aoc::auth::bench::run(database_url, requests)));
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::auth::bench::run(database_url, requests));
         }
         Some(Command::Bench { which: BenchKind::Rules { database_url, events } }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(aoc::services::bench::run_rules(database_url, events)));
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::services::bench::run_rules(database_url, events));
         }
         Some(Command::Bench { which: BenchKind::Overview { database_url, events, runs } }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(aoc::services::investigate_bench::run(database_url, events, runs)));
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::services::investigate_bench::run(database_url, events, runs));
         }
         Some(Command::Bench { which: BenchKind::Graph { database_url, events, runs } }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result =
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(
-                    |rt| rt.block_on(aoc::services::investigate_bench::run_graph(database_url, events, runs)),
-                );
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::services::investigate_bench::run_graph(database_url, events, runs));
         }
         Some(Command::Bench { which: BenchKind::Query { database_url, events, runs } }) => {
-            telemetry::init(aoc::config::LogFormat::Text);
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(aoc::services::bench::run(database_url, events, runs)));
-            return match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("aoc bench: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return run_bench(aoc::services::bench::run(database_url, events, runs));
         }
         Some(Command::Simulate(args)) => {
             // The simulator stands apart from AOC: it reads none of AOC's settings.
@@ -857,4 +787,21 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     stop.await;
     sim.stop();
     Ok(())
+}
+
+/// Runs a benchmark on a new runtime with text logs; its error is printed.
+fn run_bench(bench: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    telemetry::init(aoc::config::LogFormat::Text);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(bench));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("aoc bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -14,7 +14,7 @@ use crate::server::{event_facets, event_histogram, get_server_info, list_events}
 
 /// The filter in the current address. An absolute start wins over a relative range (the form
 /// can send both before hydration).
-fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
+pub(crate) fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
     let get = |k: &str| query.get(k).filter(|v| !v.trim().is_empty());
     let start = get("start");
     EventFilter {
@@ -36,7 +36,7 @@ fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
 }
 
 /// The filter as `(parameter, value)` pairs, in the order of the form.
-fn filter_pairs(filter: &EventFilter) -> Vec<(&'static str, String)> {
+pub(crate) fn filter_pairs(filter: &EventFilter) -> Vec<(&'static str, String)> {
     let fields = [
         ("tenant", &filter.tenant),
         ("source", &filter.source),
@@ -57,7 +57,7 @@ fn filter_pairs(filter: &EventFilter) -> Vec<(&'static str, String)> {
 }
 
 /// `k=v&...`, percent-encoded.
-fn query_string(pairs: &[(&str, String)]) -> String {
+pub(crate) fn query_string(pairs: &[(&str, String)]) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
 }
 
@@ -103,7 +103,7 @@ pub(crate) fn with_search_term(filter: &EventFilter, term: &str) -> EventFilter 
 }
 
 /// Percent-encodes a query value.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {

@@ -11,71 +11,16 @@ use leptos_router::hooks::use_query_map;
 use crate::components::ErrorBanner;
 use crate::dto::{EventSummary, FacetValue};
 use crate::investigate::{EntityGraph, Overview, Summary, SummaryMode};
-use crate::pages::events::EventRow;
+use crate::pages::events::{encode, filter_from_query, filter_pairs, query_string, EventRow};
 use crate::query::EventFilter;
 use crate::server::{event_graph, event_overview, summarize_events};
 
-/// The filter parameters, in the order the pages write them.
-fn pairs(filter: &EventFilter) -> Vec<(&'static str, &str)> {
-    [
-        ("tenant", &filter.tenant),
-        ("source", &filter.source),
-        ("service", &filter.service),
-        ("operation", &filter.operation),
-        ("actor", &filter.actor),
-        ("target", &filter.target),
-        ("result", &filter.result),
-        ("severity", &filter.severity),
-        ("min_severity", &filter.min_severity),
-        ("tag", &filter.tag),
-        ("start", &filter.start),
-        ("end", &filter.end),
-        ("last", &filter.last),
-        ("search", &filter.search),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-    .collect()
-}
-
-fn filter_from_query(query: &leptos_router::params::ParamsMap) -> EventFilter {
-    let get = |k: &str| query.get(k).filter(|v| !v.trim().is_empty());
-    EventFilter {
-        tenant: get("tenant"),
-        source: get("source"),
-        service: get("service"),
-        operation: get("operation"),
-        actor: get("actor"),
-        target: get("target"),
-        result: get("result"),
-        severity: get("severity"),
-        min_severity: get("min_severity"),
-        tag: get("tag"),
-        start: get("start"),
-        end: get("end"),
-        last: get("last"),
-        search: get("search"),
-    }
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 fn href(page: &str, filter: &EventFilter) -> String {
-    let query: Vec<String> = pairs(filter).iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-    if query.is_empty() {
+    let pairs = filter_pairs(filter);
+    if pairs.is_empty() {
         page.to_string()
     } else {
-        format!("{page}?{}", query.join("&"))
+        format!("{page}?{}", query_string(&pairs))
     }
 }
 
@@ -147,7 +92,7 @@ pub fn InvestigatePage() -> impl IntoView {
                 <nav class="tabs" aria-label="Views">
                     <A href=move || href("/investigate", &filter()) attr:id="tab-overview"
                         attr:class=move || if graph_tab() { "tab" } else { "tab active" }>"Overview"</A>
-                    <A href=move || format!("{}{}tab=graph", href("/investigate", &filter()), if pairs(&filter()).is_empty() { "?" } else { "&" })
+                    <A href=move || format!("{}{}tab=graph", href("/investigate", &filter()), if filter_pairs(&filter()).is_empty() { "?" } else { "&" })
                         attr:id="tab-graph" attr:class=move || if graph_tab() { "tab active" } else { "tab" }>"Graph"</A>
                 </nav>
             </header>
@@ -195,7 +140,7 @@ pub fn InvestigatePage() -> impl IntoView {
 /// The search being investigated, as `name: value` chips.
 #[component]
 fn SearchChips(filter: EventFilter) -> impl IntoView {
-    let parts: Vec<String> = pairs(&filter).into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let parts: Vec<String> = filter_pairs(&filter).into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
     view! {
         <p class="search-chips" id="investigated-search">
             {if parts.is_empty() {
@@ -217,7 +162,7 @@ fn SummarizeForm(filter: EventFilter, count: u64) -> impl IntoView {
     };
     view! {
         <form method="get" action="/investigate" class="summarize-form" id="summarize-form">
-            {pairs(&filter).into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v.to_string()/> }).collect_view()}
+            {filter_pairs(&filter).into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v.to_string()/> }).collect_view()}
             <input type="hidden" name="summarize" value="1"/>
             <button type="submit" id="summarize">"Summarize with AI"</button>
             <span class="muted">{how}</span>
@@ -398,7 +343,7 @@ fn GraphView(graph: EntityGraph, filter: EventFilter) -> impl IntoView {
     } else {
         format!("{} matching events; all {} relations are drawn.", graph.total_events, graph.edges_total)
     };
-    let query = pairs(&filter).iter().map(|(k, v)| format!("{k}={}&", encode(v))).collect::<String>();
+    let query = filter_pairs(&filter).iter().map(|(k, v)| format!("{k}={}&", encode(v))).collect::<String>();
     let lines = graph
         .edges
         .iter()
