@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{NewTenantForm, SourcesOverview};
+use crate::dto::SourcesOverview;
 use crate::error::AppError;
 
 /// Collection health, the last two days of the coverage ledger, and (for administrators) the
@@ -44,7 +44,7 @@ pub async fn add_tenant(
 
     let caller = caller()?;
     caller.require(Permission::ManageConnectors)?;
-    let form = NewTenantForm { tenant_id, display_name, client_id, client_secret, cloud, sources };
+    let form = crate::dto::NewTenantForm { tenant_id, display_name, client_id, client_secret, cloud, sources };
     services()?.sources.add_tenant(&caller, form).await
 }
 
