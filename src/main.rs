@@ -38,8 +38,8 @@ enum Command {
     /// Collect now from every configured tenant and source, then exit.
     ///
     /// Looks back HOURS (the Unified Audit Log reaches at most 7 days back, Graph 30 days).
-    /// Records already stored are counted as duplicates, never stored twice. Exits non-zero when
-    /// a source failed.
+    /// Records already stored are counted as duplicates, never stored twice. The detection rules
+    /// run on what is stored (unless ALERTS_ENABLED=false). Exits non-zero when a source failed.
     Fetch {
         /// How many hours to look back.
         #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=720))]
@@ -546,7 +546,29 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if collector.connectors().is_empty() {
                 anyhow::bail!("no tenant is configured: set TENANT_ID, CLIENT_ID and CLIENT_SECRET (or CLIENT_CERTIFICATE_PATH and CLIENT_PRIVATE_KEY_PATH), add one with POST /api/tenants, or set AOC_DEMO=true");
             }
-            let summary = collector.collect_all(Some(hours), true).await;
+            // Rules run on what this collection stores, as they do under `aoc serve`: a pass
+            // whenever the write path announces new events, and one last pass at the end.
+            let mut announcements = collector.subscribers.subscribe();
+            let collection = collector.collect_all(Some(hours), true);
+            tokio::pin!(collection);
+            let summary = if settings.alerts_enabled {
+                aoc::services::detection::seed_builtin(&db).await?;
+                let summary = loop {
+                    tokio::select! {
+                        summary = &mut collection => break summary,
+                        _ = announcements.recv() => {
+                            if let Err(e) = aoc::services::detection::catch_up(&db).await {
+                                tracing::error!(error = %e, "rule evaluation failed; it is retried");
+                            }
+                        }
+                    }
+                };
+                let outcome = aoc::services::detection::catch_up(&db).await?;
+                tracing::info!(events = outcome.events, alerts = outcome.alerts_created, "rules evaluated");
+                summary
+            } else {
+                collection.await
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -1,6 +1,8 @@
 //! Collection under process death and concurrency, with the real `aoc` binary: a backfill killed
 //! with SIGKILL at random points and restarted ends with exactly the simulator's ground truth, and
-//! two processes collecting from one PostgreSQL database fetch every blob once.
+//! two processes collecting from one PostgreSQL database fetch every blob once. The detection
+//! rules run during these backfills (`aoc fetch` evaluates what it stores), and each ends with
+//! every rule match in exactly one alert, each alert counting its events once.
 
 mod common;
 
@@ -88,6 +90,52 @@ async fn assert_exact(sim: &RunningSimulator, db: &TestDatabase) {
     }
 }
 
+/// Every match of the enabled match rules over all stored events is in exactly one alert of its
+/// rule, no alert holds an event its rule does not match, each alert's count is its number of
+/// events, and the evaluation cursor reached the newest event.
+async fn assert_alerts_once(conn: &sea_orm::DatabaseConnection) {
+    use aoc::services::detection::{evaluate, load_rules};
+    use aoc::store::detection::events_after;
+    let rules: Vec<_> = load_rules(conn).await.unwrap().into_iter().filter(|r| !r.logic.is_stateful()).collect();
+    let mut expected = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = events_after(conn, after, None, 5_000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for m in evaluate(&rules, &page) {
+            expected.insert((rules[m.rule].id, m.event_id));
+        }
+    }
+    assert!(!expected.is_empty(), "the simulated tenant's activity matches some built-in rules");
+    let rows = conn
+        .query_all(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT a.rule_id, ae.event_id FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id",
+        ))
+        .await
+        .unwrap();
+    let linked: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r.try_get::<i64>("", "rule_id").unwrap(), r.try_get::<i64>("", "event_id").unwrap()))
+        .filter(|(rule, _)| rules.iter().any(|r| r.id == *rule))
+        .collect();
+    let unique: BTreeSet<(i64, i64)> = linked.iter().copied().collect();
+    assert_eq!(linked.len(), unique.len(), "an event is in two alerts of one rule");
+    assert_eq!(unique, expected, "alerts hold exactly the rules' matches");
+    let miscounted = conn
+        .query_all(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT a.id FROM alerts a WHERE a.count <> (SELECT COUNT(*) FROM alert_events ae WHERE ae.alert_id = a.id)",
+        ))
+        .await
+        .unwrap();
+    assert!(miscounted.is_empty(), "{} alerts count an event twice or miss one", miscounted.len());
+    let cursor = aoc::store::detection::cursor(conn).await.unwrap();
+    assert_eq!(cursor, after, "the rules saw every stored event");
+    eprintln!("{} rule matches in {} alerts, each once", expected.len(), unique.len());
+}
+
 /// How many records the simulator publishes over all sources.
 async fn ground_truth_total(sim: &RunningSimulator) -> u64 {
     let mut total = 0;
@@ -153,6 +201,7 @@ async fn a_backfill_killed_at_random_points_ends_with_the_exact_set(backend: Bac
     let out = fetch(&sim, &db).wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_exact(&sim, &db).await;
+    assert_alerts_once(&conn).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,6 +233,7 @@ async fn two_processes_on_one_postgres_fetch_every_blob_once() {
         .try_get::<i64>("", "n")
         .unwrap() as u64;
     assert_eq!(inserted, stored, "the two summaries together account for every stored event exactly once");
+    assert_alerts_once(&conn).await;
 }
 
 on_both_backends!(a_backfill_killed_at_random_points_ends_with_the_exact_set);

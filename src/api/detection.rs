@@ -68,6 +68,18 @@ pub struct ApiRule {
     pub condition: Value,
     pub group_by: String,
     pub window_minutes: i64,
+    /// Threshold rules: `{"count", "distinct"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub threshold: Option<Value>,
+    /// First-seen rules: `{"field", "lookback_days"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub first_seen: Option<Value>,
+    /// Sequence rules: the second step's condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub then: Option<Value>,
     pub sigma_id: Option<String>,
     pub created_by: String,
     pub created_at: String,
@@ -97,6 +109,9 @@ impl From<RuleRow> for ApiRule {
             condition: definition.get("condition").cloned().unwrap_or(Value::Null),
             group_by: definition.get("group_by").and_then(Value::as_str).unwrap_or("actor").into(),
             window_minutes: definition.get("window_minutes").and_then(Value::as_i64).unwrap_or(60),
+            threshold: definition.get("threshold").cloned(),
+            first_seen: definition.get("first_seen").cloned(),
+            then: definition.get("then").cloned(),
             sigma_id: r.sigma_id,
             created_by: r.created_by,
             created_at: time(r.created_at),
@@ -175,6 +190,13 @@ pub async fn export_rule(
     let id = parse_id(&id, "id")?;
     let row = service.rule(id).await?;
     let draft = crate::services::detection::draft_from(&row);
+    if draft.kind != "match" {
+        return Err(AppError::invalid_input(
+            "id",
+            format!("a {} rule has no Sigma form here; GET /api/rules/{id} gives its definition", draft.kind),
+        )
+        .into());
+    }
     let author = if row.owner.is_empty() { row.created_by.clone() } else { row.owner.clone() };
     let yaml = crate::rules::sigma::export(&draft, &author).ok_or_else(|| {
         AppError::invalid_input("id", "the rule uses the `external` operator, which Sigma cannot express")

@@ -108,7 +108,7 @@ fn rule(spec: Spec, scenario: Option<&'static str>, near_miss: bool, examples: V
             owner: "AOC".into(),
             sources: spec.sources.iter().map(|s| s.to_string()).collect(),
             tags: spec.tags.iter().map(|s| s.to_string()).collect(),
-            definition: Definition { condition: spec.condition, group_by: spec.group_by.into(), window_minutes: 60 },
+            definition: Definition { condition: spec.condition, group_by: spec.group_by.into(), ..Default::default() },
             sigma_id: None,
             sigma_yaml: None,
         },
@@ -116,6 +116,22 @@ fn rule(spec: Spec, scenario: Option<&'static str>, near_miss: bool, examples: V
         near_miss,
         examples,
     }
+}
+
+/// A threshold rule: `count` matching events (or distinct values of `distinct`) of one entity in
+/// a fixed window of `minutes`.
+fn threshold(mut b: Builtin, minutes: i64, count: i64, distinct: Option<&str>) -> Builtin {
+    b.draft.kind = "threshold".into();
+    b.draft.definition.window_minutes = minutes;
+    b.draft.definition.threshold = Some(super::ThresholdSpec { count, distinct: distinct.map(str::to_string) });
+    b
+}
+
+/// A first-seen rule: a value of `field` the entity has not shown in `days`.
+fn first_seen(mut b: Builtin, field: &str, days: i64) -> Builtin {
+    b.draft.kind = "first_seen".into();
+    b.draft.definition.first_seen = Some(super::FirstSeenSpec { field: field.into(), lookback_days: days });
+    b
 }
 
 /// A UAL Exchange admin cmdlet record.
@@ -1032,6 +1048,111 @@ pub fn pack() -> Vec<Builtin> {
                 graph("intune", json!({"id": "i4", "displayName": "createDeviceCompliancePolicy", "componentName": "DeviceCompliance", "activity": "create DeviceCompliancePolicy", "activityDateTime": "2026-11-16T10:00:00Z", "activityType": "Create DeviceCompliancePolicy", "activityOperationType": "Create", "activityResult": "Success", "correlationId": "c", "category": "Compliance", "actor": {"userPrincipalName": "admin@contoso.example"}, "resources": []}), false),
             ],
         ),
+        threshold(
+            rule(
+                Spec {
+                    uid: "password_spray",
+                    name: "Password spray: many users failing from one address",
+                    description: "At least 10 different users fail to sign in from one address within an hour with a wrong password (50126), a locked account (50053) or an expired password (50055) (§4 #36).",
+                    severity: 3,
+                    tags: &["attack.credential_access", "attack.t1110.003"],
+                    sources: &["signin"],
+                    condition: json!({"field": "status.errorCode", "op": "in", "value": ["50126", "50053", "50055"]}),
+                    group_by: "ip",
+                },
+                Some("PasswordSpray"),
+                false,
+                vec![
+                    graph("signin", sign_in(json!({"status": {"errorCode": 50126, "failureReason": "Invalid username or password."}})), true),
+                    graph("signin", sign_in(json!({})), false),
+                ],
+            ),
+            60,
+            10,
+            Some("actor"),
+        ),
+        threshold(
+            rule(
+                Spec {
+                    uid: "mass_download",
+                    name: "Mass download of files by one user",
+                    description: "One user downloads or syncs at least 25 files from SharePoint or OneDrive within an hour (§4 #46).",
+                    severity: 2,
+                    tags: &["attack.collection", "attack.exfiltration", "attack.t1530"],
+                    sources: &["unified"],
+                    condition: ops(&["FileDownloaded", "FileSyncDownloadedFull"]),
+                    group_by: "actor",
+                },
+                Some("MassDownload"),
+                true,
+                vec![],
+            ),
+            60,
+            25,
+            None,
+        ),
+        threshold(
+            rule(
+                Spec {
+                    uid: "mass_deletion",
+                    name: "Mass deletion of files by one user",
+                    description: "One user deletes or recycles at least 100 files in SharePoint or OneDrive within an hour (§4 #47).",
+                    severity: 3,
+                    tags: &["attack.impact", "attack.t1485"],
+                    sources: &["unified"],
+                    condition: ops(&["FileDeleted", "FileRecycled", "FileDeletedFirstStageRecycleBin", "FileDeletedSecondStageRecycleBin"]),
+                    group_by: "actor",
+                },
+                Some("MassDeletion"),
+                true,
+                vec![],
+            ),
+            60,
+            100,
+            None,
+        ),
+        threshold(
+            rule(
+                Spec {
+                    uid: "intune_bulk_wipe",
+                    name: "Bulk wipe of managed devices",
+                    description: "One administrator wipes at least five managed devices within an hour (§4 #54).",
+                    severity: 4,
+                    tags: &["attack.impact", "attack.t1485"],
+                    sources: &["intune"],
+                    condition: json!({"field": "operation", "op": "contains", "value": "wipe"}),
+                    group_by: "actor",
+                },
+                Some("IntuneBulkWipe"),
+                true,
+                vec![],
+            ),
+            60,
+            5,
+            None,
+        ),
+        first_seen(
+            rule(
+                Spec {
+                    uid: "new_sign_in_country",
+                    name: "Sign-in from a country new for the user",
+                    description: "A successful sign-in from a country the user has not signed in from in 30 days, while they did sign in from others (§4 #38, #39).",
+                    severity: 2,
+                    tags: &["attack.initial_access", "attack.t1078.004"],
+                    sources: &["signin"],
+                    condition: json!({"field": "status.errorCode", "value": "0"}),
+                    group_by: "actor",
+                },
+                Some("ImpossibleTravel"),
+                false,
+                vec![
+                    graph("signin", sign_in(json!({})), true),
+                    graph("signin", sign_in(json!({"status": {"errorCode": 50126, "failureReason": "Invalid username or password."}})), false),
+                ],
+            ),
+            "location.countryOrRegion",
+            30,
+        ),
     ]
 }
 
@@ -1065,6 +1186,11 @@ mod tests {
 
     /// The events of one scenario occurrence, as the rules see them.
     fn scenario_docs(name: &str, near_miss: bool) -> Vec<EventDoc> {
+        scenario_events(name, near_miss).into_iter().map(|(doc, _)| doc).collect()
+    }
+
+    /// The events of one scenario occurrence with their times.
+    fn scenario_events(name: &str, near_miss: bool) -> Vec<(EventDoc, chrono::DateTime<chrono::Utc>)> {
         let config = ActivityConfig { seed: 21, events_per_day: 2_000, scenarios: true };
         let tenant = build_tenant(21, 0);
         let from_day =
@@ -1077,9 +1203,11 @@ mod tests {
             .into_iter()
             .map(|(feed, r)| {
                 let (source, content_type) = source_of(feed);
-                let mut doc = EventDoc::from_raw(&tenant.tenant_id, source, content_type, &r.json).unwrap();
+                let parsed = crate::normalize::Source::parse(source).unwrap();
+                let n = crate::normalize::normalize(parsed, content_type, &r.json, &Default::default()).unwrap();
+                let mut doc = EventDoc::from_normalized(&tenant.tenant_id, source, content_type, &n);
                 doc.tenant_domains = std::sync::Arc::new(vec![tenant.domain.clone()]);
-                doc
+                (doc, n.occurred_at)
             })
             .collect()
     }
@@ -1103,11 +1231,48 @@ mod tests {
         assert!(pack.len() >= 30, "{}", pack.len());
     }
 
+    /// The alerts a stateful rule raises over one scenario occurrence (the pure decisions the
+    /// evaluator and the backtest make).
+    fn stateful_alerts(rule: &CompiledRule, scenario: &str, near_miss: bool) -> usize {
+        use crate::rules::stateful::{self as st, Logic, Obs};
+        let mut entities: std::collections::BTreeMap<String, Vec<Obs>> = Default::default();
+        for (i, (doc, at)) in scenario_events(scenario, near_miss).into_iter().enumerate() {
+            for (step, value) in rule.observations(&doc) {
+                let entity = doc.entity(&rule.group_by).unwrap_or_default();
+                entities.entry(entity).or_default().push(Obs { occurred_at: at, event_id: i as i64, step, value });
+            }
+        }
+        entities
+            .values()
+            .map(|obs| match &rule.logic {
+                Logic::Threshold { count, distinct } => {
+                    st::threshold(obs, rule.window, *count, distinct.is_some()).len()
+                }
+                Logic::Sequence { .. } => st::sequence(obs, rule.window).len(),
+                Logic::FirstSeen { lookback, .. } => st::first_seen(obs, *lookback).len(),
+                Logic::Match => 0,
+            })
+            .sum()
+    }
+
     #[test]
     fn every_builtin_rule_fires_on_its_scenario_and_not_on_the_near_miss() {
         for b in pack() {
             let rule = compiled(&b);
             let Some(scenario) = b.scenario else { continue };
+            if rule.logic.is_stateful() {
+                let alerts = stateful_alerts(&rule, scenario, false);
+                assert!(alerts >= 1, "{} raises no alert on scenario {scenario}", b.draft.uid);
+                if b.near_miss {
+                    assert_eq!(
+                        stateful_alerts(&rule, scenario, true),
+                        0,
+                        "{} on the near miss of {scenario}",
+                        b.draft.uid
+                    );
+                }
+                continue;
+            }
             let hits = scenario_docs(scenario, false).iter().filter(|d| rule.fires_on(d)).count();
             assert!(hits >= 1, "{} does not fire on scenario {scenario}", b.draft.uid);
             if b.near_miss {

@@ -213,6 +213,14 @@ impl EventDoc {
             })
     }
 
+    /// The first value of a field reference (a threshold's distinct field, a first-seen rule's
+    /// remembered field), trimmed; `None` when the event has none or only empty ones.
+    pub fn first_value(&self, field: &FieldRef) -> Option<String> {
+        let mut values = Vec::new();
+        self.values(field, &mut values);
+        values.into_iter().map(|v| v.trim().to_string()).find(|v| !v.is_empty())
+    }
+
     /// The entity of a kind, for grouping and the alert's entity lists.
     pub fn entity(&self, group_by: &GroupBy) -> Option<String> {
         match group_by {

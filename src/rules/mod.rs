@@ -3,20 +3,24 @@
 //! events and stores the alerts.
 //!
 //! A rule's `definition` (stored as JSON) is `{"condition": …, "group_by": "actor",
-//! "window_minutes": 60}`; the condition language is described in `engine`.
+//! "window_minutes": 60}`, plus `threshold`, `first_seen` or `then` for the stateful kinds
+//! (`stateful`); the condition language is described in `engine`.
 
 pub mod builtin;
 pub mod engine;
 pub mod sigma;
+pub mod stateful;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use engine::{EventDoc, GroupBy};
 
-/// The rule kinds. Only `match` is evaluated; the others are refused at creation with a clear
-/// message.
-pub const KINDS: &[&str] = &["match"];
+/// The rule kinds.
+pub const KINDS: &[&str] = &["match", "threshold", "first_seen", "sequence"];
+
+/// Longest first-seen look-back, in days.
+pub const MAX_LOOKBACK_DAYS: i64 = 365;
 
 /// Alert statuses, in triage order.
 pub const STATUSES: &[&str] = &["new", "acknowledged", "in_progress", "resolved", "false_positive", "benign"];
@@ -60,6 +64,51 @@ pub struct Definition {
     pub group_by: String,
     #[serde(default = "default_window")]
     pub window_minutes: i64,
+    /// Threshold rules: how many matching events (or distinct values) a window needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdSpec>,
+    /// First-seen rules: the field whose new values are reported, and the look-back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<FirstSeenSpec>,
+    /// Sequence rules: the second step's condition (the first is `condition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Value>,
+}
+
+impl Default for Definition {
+    fn default() -> Self {
+        Self {
+            condition: Value::Null,
+            group_by: default_group_by(),
+            window_minutes: default_window(),
+            threshold: None,
+            first_seen: None,
+            then: None,
+        }
+    }
+}
+
+/// A threshold: at least `count` matching events in a window, or with `distinct`, at least
+/// `count` different values of that field.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSpec {
+    pub count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<String>,
+}
+
+/// A first-seen rule: a value of `field` the entity has not shown in the `lookback_days` before.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstSeenSpec {
+    pub field: String,
+    #[serde(default = "default_lookback")]
+    pub lookback_days: i64,
+}
+
+fn default_lookback() -> i64 {
+    30
 }
 
 fn default_group_by() -> String {
@@ -145,6 +194,44 @@ impl RuleDraft {
         }
         GroupBy::parse(&self.definition.group_by).map_err(|e| RuleError::new("group_by", e))?;
         engine::compile(&self.definition.condition, "condition").map_err(|e| RuleError::new("condition", e))?;
+        let d = &self.definition;
+        let (needs, present) = match self.kind.as_str() {
+            "threshold" => ("threshold", d.threshold.is_some()),
+            "first_seen" => ("first_seen", d.first_seen.is_some()),
+            "sequence" => ("then", d.then.is_some()),
+            _ => ("", true),
+        };
+        if !present {
+            return Err(RuleError::new(needs, format!("a {} rule needs `{needs}`", self.kind)));
+        }
+        for (field, given, kind) in [
+            ("threshold", d.threshold.is_some(), "threshold"),
+            ("first_seen", d.first_seen.is_some(), "first_seen"),
+            ("then", d.then.is_some(), "sequence"),
+        ] {
+            if given && self.kind != kind {
+                return Err(RuleError::new(field, format!("`{field}` belongs to rules of kind {kind}")));
+            }
+        }
+        if let Some(t) = &d.threshold {
+            if !(1..=100_000).contains(&t.count) {
+                return Err(RuleError::new("threshold.count", "1–100,000"));
+            }
+            if t.distinct.as_deref().is_some_and(|f| f.trim().is_empty() || f.len() > 200) {
+                return Err(RuleError::new("threshold.distinct", "a field name of 1–200 characters"));
+            }
+        }
+        if let Some(f) = &d.first_seen {
+            if f.field.trim().is_empty() || f.field.len() > 200 {
+                return Err(RuleError::new("first_seen.field", "a field name of 1–200 characters"));
+            }
+            if !(1..=MAX_LOOKBACK_DAYS).contains(&f.lookback_days) {
+                return Err(RuleError::new("first_seen.lookback_days", format!("1–{MAX_LOOKBACK_DAYS}")));
+            }
+        }
+        if let Some(then) = &d.then {
+            engine::compile(then, "then").map_err(|e| RuleError::new("then", e))?;
+        }
         Ok(Self { name, ..self })
     }
 }
@@ -160,6 +247,8 @@ pub struct CompiledRule {
     pub condition: engine::Condition,
     pub group_by: GroupBy,
     pub window: chrono::Duration,
+    /// What the rule does with its matches (the kind follows from the definition).
+    pub logic: stateful::Logic,
 }
 
 impl CompiledRule {
@@ -173,7 +262,23 @@ impl CompiledRule {
         definition: &str,
     ) -> Result<Self, String> {
         let definition: Definition = serde_json::from_str(definition).map_err(|e| e.to_string())?;
+        let logic = if let Some(t) = &definition.threshold {
+            stateful::Logic::Threshold {
+                count: t.count.max(1),
+                distinct: t.distinct.as_deref().map(engine::FieldRef::new),
+            }
+        } else if let Some(f) = &definition.first_seen {
+            stateful::Logic::FirstSeen {
+                field: engine::FieldRef::new(&f.field),
+                lookback: chrono::Duration::days(f.lookback_days.clamp(1, MAX_LOOKBACK_DAYS)),
+            }
+        } else if let Some(then) = &definition.then {
+            stateful::Logic::Sequence { then: Box::new(engine::compile(then, "then")?) }
+        } else {
+            stateful::Logic::Match
+        };
         Ok(Self {
+            logic,
             id,
             name: name.to_string(),
             severity,
@@ -187,7 +292,56 @@ impl CompiledRule {
 
     /// Whether the rule fires on the event.
     pub fn fires_on(&self, doc: &EventDoc) -> bool {
-        (self.sources.is_empty() || self.sources.contains(&doc.source)) && self.condition.matches(doc)
+        self.applies_to(doc) && self.condition.matches(doc)
+    }
+
+    /// The kind's name, as stored.
+    pub fn logic_name(&self) -> &'static str {
+        match self.logic {
+            stateful::Logic::Match => "match",
+            stateful::Logic::Threshold { .. } => "threshold",
+            stateful::Logic::FirstSeen { .. } => "first_seen",
+            stateful::Logic::Sequence { .. } => "sequence",
+        }
+    }
+
+    /// Whether the event is of one of the rule's sources.
+    pub fn applies_to(&self, doc: &EventDoc) -> bool {
+        self.sources.is_empty() || self.sources.contains(&doc.source)
+    }
+
+    /// The observations the event gives this stateful rule: (step, value).
+    pub fn observations(&self, doc: &EventDoc) -> Vec<(i16, String)> {
+        if !self.applies_to(doc) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let first = self.condition.matches(doc);
+        match &self.logic {
+            stateful::Logic::Match => {}
+            stateful::Logic::Threshold { distinct, .. } => {
+                if first {
+                    match distinct {
+                        Some(field) => out.extend(doc.first_value(field).map(|v| (stateful::STEP_MATCH, v))),
+                        None => out.push((stateful::STEP_MATCH, String::new())),
+                    }
+                }
+            }
+            stateful::Logic::FirstSeen { field, .. } => {
+                if first {
+                    out.extend(doc.first_value(field).map(|v| (stateful::STEP_MATCH, v)));
+                }
+            }
+            stateful::Logic::Sequence { then } => {
+                if first {
+                    out.push((stateful::STEP_MATCH, String::new()));
+                }
+                if then.matches(doc) {
+                    out.push((stateful::STEP_THEN, String::new()));
+                }
+            }
+        }
+        out
     }
 }
 

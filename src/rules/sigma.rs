@@ -537,7 +537,7 @@ pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
         owner: author.clone().unwrap_or_default().chars().take(200).collect(),
         sources: sources.into_iter().map(str::to_string).collect(),
         tags: tags.into_iter().filter(|t| !t.trim().is_empty() && t.len() <= 100).take(50).collect(),
-        definition: Definition { condition, group_by: "actor".into(), window_minutes: 60 },
+        definition: Definition { condition, ..Default::default() },
         sigma_id: id,
         sigma_yaml: Some(yaml.to_string()),
     };

@@ -120,16 +120,26 @@ pub struct Match {
     pub tenant_id: String,
     pub group_key: String,
     pub doc: Arc<EventDoc>,
+    /// Stateful rules: the observation's step and value (see `rules::stateful`).
+    pub step: i16,
+    pub value: String,
 }
 
-/// Every match of `rules` on `events` (in event order).
+/// Every match of `rules` on `events` (in event order); for stateful rules, every observation.
 pub fn evaluate(rules: &[CompiledRule], events: &[EventForRules]) -> Vec<Match> {
     let mut matches = Vec::new();
     for e in events {
         let doc = event_doc(e);
         let mut shared: Option<Arc<EventDoc>> = None;
         for (i, rule) in rules.iter().enumerate() {
-            if rule.fires_on(&doc) {
+            let found = if rule.logic.is_stateful() {
+                rule.observations(&doc)
+            } else if rule.fires_on(&doc) {
+                vec![(rules::stateful::STEP_MATCH, String::new())]
+            } else {
+                continue;
+            };
+            for (step, value) in found {
                 let doc = shared.get_or_insert_with(|| Arc::new(doc.clone())).clone();
                 matches.push(Match {
                     rule: i,
@@ -138,6 +148,8 @@ pub fn evaluate(rules: &[CompiledRule], events: &[EventForRules]) -> Vec<Match> 
                     tenant_id: e.tenant_id.clone(),
                     group_key: doc.entity(&rule.group_by).unwrap_or_else(|| "(none)".into()),
                     doc,
+                    step,
+                    value,
                 });
             }
         }
@@ -195,7 +207,8 @@ pub async fn evaluate_pass(db: &DatabaseConnection, rules: &[CompiledRule]) -> R
     // Group the matches by (rule, tenant, entity), keeping event order within each.
     let mut groups: Vec<(GroupKey, Vec<&Match>)> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
-    for m in &matches {
+    let (stateful, plain): (Vec<&Match>, Vec<&Match>) = matches.iter().partition(|m| rules[m.rule].logic.is_stateful());
+    for m in plain {
         let key = (m.rule, m.tenant_id.clone(), m.group_key.clone());
         let slot = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
@@ -246,6 +259,7 @@ pub async fn evaluate_pass(db: &DatabaseConnection, rules: &[CompiledRule]) -> R
             flush(&txn, rule, &tenant, &key, done, now, &mut outcome).await?;
         }
     }
+    apply_stateful(&txn, rules, &stateful, now, &mut outcome).await?;
     store::advance_cursor(&txn, last, now).await?;
     txn.commit().await?;
     if outcome.alerts_created > 0 || outcome.alerts_updated > 0 {
@@ -294,6 +308,7 @@ async fn flush(
                     last_seen: alert.last_seen,
                     entities: &entities,
                     matched: &Value::Array(matched).to_string(),
+                    window_start: None,
                     now,
                 },
             )
@@ -305,6 +320,256 @@ async fn flush(
     };
     store::link_events(txn, id, &alert.events).await
 }
+
+/// Stores the observations of stateful rules and raises or reshapes the alerts of the windows
+/// they touched, each recomputed from all the stored observations of its window (so the answer
+/// does not depend on the order or batching of arrival).
+async fn apply_stateful(
+    txn: &impl ConnectionTrait,
+    rules: &[CompiledRule],
+    matches: &[&Match],
+    now: DateTime<Utc>,
+    outcome: &mut PassOutcome,
+) -> Result<(), DbErr> {
+    use rules::stateful::{self as st, Logic};
+    if matches.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<store::Observation> = matches
+        .iter()
+        .map(|m| store::Observation {
+            rule_id: rules[m.rule].id,
+            tenant_id: m.tenant_id.clone(),
+            entity: m.group_key.clone(),
+            step: m.step,
+            value: m.value.clone(),
+            occurred_at: m.occurred_at,
+            event_id: m.event_id,
+        })
+        .collect();
+    store::insert_observations(txn, &rows).await?;
+    let docs: HashMap<i64, Arc<EventDoc>> = matches.iter().map(|m| (m.event_id, m.doc.clone())).collect();
+    let mut touched: std::collections::BTreeMap<(usize, String, String), Vec<&Match>> = Default::default();
+    for m in matches {
+        touched.entry((m.rule, m.tenant_id.clone(), m.group_key.clone())).or_default().push(m);
+    }
+    for ((index, tenant, entity), list) in touched {
+        let rule = &rules[index];
+        let w = rule.window;
+        match &rule.logic {
+            Logic::Match => {}
+            Logic::Threshold { count, distinct } => {
+                let windows: BTreeSet<DateTime<Utc>> = list.iter().map(|m| st::window_of(m.occurred_at, w)).collect();
+                for start in windows {
+                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, start, start + w).await?;
+                    if let Some(shape) =
+                        st::threshold(&obs, w, *count, distinct.is_some()).into_iter().find(|s| s.window_start == start)
+                    {
+                        let detail = match distinct {
+                            Some(field) => {
+                                format!("{} distinct {} in {} min", count_values(&obs), field.name, w.num_minutes())
+                            }
+                            None => format!("{} events in {} min", shape.events.len(), w.num_minutes()),
+                        };
+                        let window = Window { group_key: &entity, lookup: (start, start), detail };
+                        upsert_window(txn, rule, &tenant, window, shape, &docs, now, outcome).await?;
+                    }
+                }
+            }
+            Logic::Sequence { .. } => {
+                let mut windows = BTreeSet::new();
+                for m in &list {
+                    windows.insert(st::window_of(m.occurred_at, w));
+                    if m.step == st::STEP_MATCH {
+                        windows.insert(st::window_of(m.occurred_at + w, w));
+                    }
+                }
+                for start in windows {
+                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, start - w, start + w).await?;
+                    if let Some(shape) = st::sequence(&obs, w).into_iter().find(|s| s.window_start == start) {
+                        let window = Window {
+                            group_key: &entity,
+                            lookup: (start, start),
+                            detail: format!("first step then second step within {} min", w.num_minutes()),
+                        };
+                        upsert_window(txn, rule, &tenant, window, shape, &docs, now, outcome).await?;
+                    }
+                }
+            }
+            Logic::FirstSeen { field, lookback } => {
+                let mut spans: std::collections::BTreeMap<&str, (DateTime<Utc>, DateTime<Utc>)> = Default::default();
+                for m in &list {
+                    let span = spans.entry(m.value.as_str()).or_insert((m.occurred_at, m.occurred_at));
+                    span.0 = span.0.min(m.occurred_at);
+                    span.1 = span.1.max(m.occurred_at);
+                }
+                for (value, (low, high)) in spans {
+                    let until = high + *lookback + chrono::Duration::seconds(1);
+                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, low - *lookback, until).await?;
+                    for shape in st::first_seen(&obs, *lookback) {
+                        if shape.value.as_deref() != Some(value)
+                            || shape.window_start < low
+                            || shape.window_start > high + *lookback
+                        {
+                            continue;
+                        }
+                        let key = format!("{entity} · {value}");
+                        let start = shape.window_start;
+                        let window = Window {
+                            group_key: &key,
+                            // A later alert of the value within the look-back is no longer the
+                            // first: this one takes its place.
+                            lookup: (start, start + *lookback),
+                            detail: format!(
+                                "{} = {value}: not seen for this entity in {} days",
+                                field.name,
+                                lookback.num_days()
+                            ),
+                        };
+                        upsert_window(txn, rule, &tenant, window, shape, &docs, now, outcome).await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_values(obs: &[rules::stateful::Obs]) -> usize {
+    obs.iter().filter(|o| !o.value.is_empty()).map(|o| o.value.as_str()).collect::<BTreeSet<_>>().len()
+}
+
+/// Which alert a stateful shape is: its group, where to look for it, and what fired.
+struct Window<'a> {
+    group_key: &'a str,
+    lookup: (DateTime<Utc>, DateTime<Utc>),
+    detail: String,
+}
+
+/// Raises the alert of a window, or sets an existing one to what its window now holds.
+#[allow(clippy::too_many_arguments)]
+async fn upsert_window(
+    txn: &impl ConnectionTrait,
+    rule: &CompiledRule,
+    tenant: &str,
+    window: Window<'_>,
+    shape: rules::stateful::Shape,
+    docs: &HashMap<i64, Arc<EventDoc>>,
+    now: DateTime<Utc>,
+    outcome: &mut PassOutcome,
+) -> Result<(), DbErr> {
+    let (Some(first), Some(last)) = (shape.events.first().map(|e| e.1), shape.events.last().map(|e| e.1)) else {
+        return Ok(());
+    };
+    // The entities of the window's events (the stored ones this pass did not read are loaded).
+    let ids: Vec<i64> = shape.events.iter().map(|e| e.0).take(200).collect();
+    let missing: Vec<i64> = ids.iter().copied().filter(|id| !docs.contains_key(id)).collect();
+    let loaded: HashMap<i64, EventDoc> =
+        store::events_by_ids(txn, &missing).await?.iter().map(|e| (e.id, event_doc(e))).collect();
+    let mut entities = Entities::default();
+    let mut first_doc: Option<&EventDoc> = None;
+    for id in &ids {
+        if let Some(doc) = docs.get(id).map(|d| d.as_ref()).or_else(|| loaded.get(id)) {
+            entities.add(doc);
+            first_doc.get_or_insert(doc);
+        }
+    }
+    let entities = serde_json::to_string(&entities).unwrap_or_else(|_| "{}".into());
+    let count = shape.events.len() as i64;
+    let existing =
+        store::alert_for_window(txn, rule.id, tenant, window.group_key, window.lookup.0, window.lookup.1).await?;
+    let id = match existing {
+        Some(alert) => {
+            store::reshape_alert(txn, alert.id, shape.window_start, count, first, last, &entities, now).await?;
+            if alert.count != count || alert.window_start != Some(shape.window_start) {
+                outcome.alerts_updated += 1;
+            }
+            alert.id
+        }
+        None => {
+            let mut matched: Vec<Value> = first_doc
+                .map(|doc| rule.condition.explain(doc))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(condition, value)| json!({"condition": condition, "value": value}))
+                .collect();
+            matched.push(json!({"condition": rule.logic_name(), "value": window.detail}));
+            let id = store::insert_alert(
+                txn,
+                store::NewAlert {
+                    rule_id: rule.id,
+                    tenant_id: tenant,
+                    group_key: window.group_key,
+                    title: &format!("{}: {}", rule.name, window.group_key),
+                    severity: rule.severity,
+                    hunting: rule.hunting,
+                    count,
+                    first_seen: first,
+                    last_seen: last,
+                    entities: &entities,
+                    matched: &Value::Array(matched).to_string(),
+                    window_start: Some(shape.window_start),
+                    now,
+                },
+            )
+            .await?;
+            store::insert_history(txn, id, EVALUATOR, "created", &json!({"count": count}), now).await?;
+            outcome.alerts_created += 1;
+            id
+        }
+    };
+    store::link_events(txn, id, &shape.events).await
+}
+
+/// Records what a first-seen rule counts as known: the values its entities showed in the
+/// stored events of the look-back, up to the newest stored event (later events are evaluated).
+/// Runs in the transaction that stores or changes the rule, so the evaluator never sees the rule
+/// without its baseline. Returns the number of events read (at most `max_events`).
+pub async fn record_baseline(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    draft: &RuleDraft,
+    max_events: u64,
+) -> Result<u64, DbErr> {
+    let definition = serde_json::to_string(&draft.definition).unwrap_or_default();
+    let Ok(rule) =
+        CompiledRule::new(rule_id, &draft.name, draft.severity, draft.hunting, draft.sources.clone(), &definition)
+    else {
+        return Ok(0);
+    };
+    let rules::stateful::Logic::FirstSeen { lookback, .. } = &rule.logic else { return Ok(0) };
+    let upto = store::max_event_id(txn).await?;
+    let from = Utc::now() - *lookback;
+    let far = Utc::now() + chrono::Duration::days(3650);
+    let (mut after, mut read) = (0, 0u64);
+    while read < max_events {
+        let page = store::events_between(txn, from, far, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        read += page.len() as u64;
+        let rows: Vec<store::Observation> = evaluate(std::slice::from_ref(&rule), &page)
+            .into_iter()
+            .filter(|m| m.event_id <= upto)
+            .map(|m| store::Observation {
+                rule_id,
+                tenant_id: m.tenant_id,
+                entity: m.group_key,
+                step: rules::stateful::STEP_BASELINE,
+                value: m.value,
+                occurred_at: m.occurred_at,
+                event_id: m.event_id,
+            })
+            .collect();
+        store::insert_observations(txn, &rows).await?;
+        if after >= upto {
+            break;
+        }
+    }
+    Ok(read)
+}
+
+/// Most events a first-seen rule's baseline reads.
+pub const BASELINE_MAX_EVENTS: u64 = 500_000;
 
 /// Runs passes until the cursor reaches the newest event.
 pub async fn catch_up(db: &DatabaseConnection) -> Result<PassOutcome, DbErr> {
@@ -363,9 +628,14 @@ pub async fn seed_builtin(db: &DatabaseConnection) -> Result<usize, DbErr> {
     let mut added = 0;
     for builtin in rules::builtin::pack() {
         let Ok(draft) = builtin.draft.validate() else { continue };
-        if store::insert_rule(db, &draft, true, "AOC", now).await?.is_some() {
+        // With its baseline, in one transaction (on SQLite through the writer connection).
+        let writer = crate::store::writer(db).await?;
+        let txn = writer.begin().await?;
+        if let Some(id) = store::insert_rule(&txn, &draft, true, "AOC", now).await? {
+            record_baseline(&txn, id, &draft, BASELINE_MAX_EVENTS).await?;
             added += 1;
         }
+        txn.commit().await?;
     }
     Ok(added)
 }
@@ -387,7 +657,7 @@ pub struct RuleInput {
     /// unified, directory, signin, intune (empty: all).
     pub sources: Option<Vec<String>>,
     pub hunting: Option<bool>,
-    /// `match`.
+    /// `match` (default), `threshold`, `first_seen` or `sequence`.
     pub kind: Option<String>,
     /// The condition (see the README's rule language).
     #[schema(value_type = Object)]
@@ -396,6 +666,13 @@ pub struct RuleInput {
     pub group_by: Option<String>,
     /// 1–10080, default 60.
     pub window_minutes: Option<i64>,
+    /// Threshold rules: `{"count": 15, "distinct": "actor"}`.
+    pub threshold: Option<rules::ThresholdSpec>,
+    /// First-seen rules: `{"field": "country", "lookback_days": 30}`.
+    pub first_seen: Option<rules::FirstSeenSpec>,
+    /// Sequence rules: the second step's condition.
+    #[schema(value_type = Object)]
+    pub then: Option<Value>,
     /// A Sigma rule's YAML text.
     pub sigma: Option<String>,
 }
@@ -417,11 +694,7 @@ pub fn draft_from(row: &RuleRow) -> RuleDraft {
         owner: row.owner.clone(),
         sources: serde_json::from_str(&row.sources).unwrap_or_default(),
         tags: serde_json::from_str(&row.tags).unwrap_or_default(),
-        definition: serde_json::from_str(&row.definition).unwrap_or(Definition {
-            condition: Value::Null,
-            group_by: "actor".into(),
-            window_minutes: 60,
-        }),
+        definition: serde_json::from_str(&row.definition).unwrap_or_default(),
         sigma_id: row.sigma_id.clone(),
         sigma_yaml: row.sigma_yaml.clone(),
     }
@@ -451,11 +724,28 @@ fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
             .ok_or_else(|| AppError::invalid_input("severity", "info, low, medium, high or critical"))?,
         None => base.severity,
     };
+    // The kind named, or the one whose part the input gives, or the rule's own.
+    let kind = input
+        .kind
+        .clone()
+        .or_else(|| input.threshold.as_ref().map(|_| "threshold".to_string()))
+        .or_else(|| input.first_seen.as_ref().map(|_| "first_seen".to_string()))
+        .or_else(|| input.then.as_ref().map(|_| "sequence".to_string()))
+        .unwrap_or(base.kind.clone());
+    for (field, given, of) in [
+        ("threshold", input.threshold.is_some(), "threshold"),
+        ("first_seen", input.first_seen.is_some(), "first_seen"),
+        ("then", input.then.is_some(), "sequence"),
+    ] {
+        if given && kind != of {
+            return Err(AppError::invalid_input(field, format!("`{field}` belongs to rules of kind {of}, not {kind}")));
+        }
+    }
     let draft = RuleDraft {
         uid: base.uid,
         name: input.name.unwrap_or(base.name),
         description: input.description.unwrap_or(base.description),
-        kind: input.kind.unwrap_or(base.kind),
+        kind: kind.clone(),
         severity,
         enabled: input.enabled.unwrap_or(base.enabled),
         hunting: input.hunting.unwrap_or(base.hunting),
@@ -466,6 +756,10 @@ fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
             condition: input.condition.unwrap_or(base.definition.condition),
             group_by: input.group_by.unwrap_or(base.definition.group_by),
             window_minutes: input.window_minutes.unwrap_or(base.definition.window_minutes),
+            // A kind's own part is kept only while the rule stays of that kind.
+            threshold: input.threshold.or(base.definition.threshold).filter(|_| kind == "threshold"),
+            first_seen: input.first_seen.or(base.definition.first_seen).filter(|_| kind == "first_seen"),
+            then: input.then.or(base.definition.then).filter(|_| kind == "sequence"),
         },
         sigma_id: base.sigma_id,
         sigma_yaml: base.sigma_yaml,
@@ -571,7 +865,7 @@ impl DetectionService {
             owner: caller.display_name.clone(),
             sources: Vec::new(),
             tags: Vec::new(),
-            definition: Definition { condition: Value::Null, group_by: "actor".into(), window_minutes: 60 },
+            definition: Definition::default(),
             sigma_id: None,
             sigma_yaml: None,
         };
@@ -585,6 +879,7 @@ impl DetectionService {
             .await
             .map_err(|e| db_failure("create_rule", e))?
             .ok_or_else(|| AppError::new(ErrorCode::Conflict, "a rule with this name or Sigma id exists"))?;
+        record_baseline(&txn, id, &draft, BASELINE_MAX_EVENTS).await.map_err(|e| db_failure("create_rule", e))?;
         audit(&txn, caller, "rule.create", "rule", Some(id.to_string()), json!({"after": audit_view(&draft)}), None)
             .await
             .map_err(|e| db_failure("create_rule", e))?;
@@ -606,6 +901,11 @@ impl DetectionService {
             return Err(AppError::new(ErrorCode::Conflict, format!("a rule named `{}` exists", after.name)));
         }
         store::update_rule(&txn, id, &after, Utc::now()).await.map_err(|e| db_failure("update_rule", e))?;
+        if before.kind != after.kind || before.definition != after.definition || before.sources != after.sources {
+            // A stateful rule whose definition changed starts its state afresh.
+            store::clear_observations(&txn, id).await.map_err(|e| db_failure("update_rule", e))?;
+            record_baseline(&txn, id, &after, BASELINE_MAX_EVENTS).await.map_err(|e| db_failure("update_rule", e))?;
+        }
         audit(
             &txn,
             caller,
@@ -932,6 +1232,9 @@ pub async fn backtest(
         &serde_json::to_string(&draft.definition).unwrap_or_default(),
     )
     .map_err(|e| AppError::invalid_input("condition", e))?;
+    if rule.logic.is_stateful() {
+        return backtest_stateful(db, rule, from, to, max_events, started).await;
+    }
     let rules = [rule];
     let mut result = BacktestResult::default();
     let mut groups: BacktestGroups = HashMap::new();
@@ -985,6 +1288,85 @@ pub async fn backtest(
     Ok(result)
 }
 
+/// The backtest of a threshold, first-seen or sequence rule: its observations over the range
+/// (for first-seen, the look-back before the range is read as the baseline), then the same
+/// decisions the evaluator makes.
+async fn backtest_stateful(
+    db: &DatabaseConnection,
+    rule: CompiledRule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_events: u64,
+    started: std::time::Instant,
+) -> Result<BacktestResult, AppError> {
+    use rules::stateful::{self as st, Logic, Obs};
+    let scan_from = match &rule.logic {
+        Logic::FirstSeen { lookback, .. } => from - *lookback,
+        _ => from,
+    };
+    let rules = [rule];
+    let mut result = BacktestResult::default();
+    let mut entities: std::collections::BTreeMap<(String, String), Vec<Obs>> = Default::default();
+    let mut records: HashMap<i64, String> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page =
+            store::events_between(db, scan_from, to, after, 5_000).await.map_err(|e| db_failure("backtest", e))?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        result.events_scanned += page.len() as u64;
+        let record_of: HashMap<i64, &str> = page.iter().map(|e| (e.id, e.record_id.as_str())).collect();
+        for m in evaluate(&rules, &page) {
+            let step = if m.occurred_at < from { st::STEP_BASELINE } else { m.step };
+            if step != st::STEP_BASELINE {
+                result.matches += 1;
+                records.insert(m.event_id, record_of.get(&m.event_id).copied().unwrap_or_default().to_string());
+            }
+            entities.entry((m.tenant_id, m.group_key)).or_default().push(Obs {
+                occurred_at: m.occurred_at,
+                event_id: m.event_id,
+                step,
+                value: m.value,
+            });
+        }
+        if result.events_scanned >= max_events {
+            result.truncated = page.len() as u64 == 5_000;
+            break;
+        }
+    }
+    let rule = &rules[0];
+    let mut alerts = Vec::new();
+    for ((tenant, entity), obs) in entities {
+        let shapes = match &rule.logic {
+            Logic::Threshold { count, distinct } => st::threshold(&obs, rule.window, *count, distinct.is_some()),
+            Logic::Sequence { .. } => st::sequence(&obs, rule.window),
+            Logic::FirstSeen { lookback, .. } => st::first_seen(&obs, *lookback),
+            Logic::Match => Vec::new(),
+        };
+        for shape in shapes {
+            let (Some(first), Some(last)) = (shape.events.first(), shape.events.last()) else { continue };
+            let key = match &shape.value {
+                Some(value) => format!("{entity} · {value}"),
+                None => entity.clone(),
+            };
+            let shown: Vec<&(i64, DateTime<Utc>)> = shape.events.iter().take(20).collect();
+            alerts.push(BacktestAlert {
+                tenant: tenant.clone(),
+                key,
+                count: shape.events.len() as u64,
+                first_seen: first.1,
+                last_seen: last.1,
+                aoc_event_ids: shown.iter().map(|e| e.0).collect(),
+                event_ids: shown.iter().map(|e| records.get(&e.0).cloned().unwrap_or_default()).collect(),
+            });
+        }
+    }
+    alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.key.cmp(&b.key)));
+    result.alerts = alerts;
+    result.seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
 impl DetectionService {
     /// Backtests a stored rule (`rule_id`), a rule being written (`input`), or a stored rule with
     /// `input`'s changes.
@@ -1008,7 +1390,7 @@ impl DetectionService {
                 owner: String::new(),
                 sources: Vec::new(),
                 tags: Vec::new(),
-                definition: Definition { condition: Value::Null, group_by: "actor".into(), window_minutes: 60 },
+                definition: Definition::default(),
                 sigma_id: None,
                 sigma_yaml: None,
             },

@@ -176,6 +176,10 @@ pub async fn delete_rule(db: &impl ConnectionTrait, id: i64) -> Result<u64, DbEr
         sql.push(&format!("{p})"));
         db.execute(sql.statement()).await?;
     }
+    let mut sql = Sql::new(backend, "DELETE FROM rule_observations WHERE rule_id = ");
+    let p = sql.bind(id);
+    sql.push(&p);
+    db.execute(sql.statement()).await?;
     let mut sql = Sql::new(backend, "DELETE FROM alerts WHERE rule_id = ");
     let p = sql.bind(id);
     sql.push(&p);
@@ -344,6 +348,8 @@ pub struct NewAlert<'a> {
     pub last_seen: DateTime<Utc>,
     pub entities: &'a str,
     pub matched: &'a str,
+    /// The window a stateful rule's alert stands for (`None` for match rules).
+    pub window_start: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -363,10 +369,11 @@ pub async fn insert_alert(txn: &impl ConnectionTrait, a: NewAlert<'_>) -> Result
         sql.bind(a.matched.to_string()),
         sql.bind(a.now),
         sql.bind(a.now),
+        sql.bind(a.window_start),
     ];
     sql.text = format!(
         "INSERT INTO alerts (rule_id, tenant_id, group_key, title, severity, hunting, count, first_seen, last_seen, \
-         entities, matched, created_at, updated_at) VALUES ({}) RETURNING id AS n",
+         entities, matched, created_at, updated_at, window_start) VALUES ({}) RETURNING id AS n",
         v.join(", ")
     );
     Ok(Count::find_by_statement(sql.statement()).one(txn).await?.map(|c| c.n).unwrap_or_default())
@@ -675,4 +682,188 @@ pub async fn insert_comment(
         v.join(", ")
     );
     Ok(Count::find_by_statement(sql.statement()).one(txn).await?.map(|c| c.n).unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------------------
+// State of the stateful rules
+
+/// An observation to store (see `rules::stateful`).
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub rule_id: i64,
+    pub tenant_id: String,
+    pub entity: String,
+    pub step: i16,
+    pub value: String,
+    pub occurred_at: DateTime<Utc>,
+    pub event_id: i64,
+}
+
+/// Stores observations; one already stored (same rule, event and step) is left alone.
+pub async fn insert_observations(txn: &impl ConnectionTrait, rows: &[Observation]) -> Result<(), DbErr> {
+    for chunk in rows.chunks(500) {
+        let mut sql = Sql::new(
+            txn.get_database_backend(),
+            "INSERT INTO rule_observations (rule_id, tenant_id, entity, step, value, occurred_at, event_id) VALUES ",
+        );
+        let mut values = Vec::with_capacity(chunk.len());
+        for o in chunk {
+            let v = [
+                sql.bind(o.rule_id),
+                sql.bind(o.tenant_id.clone()),
+                sql.bind(o.entity.clone()),
+                sql.bind(o.step),
+                sql.bind(o.value.clone()),
+                sql.bind(o.occurred_at),
+                sql.bind(o.event_id),
+            ];
+            values.push(format!("({})", v.join(", ")));
+        }
+        sql.push(&values.join(", "));
+        sql.push(" ON CONFLICT DO NOTHING");
+        txn.execute(sql.statement()).await?;
+    }
+    Ok(())
+}
+
+#[derive(FromQueryResult)]
+struct ObsRow {
+    occurred_at: DateTime<Utc>,
+    event_id: i64,
+    step: i16,
+    value: String,
+}
+
+/// Most observations read for one decision (a window of one entity).
+pub const MAX_OBSERVATIONS: u64 = 50_000;
+
+/// The observations of a rule's entity (of one value, when given) in `[from, to)`.
+#[allow(clippy::too_many_arguments)]
+pub async fn observations(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    tenant_id: &str,
+    entity: &str,
+    value: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<crate::rules::stateful::Obs>, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let r = sql.bind(rule_id);
+    let t = sql.bind(tenant_id.to_string());
+    let e = sql.bind(entity.to_string());
+    let f = sql.bind(from);
+    let u = sql.bind(to);
+    sql.text = format!(
+        "SELECT occurred_at, event_id, step, value FROM rule_observations WHERE rule_id = {r} AND tenant_id = {t} \
+         AND entity = {e} AND occurred_at >= {f} AND occurred_at < {u}"
+    );
+    if let Some(value) = value {
+        let v = sql.bind(value.to_string());
+        sql.push(&format!(" AND value = {v}"));
+    }
+    sql.push(&format!(" ORDER BY occurred_at, event_id LIMIT {MAX_OBSERVATIONS}"));
+    Ok(ObsRow::find_by_statement(sql.statement())
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|o| crate::rules::stateful::Obs {
+            occurred_at: o.occurred_at,
+            event_id: o.event_id,
+            step: o.step,
+            value: o.value,
+        })
+        .collect())
+}
+
+/// Forgets a rule's observations (its definition changed).
+pub async fn clear_observations(txn: &impl ConnectionTrait, rule_id: i64) -> Result<(), DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "DELETE FROM rule_observations WHERE rule_id = ");
+    let p = sql.bind(rule_id);
+    sql.push(&p);
+    txn.execute(sql.statement()).await.map(|_| ())
+}
+
+/// A stateful rule's alert, found by its window.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct WindowAlert {
+    pub id: i64,
+    pub count: i64,
+    pub window_start: Option<DateTime<Utc>>,
+}
+
+/// The alert of a rule's group whose window starts in `[from, to]` (the earliest).
+pub async fn alert_for_window(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    tenant_id: &str,
+    group_key: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<WindowAlert>, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let r = sql.bind(rule_id);
+    let t = sql.bind(tenant_id.to_string());
+    let g = sql.bind(group_key.to_string());
+    let f = sql.bind(from);
+    let u = sql.bind(to);
+    sql.text = format!(
+        "SELECT id, count, window_start FROM alerts WHERE rule_id = {r} AND tenant_id = {t} AND group_key = {g} \
+         AND window_start >= {f} AND window_start <= {u} ORDER BY window_start, id LIMIT 1"
+    );
+    WindowAlert::find_by_statement(sql.statement()).one(txn).await
+}
+
+/// Sets what a stateful rule's alert stands for (recomputed from its observations).
+#[allow(clippy::too_many_arguments)]
+pub async fn reshape_alert(
+    txn: &impl ConnectionTrait,
+    id: i64,
+    window_start: DateTime<Utc>,
+    count: i64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    entities: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let v = [
+        sql.bind(window_start),
+        sql.bind(count),
+        sql.bind(first_seen),
+        sql.bind(last_seen),
+        sql.bind(entities.to_string()),
+        sql.bind(now),
+        sql.bind(id),
+    ];
+    sql.text = format!(
+        "UPDATE alerts SET window_start = {}, count = {}, first_seen = {}, last_seen = {}, entities = {}, updated_at = {} \
+         WHERE id = {}",
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+    );
+    txn.execute(sql.statement()).await.map(|_| ())
+}
+
+/// Events by id (at most the ids given; missing ones are skipped).
+pub async fn events_by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<EventForRules>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(db.get_database_backend(), format!("SELECT {EVENT_COLUMNS} FROM events WHERE id IN ("));
+    let params: Vec<String> = ids.iter().map(|id| sql.bind(*id)).collect();
+    sql.push(&params.join(", "));
+    sql.push(") ORDER BY id");
+    EventForRules::find_by_statement(sql.statement()).all(db).await
+}
+
+/// The largest stored event id.
+pub async fn max_event_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(Count::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS n FROM events",
+    ))
+    .one(db)
+    .await?
+    .map(|c| c.n)
+    .unwrap_or(0))
 }
