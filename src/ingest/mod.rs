@@ -39,6 +39,7 @@ pub mod graph;
 pub mod graph_client;
 pub mod health;
 pub mod http;
+pub mod import;
 pub mod jsonstream;
 pub mod ledger;
 pub mod links;

@@ -12,8 +12,11 @@
 //! - Modifiers: `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`, `s`), `cidr`,
 //!   `exists`, `gt`/`gte`/`lt`/`lte`, `cased`, `windash`, `base64`, `base64offset`, `utf16le`/
 //!   `utf16be`/`utf16`/`wide` (with base64), `neq`; wildcards `*` and `?` in values. Refused with the
-//!   reason: `expand` (placeholders need watchlists), `fieldref`, keyword (unbound) searches,
-//!   correlation rules and deprecated/unsupported rules.
+//!   reason: `expand` (placeholders need watchlists), `fieldref`, keyword (unbound) searches and
+//!   deprecated/unsupported rules.
+//! - Correlation rules, loaded with the rules they name (one file of several YAML documents):
+//!   `event_count` and `value_count` become threshold rules, `temporal_ordered` of two rules a
+//!   sequence rule; `temporal` (any order) is refused.
 //! - Conditions: `and`, `or`, `not`, parentheses, `1 of x*`, `all of x*`, `1 of them`, `all of them`.
 
 use base64::Engine as _;
@@ -464,28 +467,16 @@ impl ConditionParser<'_> {
     }
 }
 
-/// Parses a Sigma rule (the first document of `yaml`); `hunting` marks it a hunting rule (also
-/// when its tags say `detection.threat-hunting`).
-pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| SigmaError {
-        message: e.info().to_string(),
-        line: Some(e.marker().line()),
-        column: Some(e.marker().col() + 1),
-    })?;
-    let Some(doc) = docs.first() else { return Err(refuse("the file holds no YAML document")) };
-    let Yaml::Hash(_) = doc else { return Err(refuse("a Sigma rule is a YAML map")) };
-    if !doc["correlation"].is_badvalue() {
-        return Err(refuse("Sigma correlation rules are not supported yet"));
-    }
-    if docs.len() > 1 {
-        return Err(refuse("rule collections (several YAML documents) are not supported; one rule per file"));
-    }
-    let title =
-        text(&doc["title"]).filter(|t| !t.trim().is_empty()).ok_or_else(|| refuse("the rule has no `title`"))?;
-    let status = text(&doc["status"]);
-    if matches!(status.as_deref(), Some("deprecated" | "unsupported")) {
-        return Err(refuse(format!("the rule's status is `{}`", status.unwrap_or_default())));
-    }
+/// A Sigma rule's detection, translated: the condition, the sources and field renames of its
+/// logsource.
+struct Translated {
+    condition: Value,
+    sources: Vec<&'static str>,
+    renames: Renames,
+}
+
+/// Translates the logsource and detection of one Sigma rule document.
+fn translate(doc: &Yaml) -> Result<Translated, SigmaError> {
     let product = text(&doc["logsource"]["product"]).unwrap_or_default().to_ascii_lowercase();
     let service = text(&doc["logsource"]["service"]).unwrap_or_default().to_ascii_lowercase();
     let (sources, renames) = logsource(&product, &service)?;
@@ -512,6 +503,127 @@ pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
         parsed.push(value);
     }
     let condition = if parsed.len() == 1 { parsed.remove(0) } else { json!({"any": parsed}) };
+    Ok(Translated { condition, sources, renames })
+}
+
+/// A Sigma correlation rule over the rules of its collection, as a stateful rule: `event_count`
+/// and `value_count` become threshold rules, `temporal_ordered` of two rules a sequence rule.
+fn correlation(doc: &Yaml, docs: &[Yaml]) -> Result<(&'static str, Definition, Vec<&'static str>), SigmaError> {
+    let c = &doc["correlation"];
+    let kind = text(&c["type"]).unwrap_or_default();
+    let names = strings(&c["rules"]);
+    if names.is_empty() {
+        return Err(refuse("the correlation names no `rules`"));
+    }
+    let mut bases = Vec::new();
+    for name in &names {
+        let base = docs
+            .iter()
+            .filter(|d| d["correlation"].is_badvalue())
+            .find(|d| {
+                text(&d["name"]).as_deref() == Some(name.as_str()) || text(&d["id"]).as_deref() == Some(name.as_str())
+            })
+            .ok_or_else(|| {
+                refuse(format!(
+                    "the correlation refers to `{name}`, which is not a rule of this file (load a correlation together \
+                     with its rules, as one YAML file of several documents)"
+                ))
+            })?;
+        bases.push(translate(base)?);
+    }
+    let renames = bases[0].renames;
+    let rename = |field: &str| {
+        let lower = field.to_ascii_lowercase();
+        renames.iter().find(|(from, _)| *from == lower).map(|(_, to)| to.to_string()).unwrap_or(field.to_string())
+    };
+    let group_by = match strings(&c["group-by"]).as_slice() {
+        [] => "tenant".to_string(),
+        [field] => format!("field:{}", rename(field)),
+        _ => return Err(refuse("a correlation grouped by several fields is not supported; group by one")),
+    };
+    let span = text(&c["timespan"])
+        .or_else(|| text(&c["timeframe"]))
+        .ok_or_else(|| refuse("the correlation has no `timespan`"))?;
+    let window = super::parse_span(&span)
+        .ok_or_else(|| refuse(format!("timespan `{span}` is not a span such as 30m, 2h or 1d")))?
+        .num_minutes();
+    let number = |key: &str| match &c["condition"][key] {
+        Yaml::Integer(n) => Some(*n),
+        other => text(other).and_then(|t| t.parse::<i64>().ok()),
+    };
+    let count = number("gte").or_else(|| number("gt").map(|n| n + 1));
+    let mut sources: Vec<&'static str> = Vec::new();
+    for b in &bases {
+        for s in &b.sources {
+            if !sources.contains(s) {
+                sources.push(s);
+            }
+        }
+    }
+    let conditions: Vec<Value> = bases.iter().map(|b| b.condition.clone()).collect();
+    let any = if conditions.len() == 1 { conditions[0].clone() } else { json!({"any": conditions}) };
+    let base = Definition { group_by, window_minutes: window, ..Default::default() };
+    match kind.as_str() {
+        "event_count" | "value_count" => {
+            let count = count.ok_or_else(|| {
+                refuse("only `gte` and `gt` correlation conditions are supported (at least N events or values)")
+            })?;
+            let distinct = if kind == "value_count" {
+                let field = text(&c["condition"]["field"])
+                    .ok_or_else(|| refuse("a value_count correlation needs `condition.field`"))?;
+                Some(rename(&field))
+            } else {
+                None
+            };
+            let threshold = Some(super::ThresholdSpec { count, distinct });
+            Ok(("threshold", Definition { condition: any, threshold, ..base }, sources))
+        }
+        "temporal_ordered" => {
+            if bases.len() != 2 {
+                return Err(refuse("temporal_ordered correlations of exactly two rules are supported"));
+            }
+            let then = Some(bases[1].condition.clone());
+            Ok(("sequence", Definition { condition: bases[0].condition.clone(), then, ..base }, sources))
+        }
+        "temporal" => Err(refuse("`temporal` correlations (any order) are not supported; `temporal_ordered` is")),
+        other => Err(refuse(format!("unknown correlation type `{other}`"))),
+    }
+}
+
+/// Parses a Sigma rule, or a correlation rule with the rules it names (several YAML documents);
+/// `hunting` marks it a hunting rule (also when its tags say `detection.threat-hunting`).
+pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
+    let docs = YamlLoader::load_from_str(yaml).map_err(|e| SigmaError {
+        message: e.info().to_string(),
+        line: Some(e.marker().line()),
+        column: Some(e.marker().col() + 1),
+    })?;
+    let Some(first) = docs.first() else { return Err(refuse("the file holds no YAML document")) };
+    if docs.iter().any(|d| !matches!(d, Yaml::Hash(_))) {
+        return Err(refuse("a Sigma rule is a YAML map"));
+    }
+    let correlations: Vec<&Yaml> = docs.iter().filter(|d| !d["correlation"].is_badvalue()).collect();
+    let (doc, kind, definition, sources) =
+        match correlations.as_slice() {
+            [] if docs.len() > 1 => return Err(refuse(
+                "rule collections (several YAML documents) are loaded only with a correlation rule; one rule per file",
+            )),
+            [] => {
+                let t = translate(first)?;
+                (first, "match", Definition { condition: t.condition, ..Default::default() }, t.sources)
+            }
+            [doc] => {
+                let (kind, definition, sources) = correlation(doc, &docs)?;
+                (*doc, kind, definition, sources)
+            }
+            _ => return Err(refuse("a file may hold one correlation rule")),
+        };
+    let title =
+        text(&doc["title"]).filter(|t| !t.trim().is_empty()).ok_or_else(|| refuse("the rule has no `title`"))?;
+    let status = text(&doc["status"]);
+    if matches!(status.as_deref(), Some("deprecated" | "unsupported")) {
+        return Err(refuse(format!("the rule's status is `{}`", status.unwrap_or_default())));
+    }
     let level = text(&doc["level"]).unwrap_or_else(|| "medium".into());
     let severity = super::parse_severity(&level).ok_or_else(|| refuse(format!("unknown level `{level}`")))?;
     let tags = strings(&doc["tags"]);
@@ -530,14 +642,14 @@ pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
         uid: id.clone().map(|i| format!("sigma:{i}")).unwrap_or_else(|| format!("sigma:{}", uuid::Uuid::new_v4())),
         name: title.chars().take(200).collect(),
         description,
-        kind: "match".into(),
+        kind: kind.into(),
         severity,
         enabled: true,
         hunting,
         owner: author.clone().unwrap_or_default().chars().take(200).collect(),
         sources: sources.into_iter().map(str::to_string).collect(),
         tags: tags.into_iter().filter(|t| !t.trim().is_empty() && t.len() <= 100).take(50).collect(),
-        definition: Definition { condition, ..Default::default() },
+        definition,
         sigma_id: id,
         sigma_yaml: Some(yaml.to_string()),
     };
@@ -551,6 +663,9 @@ pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
 pub fn export(draft: &RuleDraft, author: &str) -> Option<String> {
     if let Some(yaml) = &draft.sigma_yaml {
         return Some(yaml.clone());
+    }
+    if draft.kind != "match" {
+        return None;
     }
     fn quote(text: &str) -> String {
         serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
@@ -723,6 +838,53 @@ level: medium
     }
 
     #[test]
+    fn correlation_rules_load_with_their_rules_as_threshold_and_sequence_rules() {
+        let failed = "title: Failed sign-in\nname: failed_signin\nlogsource: {product: azure, service: signinlogs}\n\
+                      detection:\n    selection:\n        ResultType: 50126\n    condition: selection\n";
+        let success = "title: Sign-in\nname: signin_ok\nlogsource: {product: azure, service: signinlogs}\n\
+                       detection:\n    selection:\n        ResultType: 0\n    condition: selection\n";
+        let spray = format!(
+            "title: Password spray\nid: 0e95725d-7320-415d-80f7-004da920fc11\nauthor: Someone\nlevel: high\n\
+             correlation:\n    type: value_count\n    rules:\n        - failed_signin\n    group-by:\n        - IpAddress\n\
+             \x20   timespan: 30m\n    condition:\n        gte: 10\n        field: Username\n---\n{failed}"
+        );
+        let rule = parse(&spray, false).unwrap_or_else(|e| panic!("{e}"));
+        let d = &rule.draft;
+        assert_eq!((d.kind.as_str(), d.severity, d.definition.window_minutes), ("threshold", 3, 30));
+        assert_eq!(d.definition.group_by, "field:IpAddress");
+        assert_eq!(
+            d.definition.threshold,
+            Some(crate::rules::ThresholdSpec { count: 10, distinct: Some("userPrincipalName".into()) })
+        );
+        assert_eq!(d.sources, ["signin"]);
+        assert_eq!(d.sigma_id.as_deref(), Some("0e95725d-7320-415d-80f7-004da920fc11"));
+        assert_eq!(rule.author.as_deref(), Some("Someone"));
+
+        let count = format!(
+            "title: Many failures\ncorrelation:\n    type: event_count\n    rules: failed_signin\n    timespan: 1h\n\
+             \x20   condition:\n        gt: 19\n---\n{failed}"
+        );
+        let d = parse(&count, false).unwrap_or_else(|e| panic!("{e}")).draft;
+        assert_eq!(d.definition.threshold, Some(crate::rules::ThresholdSpec { count: 20, distinct: None }));
+        assert_eq!(d.definition.group_by, "tenant");
+
+        let ordered = format!(
+            "title: Spray then success\ncorrelation:\n    type: temporal_ordered\n    rules:\n        - failed_signin\n\
+             \x20       - signin_ok\n    group-by: [IpAddress]\n    timespan: 1h\n---\n{failed}---\n{success}"
+        );
+        let d = parse(&ordered, false).unwrap_or_else(|e| panic!("{e}")).draft;
+        assert_eq!(d.kind, "sequence");
+        assert!(d.definition.then.is_some());
+
+        let reason = |yaml: &str| parse(yaml, false).unwrap_err().message;
+        assert!(reason(&ordered.replace("temporal_ordered", "temporal")).contains("any order"));
+        assert!(reason(&count.replace("rules: failed_signin", "rules: other"))
+            .contains("`other`, which is not a rule of this file"));
+        assert!(reason(&count.replace("gt: 19", "lte: 3")).contains("`gte` and `gt`"));
+        assert!(reason(&format!("{failed}---\n{success}")).contains("only with a correlation rule"));
+    }
+
+    #[test]
     fn unsupported_rules_are_refused_with_the_exact_reason() {
         let reason = |yaml: &str| parse(yaml, false).unwrap_err().message;
         let base = "title: T\nlogsource: {product: azure, service: auditlogs}\ndetection:\n";
@@ -732,7 +894,7 @@ level: medium
         assert!(reason(&format!("{base}    sel:\n        a: b\n    condition: sel and other\n")).contains("`other`"));
         assert!(reason("title: T\nlogsource: {product: azure, service: activitylogs}\ndetection:\n    sel:\n        a: b\n    condition: sel\n")
             .contains("activitylogs"));
-        assert!(reason("title: T\ncorrelation:\n    type: event_count\n").contains("correlation"));
+        assert!(reason("title: T\ncorrelation:\n    type: event_count\n").contains("no `rules`"));
         let syntax = parse("title: T\ndetection:\n  sel: [a\n", false).unwrap_err();
         assert!(syntax.line.is_some() && syntax.column.is_some(), "{syntax:?}");
     }
