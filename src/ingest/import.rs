@@ -44,10 +44,9 @@ impl Format {
         let start = text.trim_start_matches('\u{feff}').trim_start();
         if path.to_ascii_lowercase().ends_with(".csv") {
             Format::PurviewCsv
-        } else if start.starts_with('[') {
-            Format::Json
-        } else if start.starts_with('{')
-            && serde_json::from_str::<Value>(start).is_ok_and(|v| v.get("value").is_some_and(Value::is_array))
+        } else if start.starts_with('[')
+            || (start.starts_with('{')
+                && serde_json::from_str::<Value>(start).is_ok_and(|v| v.get("value").is_some_and(Value::is_array)))
         {
             Format::Json
         } else {
