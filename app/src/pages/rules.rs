@@ -378,8 +378,10 @@ fn RuleFormView(
     let window = form.window_minutes.to_string();
     let (combine, rows) = (form.combine, form.rows);
     let unshown = !from_draft && d.as_ref().is_some_and(|d| d.rows.is_none());
-    let existing = rows.len();
-    let extra = RwSignal::new(BLANK_ROWS + usize::from(existing == 0));
+    // The blank rows are rendered once; rows added after hydration come after them, so adding
+    // one never re-renders (and empties) a row being written.
+    let shown = rows.len() + BLANK_ROWS + usize::from(rows.is_empty());
+    let added = RwSignal::new(0usize);
     let row_view = move |i: usize, row: ConditionRow| {
         let (f, o, v) = (format!("field-{i}"), format!("op-{i}"), format!("value-{i}"));
         view! {
@@ -438,9 +440,9 @@ fn RuleFormView(
                         <option value="any" selected=combine == "any">"any of these holds"</option>
                     </select>
                 </label>
-                {rows.into_iter().enumerate().map(|(i, row)| row_view(i, row)).collect_view()}
-                {move || (existing..existing + extra.get()).map(|i| row_view(i, ConditionRow::default())).collect_view()}
-                <button type="button" class="link" id="rule-add-row" on:click=move |_| extra.update(|n| *n += 1)>"Add a condition"</button>
+                {rows.into_iter().chain(std::iter::repeat(ConditionRow::default())).take(shown).enumerate().map(|(i, row)| row_view(i, row)).collect_view()}
+                {move || (shown..shown + added.get()).map(|i| row_view(i, ConditionRow::default())).collect_view()}
+                <button type="button" class="link" id="rule-add-row" on:click=move |_| added.update(|n| *n += 1)>"Add a condition"</button>
             </fieldset>
             <datalist id="rule-field-names">
                 {fields.into_iter().map(|f| view! { <option value=f></option> }).collect_view()}
