@@ -824,10 +824,12 @@ level: medium
     }
 }
 
-/// Gives an error without a place (a semantic one) the line and column of what it names: the
-/// first whole-word occurrence of a name it quotes in backticks (a field, a detection, a
-/// modifier, a level), else of the key it is about (`logsource`, `level`, `status`). A syntax
-/// error keeps its own place; an error naming nothing in the text keeps none.
+/// Gives an error without a place (a semantic one) the line and column of what it names: of the
+/// names it quotes in backticks (a detection, a field, a modifier, a level), the one written
+/// latest in the text (`detection \`sel\`: field \`X\` …` is about the line of `X` inside
+/// `sel`), each at its first whole-word occurrence; else the key it is about (`logsource`,
+/// `level`, `status`). A syntax error keeps its own place; an error naming nothing in the text
+/// keeps none.
 pub fn locate(yaml: &str, error: SigmaError) -> SigmaError {
     if error.line.is_some() {
         return error;
@@ -853,8 +855,9 @@ pub fn locate(yaml: &str, error: SigmaError) -> SigmaError {
             let field = q.split('|').next().unwrap_or(q);
             [q, field]
         })
-        .chain(keys)
-        .find_map(find);
+        .filter_map(find)
+        .max_by_key(|&(line, column)| (line, std::cmp::Reverse(column)))
+        .or_else(|| keys.into_iter().find_map(find));
     match place {
         Some((line, column)) => SigmaError { line: Some(line), column: Some(column), ..error },
         None => error,
