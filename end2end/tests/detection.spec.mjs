@@ -124,6 +124,7 @@ test('an alert is acknowledged, assigned, commented on and resolved', async ({ p
   await page.locator('#alert-comment-input').fill(note);
   await page.locator('#alert-comment-add').click();
   await expect(page.locator('#alert-comments')).toContainText(note);
+  await expect(page.locator('#alert-comment-input')).toHaveValue('');
   await page.locator('#triage-status').selectOption('resolved');
   await page.locator('#triage-save').click();
   await expect(page.locator('#alert-status')).toHaveText('Resolved');

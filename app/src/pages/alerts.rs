@@ -434,13 +434,21 @@ fn AlertView(
                         </li>
                     }).collect_view()}
                 </ol>
-                {can_triage.then(|| view! {
-                    <ActionForm action=comment attr:id="alert-comment-form">
-                        <input type="hidden" name="id" value=id.clone()/>
-                        <label class="visually-hidden" for="alert-comment-input">"Comment"</label>
-                        <textarea name="body" id="alert-comment-input" rows="3" maxlength="10000" required placeholder="add a comment"></textarea>
-                        <button type="submit" id="alert-comment-add">"Comment"</button>
-                    </ActionForm>
+                {can_triage.then(|| {
+                    let id = id.clone();
+                    // Drawn again after each comment, so the box is empty for the next one.
+                    move || {
+                        comment.version().get();
+                        let id = id.clone();
+                        view! {
+                            <ActionForm action=comment attr:id="alert-comment-form">
+                                <input type="hidden" name="id" value=id/>
+                                <label class="visually-hidden" for="alert-comment-input">"Comment"</label>
+                                <textarea name="body" id="alert-comment-input" rows="3" maxlength="10000" required placeholder="add a comment"></textarea>
+                                <button type="submit" id="alert-comment-add">"Comment"</button>
+                            </ActionForm>
+                        }
+                    }
                 })}
                 <h2>"History"</h2>
                 <ol class="history" id="alert-history">

@@ -15,6 +15,7 @@ use crate::detection::{
     BacktestOutcome, ConditionRow, EditorOutcome, RuleBody, RuleDetail, RuleForm, RuleSummary, BACKTEST_RANGES,
     OPERATORS, SOURCES,
 };
+use crate::error::{AppError, ErrorCode};
 use crate::server::{backtest_draft, get_rule, get_server_info, list_rules, rule_fields, EditRule, SetRuleEnabled};
 
 /// The Rules page.
@@ -127,12 +128,14 @@ pub fn RuleEditorPage() -> impl IntoView {
     // Keyed on the address only: a backtest must not reset what is being written; a save lands
     // on `?saved=1`, which reloads the rule.
     let saved = move || query.read().get("saved").is_some();
+    let is_new = move || params.read().get("id").as_deref() == Some("new");
     let rule = Resource::new(
-        move || (id(), saved()),
-        |(id, _)| async move {
+        move || (id(), is_new(), saved()),
+        |(id, is_new, _)| async move {
             match id {
                 Some(id) => Some(get_rule(id).await),
-                None => None,
+                None if is_new => None,
+                None => Some(Err(AppError::new(ErrorCode::NotFound, "the rule does not exist"))),
             }
         },
     );
