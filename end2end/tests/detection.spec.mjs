@@ -42,7 +42,7 @@ test('a form-mode rule is backtested, saved and switched off and on', async ({ p
   await page.locator('#backtest-range').selectOption('30d');
   await page.locator('#rule-backtest').click();
   const summary = page.locator('#backtest-summary');
-  await expect(summary).toBeVisible();
+  await expect(summary).toBeVisible({ timeout: 30_000 });
   expect(Number(await summary.getAttribute('data-alerts'))).toBeGreaterThan(0);
   await expect(page.locator('#backtest-alerts a.backtest-event').first()).toHaveAttribute('href', /\/events\/\d+$/);
   await page.screenshot({ path: `${shots}/rule-editor.png` });
@@ -78,7 +78,7 @@ test('a Sigma rule with a YAML error names its line, and the corrected rule save
     `        Operation|contains: Mailbox\n    condition: selection\nlevel: medium\n`;
   await page.locator('#rule-sigma').fill(valid);
   await page.locator('#rule-backtest').click();
-  await expect(page.locator('#backtest-summary')).toBeVisible();
+  await expect(page.locator('#backtest-summary')).toBeVisible({ timeout: 30_000 });
   await page.locator('#rule-save').click();
   await expect(page).toHaveURL(/\/rules\/\d+\?saved=1$/);
   await expect(page.locator('#rule-sigma-credits')).toContainText('E2E Author');

@@ -20,7 +20,7 @@ test('a rule is backtested and saved without JavaScript', async ({ page }) => {
   await page.locator('#backtest-range').selectOption('30d');
   await page.locator('#rule-backtest').click();
   await expect(page).toHaveURL(/\/rules\/new\?mode=form&backtest=30d&draft=/);
-  await expect(page.locator('#backtest-summary')).toBeVisible();
+  await expect(page.locator('#backtest-summary')).toBeVisible({ timeout: 30_000 });
   // The form holds the draft again.
   await expect(page.locator('#rule-name')).toHaveValue(name);
   await expect(page.locator('#op-0')).toHaveValue('exists');
