@@ -589,6 +589,13 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
         "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
+        "/api/get_rule" | "/api/get_alert" => vec![("id", "1")],
+        "/api/edit_rule" => vec![("intent", "backtest"), ("mode", "sigma"), ("sigma", "title: [")],
+        "/api/set_rule_enabled" => vec![("id", "999999"), ("enabled", "true")],
+        "/api/backtest_draft" => vec![("draft", "{}"), ("range", "24h")],
+        "/api/triage_alert" => vec![("id", "999999"), ("status", "acknowledged")],
+        "/api/comment_alert" => vec![("id", "999999"), ("body", "matrix")],
+        "/api/bulk_triage_alerts" => vec![("ids[0]", "999999"), ("action", "acknowledged")],
         _ => vec![],
     }
 }

@@ -112,4 +112,5 @@ pub struct Services {
     pub sources: Arc<dyn SourceService>,
     pub investigation: Arc<dyn crate::investigate::InvestigationService>,
     pub watchlists: Arc<dyn crate::watchlist::WatchlistService>,
+    pub detection: Arc<dyn crate::detection::DetectionPort>,
 }

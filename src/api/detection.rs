@@ -350,7 +350,7 @@ fn parse_time(text: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 impl AlertParams {
-    fn query(&self) -> Result<AlertQuery, ApiError> {
+    pub(crate) fn query(&self) -> Result<AlertQuery, ApiError> {
         let list = |text: &Option<String>| -> Vec<String> {
             text.as_deref()
                 .map(|t| t.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())

@@ -985,3 +985,69 @@ level: medium
         assert_eq!(cond("Data|base64offset|contains: 'evil'")["any"].as_array().unwrap().len(), 3);
     }
 }
+
+/// Gives an error without a place (a semantic one) the line and column of what it names: of the
+/// names it quotes in backticks (a detection, a field, a modifier, a level), the one written
+/// latest in the text (`detection \`sel\`: field \`X\` …` is about the line of `X` inside
+/// `sel`), each at its first whole-word occurrence; else the key it is about (`logsource`,
+/// `level`, `status`). A syntax error keeps its own place; an error naming nothing in the text
+/// keeps none.
+pub fn locate(yaml: &str, error: SigmaError) -> SigmaError {
+    if error.line.is_some() {
+        return error;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let find = |name: &str| {
+        yaml.lines().enumerate().find_map(|(i, line)| {
+            line.match_indices(name).find_map(|(at, _)| {
+                let before = line[..at].chars().next_back();
+                let after = line[at + name.len()..].chars().next();
+                (!before.is_some_and(is_word) && !after.is_some_and(is_word))
+                    .then(|| (i + 1, line[..at].chars().count() + 1))
+            })
+        })
+    };
+    let quoted = error.message.split('`').skip(1).step_by(2).filter(|n| !n.trim().is_empty());
+    let keys = ["logsource", "level", "status", "detection", "condition"]
+        .into_iter()
+        .filter(|k| error.message.split(|c: char| !is_word(c)).any(|w| w == *k));
+    let place = quoted
+        .flat_map(|q| {
+            // `Field|modifier` is written so in the text; its field alone also finds the line.
+            let field = q.split('|').next().unwrap_or(q);
+            [q, field]
+        })
+        .filter_map(find)
+        .max_by_key(|&(line, column)| (line, std::cmp::Reverse(column)))
+        .or_else(|| keys.into_iter().find_map(find));
+    match place {
+        Some((line, column)) => SigmaError { line: Some(line), column: Some(column), ..error },
+        None => error,
+    }
+}
+
+#[cfg(test)]
+mod locate_tests {
+    use super::*;
+
+    #[test]
+    fn semantic_errors_are_placed_at_what_they_name() {
+        let yaml = "title: T\nlogsource: {product: azure, service: auditlogs}\ndetection:\n    sel:\n        \
+                    Initiatedby|expand: '%approved%'\n    condition: sel and other\n";
+        let placed = locate(yaml, parse(yaml, false).unwrap_err());
+        assert_eq!((placed.line, placed.column), (Some(5), Some(9)), "{placed:?}");
+        let undefined =
+            "title: T\nlogsource: {product: azure, service: auditlogs}\ndetection:\n    sel:\n        a: b\n    \
+                         condition: sel and other\n";
+        let placed = locate(undefined, parse(undefined, false).unwrap_err());
+        assert_eq!((placed.line, placed.column), (Some(6), Some(24)), "{placed:?}");
+        let logsource =
+            "title: T\nlogsource: {product: azure, service: activitylogs}\ndetection:\n    sel:\n        a: b\n    \
+                         condition: sel\n";
+        let placed = locate(logsource, parse(logsource, false).unwrap_err());
+        assert_eq!(placed.line, Some(2), "{placed:?}");
+        assert!(placed.to_string().starts_with("line 2, column"), "{placed}");
+        let syntax = parse("title: T\ndetection:\n  sel: [a\n", false).unwrap_err();
+        assert_eq!(locate("title: T\ndetection:\n  sel: [a\n", syntax.clone()), syntax);
+    }
+}

@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod bench;
 pub mod destinations;
 pub mod detection;
+pub mod detection_pages;
 pub mod events;
 pub mod graph;
 pub mod investigate_bench;
@@ -47,6 +48,7 @@ pub fn build(
         access: Arc::new(DbAccessService::new(db.clone(), oidc)),
         investigation: Arc::new(investigation_service(&db, &settings)),
         watchlists: Arc::new(DbWatchlistService::new(db.clone())),
+        detection: Arc::new(detection_pages::DbDetectionPort::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
     }

@@ -867,3 +867,15 @@ pub async fn max_event_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     .map(|c| c.n)
     .unwrap_or(0))
 }
+
+/// The flattened fields of the newest `limit` events (the rule editor suggests their names).
+pub async fn recent_flattened(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<String>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        flattened: String,
+    }
+    let mut sql = Sql::new(db.get_database_backend(), "SELECT flattened FROM events ORDER BY id DESC LIMIT ");
+    let p = sql.bind(limit as i64);
+    sql.push(&p);
+    Ok(Row::find_by_statement(sql.statement()).all(db).await?.into_iter().map(|r| r.flattened).collect())
+}

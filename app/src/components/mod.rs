@@ -12,8 +12,8 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
 use crate::pages::{
-    AlertsPage, AuditPage, EventDetailPage, EventsPage, InvestigatePage, RulesPage, SessionsPage, SettingsPage,
-    SourcesPage, TokensPage, WatchlistsPage,
+    AlertDetailPage, AlertsPage, AuditPage, EventDetailPage, EventsPage, InvestigatePage, RuleEditorPage, RulesPage,
+    SessionsPage, SettingsPage, SourcesPage, TokensPage, WatchlistsPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -95,8 +95,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/events/:id") view=EventDetailPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("investigate") view=InvestigatePage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("watchlists") view=WatchlistsPage ssr=SsrMode::Async/>
-                        <Route path=StaticSegment("alerts") view=AlertsPage/>
-                        <Route path=StaticSegment("rules") view=RulesPage/>
+                        <Route path=StaticSegment("alerts") view=AlertsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/alerts/:id") view=AlertDetailPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("rules") view=RulesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/rules/:id") view=RuleEditorPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("sources") view=SourcesPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>

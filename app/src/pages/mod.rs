@@ -1,20 +1,22 @@
 //! One module per page.
 
+mod alerts;
 mod audit;
 mod event;
 pub(crate) mod events;
 pub(crate) mod investigate;
-mod planned;
+mod rules;
 mod settings;
 mod sources;
 mod tokens;
 mod watchlists;
 
+pub use alerts::{AlertDetailPage, AlertsPage};
 pub use audit::AuditPage;
 pub use event::EventDetailPage;
 pub use events::EventsPage;
 pub use investigate::InvestigatePage;
-pub use planned::{AlertsPage, RulesPage};
+pub use rules::{RuleEditorPage, RulesPage};
 pub use settings::SettingsPage;
 pub use sources::SourcesPage;
 pub use tokens::{SessionsPage, TokensPage};

@@ -16,6 +16,9 @@ mod watchlists;
 
 pub use investigate::*;
 pub use watchlists::*;
+mod detection;
+
+pub use detection::*;
 
 use crate::auth::Permission;
 
@@ -51,6 +54,17 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/get_watchlist", Permission::ViewEvents),
     ("/api/save_watchlist", Permission::ManageRules),
     ("/api/delete_watchlist", Permission::ManageRules),
+    ("/api/list_rules", Permission::ViewEvents),
+    ("/api/get_rule", Permission::ViewEvents),
+    ("/api/rule_fields", Permission::ViewEvents),
+    ("/api/edit_rule", Permission::ManageRules),
+    ("/api/backtest_draft", Permission::ManageRules),
+    ("/api/set_rule_enabled", Permission::ManageRules),
+    ("/api/list_alerts", Permission::ViewEvents),
+    ("/api/get_alert", Permission::ViewEvents),
+    ("/api/triage_alert", Permission::HandleAlerts),
+    ("/api/comment_alert", Permission::HandleAlerts),
+    ("/api/bulk_triage_alerts", Permission::HandleAlerts),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.

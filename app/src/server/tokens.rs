@@ -72,7 +72,7 @@ fn session() -> Option<tower_sessions::Session> {
 /// Whether the request is a form sent by a browser without JavaScript (it asks for HTML and
 /// gets redirected back to the page).
 #[cfg(feature = "ssr")]
-fn plain_form_post() -> bool {
+pub(super) fn plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
     })

@@ -1,0 +1,481 @@
+//! Detection as the Alerts and Rules pages see it: rules with their hit counts, alerts with why
+//! they fired, triage, and the rule editor's input (form mode's condition rows, or Sigma YAML).
+//! The engine and its validation live on the server (`src/rules`); this module only shapes what
+//! travels and turns the editor's rows into the rule language's JSON.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::dto::Severity;
+use crate::error::AppError;
+
+/// Alert statuses, in triage order, with their labels.
+pub const STATUSES: &[(&str, &str)] = &[
+    ("new", "New"),
+    ("acknowledged", "Acknowledged"),
+    ("in_progress", "In progress"),
+    ("resolved", "Resolved"),
+    ("false_positive", "False positive"),
+    ("benign", "Benign"),
+];
+
+/// The label of a status.
+pub fn status_label(status: &str) -> &str {
+    STATUSES.iter().find(|(s, _)| *s == status).map(|(_, l)| *l).unwrap_or(status)
+}
+
+/// The operators form mode offers (the rule language has these and `external`).
+pub const OPERATORS: &[(&str, &str)] = &[
+    ("equals", "equals"),
+    ("contains", "contains"),
+    ("starts_with", "starts with"),
+    ("ends_with", "ends with"),
+    ("regex", "matches regex"),
+    ("in", "is one of (comma-separated)"),
+    ("cidr", "in CIDR range(s)"),
+    ("gt", ">"),
+    ("gte", "≥"),
+    ("lt", "<"),
+    ("lte", "≤"),
+    ("exists", "exists"),
+    ("not_exists", "does not exist"),
+];
+
+/// The sources a rule can apply to.
+pub const SOURCES: &[(&str, &str)] =
+    &[("unified", "Unified audit log"), ("directory", "Directory audit"), ("signin", "Sign-ins"), ("intune", "Intune")];
+
+/// The ranges a backtest can cover.
+pub const BACKTEST_RANGES: &[(&str, &str)] =
+    &[("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days")];
+
+/// Most condition rows form mode takes.
+pub const MAX_ROWS: usize = 50;
+
+/// A rule as the list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// `match`, or another kind the engine evaluates.
+    pub kind: String,
+    pub severity: Severity,
+    pub enabled: bool,
+    pub hunting: bool,
+    pub builtin: bool,
+    pub owner: String,
+    /// Empty: every source.
+    pub sources: Vec<String>,
+    pub tags: Vec<String>,
+    pub sigma_id: Option<String>,
+    /// The rule's body is Sigma YAML.
+    pub is_sigma: bool,
+    /// Events matched over all of the rule's alerts.
+    pub hits: i64,
+    pub alerts: i64,
+    pub last_hit: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One field test of form mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionRow {
+    pub field: String,
+    pub op: String,
+    pub value: String,
+}
+
+/// Everything the editor shows about a stored rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleDetail {
+    pub rule: RuleSummary,
+    pub group_by: String,
+    pub window_minutes: i64,
+    /// The condition in the rule language, pretty-printed.
+    pub condition_json: String,
+    /// `all` or `any` and the rows, when the condition is one flat group of field tests (what
+    /// form mode edits); `None` when it needs the REST API or Sigma to change.
+    pub rows: Option<(String, Vec<ConditionRow>)>,
+    pub sigma_yaml: Option<String>,
+    /// A Sigma rule's author and references (SigmaHQ's licence asks to show the author).
+    pub sigma_author: Option<String>,
+    pub sigma_references: Vec<String>,
+}
+
+/// A rule written in form mode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleForm {
+    pub name: String,
+    pub description: String,
+    pub severity: String,
+    pub sources: Vec<String>,
+    pub tags: Vec<String>,
+    pub hunting: bool,
+    pub enabled: bool,
+    pub group_by: String,
+    pub window_minutes: i64,
+    /// `all` or `any`.
+    pub combine: String,
+    pub rows: Vec<ConditionRow>,
+}
+
+/// What the editor sends: form mode or Sigma YAML.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RuleBody {
+    Form(RuleForm),
+    Sigma { yaml: String, hunting: bool, enabled: bool },
+}
+
+fn words(text: Option<&str>, separators: &[char]) -> Vec<String> {
+    text.unwrap_or_default().split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+impl RuleForm {
+    /// The form as posted: checkboxes are present or absent, rows may be blank (they are left
+    /// out), tags and sources are comma- or space-separated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn parse(
+        name: &str,
+        description: Option<&str>,
+        severity: Option<&str>,
+        sources: Option<&str>,
+        tags: Option<&str>,
+        hunting: bool,
+        enabled: bool,
+        group_by: Option<&str>,
+        window_minutes: Option<&str>,
+        combine: Option<&str>,
+        rows: Vec<ConditionRow>,
+    ) -> Result<Self, AppError> {
+        let window_minutes = match window_minutes.map(str::trim).filter(|w| !w.is_empty()) {
+            None => 60,
+            Some(w) => {
+                w.parse::<i64>().map_err(|_| AppError::invalid_input("window_minutes", "a number of minutes"))?
+            }
+        };
+        let combine = match combine.map(str::trim).unwrap_or("all") {
+            "" | "all" => "all",
+            "any" => "any",
+            _ => return Err(AppError::invalid_input("combine", "all or any")),
+        };
+        let rows: Vec<ConditionRow> = rows
+            .into_iter()
+            .map(|r| ConditionRow { field: r.field.trim().to_string(), op: r.op.trim().to_string(), value: r.value })
+            .filter(|r| !r.field.is_empty())
+            .collect();
+        if rows.is_empty() {
+            return Err(AppError::invalid_input(
+                "condition",
+                "add at least one condition (a field, an operator, a value)",
+            ));
+        }
+        if rows.len() > MAX_ROWS {
+            return Err(AppError::invalid_input("condition", format!("at most {MAX_ROWS} conditions")));
+        }
+        if let Some(bad) = rows.iter().find(|r| !OPERATORS.iter().any(|(o, _)| *o == r.op)) {
+            return Err(AppError::invalid_input("op", format!("unknown operator `{}`", bad.op)));
+        }
+        Ok(Self {
+            name: name.trim().to_string(),
+            description: description.unwrap_or_default().trim().to_string(),
+            severity: severity.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("medium").to_string(),
+            sources: words(sources, &[',', ' ']),
+            tags: words(tags, &[',', ' ']),
+            hunting,
+            enabled,
+            group_by: group_by.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("actor").to_string(),
+            window_minutes,
+            combine: combine.into(),
+            rows,
+        })
+    }
+
+    /// The condition in the rule language: `{"all": [{"field", "op", "value"}, …]}`.
+    pub fn condition(&self) -> Value {
+        let tests: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| match r.op.as_str() {
+                "exists" => json!({"field": r.field, "op": "exists", "value": true}),
+                "not_exists" => json!({"field": r.field, "op": "exists", "value": false}),
+                "in" | "cidr" => json!({"field": r.field, "op": r.op, "value": words(Some(&r.value), &[','])}),
+                _ => json!({"field": r.field, "op": r.op, "value": r.value.trim()}),
+            })
+            .collect();
+        json!({ self.combine.as_str(): tests })
+    }
+}
+
+/// The rows of a condition that is one flat `all`/`any` group of field tests (or one test),
+/// as form mode edits it; `None` for anything else (nested groups, `not`, options form mode
+/// does not offer).
+pub fn rows_of(condition: &Value) -> Option<(String, Vec<ConditionRow>)> {
+    fn row(test: &Value) -> Option<ConditionRow> {
+        let object = test.as_object()?;
+        if object.keys().any(|k| !["field", "op", "value", "values"].contains(&k.as_str())) {
+            return None;
+        }
+        let field = object.get("field")?.as_str()?.to_string();
+        let op = object.get("op").and_then(Value::as_str).unwrap_or("equals").to_ascii_lowercase();
+        let value = object.get("value").or_else(|| object.get("values"));
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let (op, value) = match (op.as_str(), value) {
+            ("exists", None | Some(Value::Bool(true))) => ("exists".to_string(), String::new()),
+            ("exists", Some(Value::Bool(false))) => ("not_exists".to_string(), String::new()),
+            (_, Some(Value::Array(items))) if matches!(op.as_str(), "in" | "cidr") => {
+                (op.clone(), items.iter().map(text).collect::<Option<Vec<_>>>()?.join(", "))
+            }
+            (_, Some(v)) if OPERATORS.iter().any(|(o, _)| *o == op) && !matches!(op.as_str(), "in" | "cidr") => {
+                (op.clone(), text(v)?)
+            }
+            _ => return None,
+        };
+        Some(ConditionRow { field, op, value })
+    }
+    if condition.get("field").is_some() {
+        return row(condition).map(|r| ("all".to_string(), vec![r]));
+    }
+    let object = condition.as_object().filter(|o| o.len() == 1)?;
+    let (key, items) = object.iter().next()?;
+    if key != "all" && key != "any" {
+        return None;
+    }
+    let rows = items.as_array()?.iter().map(row).collect::<Option<Vec<_>>>()?;
+    Some((key.clone(), rows))
+}
+
+/// What a backtest found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BacktestOutcome {
+    pub range: String,
+    pub events_scanned: u64,
+    pub matches: u64,
+    pub alerts: Vec<BacktestAlert>,
+    /// The scan stopped at its event limit before the end of the range.
+    pub truncated: bool,
+    pub seconds: f64,
+}
+
+/// One alert a backtest would raise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BacktestAlert {
+    pub tenant: String,
+    /// The grouping value.
+    pub key: String,
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// (AOC's event id, source record id) of the first events.
+    pub events: Vec<(i64, String)>,
+}
+
+/// What saving or backtesting in the editor gave.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EditorOutcome {
+    Saved(i64),
+    Backtest(BacktestOutcome),
+    /// The backtest is shown at this address (a browser without JavaScript is sent there).
+    ShownAt(String),
+}
+
+/// Alert filters as the address carries them (validated by the server).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub rule: Option<String>,
+    /// A name, or `none` for unassigned alerts.
+    pub assignee: Option<String>,
+    /// `true`: hunting alerts only; `all`: both; absent: triage alerts only.
+    pub hunting: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl AlertFilter {
+    /// The filter as `(parameter, value)` pairs (the cursor last).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("status", &self.status),
+            ("severity", &self.severity),
+            ("rule", &self.rule),
+            ("assignee", &self.assignee),
+            ("hunting", &self.hunting),
+            ("cursor", &self.cursor),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().filter(|v| !v.trim().is_empty()).map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// An alert as the queue shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    pub id: i64,
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub sigma_id: Option<String>,
+    pub title: String,
+    pub tenant: String,
+    pub severity: Severity,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub hunting: bool,
+    pub count: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// The grouping value.
+    pub key: String,
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub apps: Vec<String>,
+    pub targets: Vec<String>,
+}
+
+/// A page of alerts, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertPage {
+    pub items: Vec<AlertSummary>,
+    /// The `cursor` of the next (older) page.
+    pub next_cursor: Option<String>,
+    /// Alerts per status under the same filters (every page), in triage order.
+    pub counts: Vec<(String, i64)>,
+}
+
+/// A comment on an alert, or an entry of its history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertNote {
+    pub id: i64,
+    pub author: String,
+    pub action: String,
+    /// A comment's text; a history entry's change in words.
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A field of the alert's first event, marked when a matched condition holds on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventField {
+    pub name: String,
+    pub value: String,
+    pub matched: bool,
+}
+
+/// Everything the Alert page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertDetail {
+    pub alert: AlertSummary,
+    pub rule: Option<RuleSummary>,
+    pub sigma_author: Option<String>,
+    pub sigma_references: Vec<String>,
+    /// The conditions that held on the first event and the value that satisfied each.
+    pub matched: Vec<(String, String)>,
+    /// The first event's id and fields.
+    pub first_event: Option<(i64, Vec<EventField>)>,
+    /// (AOC's event id, source record id), oldest first.
+    pub events: Vec<(i64, String)>,
+    pub comments: Vec<AlertNote>,
+    pub history: Vec<AlertNote>,
+}
+
+/// A triage change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriageChange {
+    pub status: Option<String>,
+    /// `Some(None)`: unassign.
+    pub assignee: Option<Option<String>>,
+    pub comment: Option<String>,
+}
+
+/// Rules and alerts for the pages. Every method is called after the caller's permission was
+/// checked.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait DetectionPort: Send + Sync {
+    /// Every rule with its hit counts.
+    async fn list_rules(&self) -> Result<Vec<RuleSummary>, AppError>;
+    /// One rule for the editor.
+    async fn rule(&self, id: i64) -> Result<RuleDetail, AppError>;
+    /// Creates (`id` absent) or changes a rule; returns its id.
+    async fn save_rule(&self, caller: &crate::auth::Caller, id: Option<i64>, body: RuleBody) -> Result<i64, AppError>;
+    /// Enables or disables a rule.
+    async fn set_rule_enabled(&self, caller: &crate::auth::Caller, id: i64, enabled: bool) -> Result<(), AppError>;
+    /// Runs a rule being edited (over the stored rule `id`, when given) over the stored events
+    /// of the last `range` (`24h`, `7d`, `30d`).
+    async fn backtest(&self, id: Option<i64>, body: RuleBody, range: &str) -> Result<BacktestOutcome, AppError>;
+    /// Field names seen in the stored events, and the aliases rules know (form mode suggests them).
+    async fn field_names(&self) -> Result<Vec<String>, AppError>;
+    /// A page of alerts.
+    async fn list_alerts(&self, filter: AlertFilter) -> Result<AlertPage, AppError>;
+    /// One alert.
+    async fn alert(&self, id: i64) -> Result<AlertDetail, AppError>;
+    /// The same triage change to every alert of `ids` (all or nothing).
+    async fn triage(&self, caller: &crate::auth::Caller, ids: Vec<i64>, change: TriageChange) -> Result<(), AppError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(field: &str, op: &str, value: &str) -> ConditionRow {
+        ConditionRow { field: field.into(), op: op.into(), value: value.into() }
+    }
+
+    #[test]
+    fn form_rows_become_the_rule_language_and_back() {
+        let form = RuleForm::parse(
+            " Forwarding ",
+            None,
+            None,
+            Some("unified, signin"),
+            Some("attack.t1114"),
+            false,
+            true,
+            None,
+            Some("30"),
+            Some("any"),
+            vec![
+                row("Operation", "equals", "New-InboxRule"),
+                row("", "equals", "blank rows are dropped"),
+                row("ip", "cidr", "10.0.0.0/8, 192.168.0.0/16"),
+                row("Parameters.ForwardTo", "exists", ""),
+                row("x", "not_exists", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(form.name, "Forwarding");
+        assert_eq!(form.sources, ["unified", "signin"]);
+        assert_eq!(form.window_minutes, 30);
+        let condition = form.condition();
+        assert_eq!(
+            condition,
+            json!({"any": [
+                {"field": "Operation", "op": "equals", "value": "New-InboxRule"},
+                {"field": "ip", "op": "cidr", "value": ["10.0.0.0/8", "192.168.0.0/16"]},
+                {"field": "Parameters.ForwardTo", "op": "exists", "value": true},
+                {"field": "x", "op": "exists", "value": false},
+            ]})
+        );
+        let (combine, rows) = rows_of(&condition).unwrap();
+        assert_eq!(combine, "any");
+        assert_eq!(rows[1].value, "10.0.0.0/8, 192.168.0.0/16");
+        assert_eq!(rows[3].op, "not_exists");
+    }
+
+    #[test]
+    fn the_form_refuses_what_it_cannot_express() {
+        let parse = |rows| RuleForm::parse("n", None, None, None, None, false, true, None, None, None, rows);
+        assert!(parse(vec![]).unwrap_err().message.contains("`condition`"));
+        assert!(parse(vec![row("a", "like", "b")]).unwrap_err().message.contains("`op`"));
+        assert!(rows_of(&json!({"all": [{"not": {"field": "a", "value": "b"}}]})).is_none());
+        assert!(rows_of(&json!({"all": [{"field": "a", "value": "b", "case_sensitive": true}]})).is_none());
+        assert_eq!(rows_of(&json!({"field": "a", "value": "b"})).unwrap().1, vec![row("a", "equals", "b")]);
+    }
+}

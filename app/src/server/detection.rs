@@ -1,0 +1,285 @@
+//! Server functions of the Alerts and Rules pages: the alert queue, one alert and its triage,
+//! the rule list, and the rule editor (save and backtest).
+
+use leptos::prelude::*;
+
+use crate::detection::{AlertDetail, AlertFilter, AlertPage, EditorOutcome, RuleDetail, RuleSummary};
+use crate::error::AppError;
+
+/// Every rule with its hit counts.
+#[server(endpoint = "list_rules")]
+pub async fn list_rules() -> Result<Vec<RuleSummary>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.list_rules().await
+}
+
+/// One rule, for the editor.
+#[server(endpoint = "get_rule")]
+pub async fn get_rule(id: i64) -> Result<RuleDetail, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.rule(id).await
+}
+
+/// Field names rules can test (seen in stored events, and the aliases), for suggestions.
+#[server(endpoint = "rule_fields")]
+pub async fn rule_fields() -> Result<Vec<String>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.field_names().await
+}
+
+/// The rule editor's form: `intent` `save` stores the rule (`id` absent: a new one), `backtest`
+/// runs it over the stored events of `range` without saving. `mode` is `form` (the condition
+/// from the rows `field`/`op`/`value`) or `sigma` (the YAML in `sigma`).
+#[server(endpoint = "edit_rule")]
+#[allow(clippy::too_many_arguments)]
+pub async fn edit_rule(
+    id: Option<String>,
+    intent: Option<String>,
+    mode: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    severity: Option<String>,
+    sources: Option<Vec<String>>,
+    tags: Option<String>,
+    hunting: Option<String>,
+    enabled: Option<String>,
+    group_by: Option<String>,
+    window_minutes: Option<String>,
+    combine: Option<String>,
+    field: Option<Vec<String>>,
+    op: Option<Vec<String>>,
+    value: Option<Vec<String>>,
+    sigma: Option<String>,
+    range: Option<String>,
+) -> Result<EditorOutcome, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+    use crate::detection::{ConditionRow, RuleBody, RuleForm};
+
+    let caller = caller()?;
+    caller.require(Permission::ManageRules)?;
+    let id =
+        id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::input::parse_id("id", s)).transpose()?;
+    let on = |v: &Option<String>| v.as_deref().is_some_and(|v| matches!(v, "on" | "true" | "1"));
+    let body = match mode.as_deref().unwrap_or("form") {
+        "sigma" => RuleBody::Sigma {
+            yaml: sigma.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                AppError::invalid_input("sigma", "paste a Sigma rule (YAML with title, logsource and detection)")
+            })?,
+            hunting: on(&hunting),
+            enabled: on(&enabled),
+        },
+        "form" => {
+            let (fields, ops, values) = (field.unwrap_or_default(), op.unwrap_or_default(), value.unwrap_or_default());
+            let rows = fields
+                .into_iter()
+                .enumerate()
+                .map(|(i, field)| ConditionRow {
+                    field,
+                    op: ops.get(i).cloned().unwrap_or_else(|| "equals".into()),
+                    value: values.get(i).cloned().unwrap_or_default(),
+                })
+                .collect();
+            let sources = sources.unwrap_or_default().join(",");
+            RuleBody::Form(RuleForm::parse(
+                name.as_deref().unwrap_or_default(),
+                description.as_deref(),
+                severity.as_deref(),
+                Some(&sources),
+                tags.as_deref(),
+                on(&hunting),
+                on(&enabled),
+                group_by.as_deref(),
+                window_minutes.as_deref(),
+                combine.as_deref(),
+                rows,
+            )?)
+        }
+        _ => return Err(AppError::invalid_input("mode", "form or sigma")),
+    };
+    let service = services()?.detection;
+    match intent.as_deref().unwrap_or("save") {
+        "backtest" => {
+            let range = range.unwrap_or_else(|| "7d".into());
+            if super::tokens::plain_form_post() {
+                // A browser without JavaScript gets the page again with the draft in the address;
+                // the page runs the backtest (`backtest_draft`) and fills the form from it.
+                let draft = serde_json::to_string(&body).map_err(|_| AppError::invalid_input("draft", "unreadable"))?;
+                let page = id.map(|i| i.to_string()).unwrap_or_else(|| "new".into());
+                let mode = if matches!(body, RuleBody::Sigma { .. }) { "sigma" } else { "form" };
+                let encode = crate::pages::events::encode;
+                let address = format!("/rules/{page}?mode={mode}&backtest={}&draft={}", encode(&range), encode(&draft));
+                leptos_axum::redirect(&address);
+                return Ok(EditorOutcome::ShownAt(address));
+            }
+            service.backtest(id, body, &range).await.map(EditorOutcome::Backtest)
+        }
+        "save" => {
+            let saved = service.save_rule(&caller, id, body).await?;
+            // A browser without JavaScript lands on the saved rule.
+            if super::tokens::plain_form_post() {
+                leptos_axum::redirect(&format!("/rules/{saved}?saved=1"));
+            }
+            Ok(EditorOutcome::Saved(saved))
+        }
+        _ => Err(AppError::invalid_input("intent", "save or backtest")),
+    }
+}
+
+/// Enables or disables a rule.
+#[server(endpoint = "set_rule_enabled")]
+pub async fn set_rule_enabled(id: i64, enabled: String) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageRules)?;
+    let enabled = match enabled.as_str() {
+        "true" | "on" | "1" => true,
+        "false" | "off" | "0" => false,
+        _ => return Err(AppError::invalid_input("enabled", "true or false")),
+    };
+    services()?.detection.set_rule_enabled(&caller, id, enabled).await
+}
+
+/// A page of alerts under `filter`, newest first.
+#[server(endpoint = "list_alerts")]
+pub async fn list_alerts(filter: Option<AlertFilter>) -> Result<AlertPage, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.list_alerts(filter.unwrap_or_default()).await
+}
+
+/// One alert: its rule, why it fired, its events, comments and history.
+#[server(endpoint = "get_alert")]
+pub async fn get_alert(id: i64) -> Result<AlertDetail, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.alert(id).await
+}
+
+/// Sets an alert's status and, with `set_assignee`, its assignee (an empty one unassigns it: a
+/// form sends an emptied field as no value); only what changed is recorded.
+#[server(endpoint = "triage_alert")]
+pub async fn triage_alert(
+    id: i64,
+    status: Option<String>,
+    assignee: Option<String>,
+    set_assignee: Option<String>,
+) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+    use crate::detection::TriageChange;
+
+    let caller = caller()?;
+    caller.require(Permission::HandleAlerts)?;
+    let change = TriageChange {
+        status: status.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        assignee: match (set_assignee.is_some(), assignee.map(|a| a.trim().to_string()).filter(|a| !a.is_empty())) {
+            (_, Some(who)) => Some(Some(who)),
+            (true, None) => Some(None),
+            (false, None) => None,
+        },
+        comment: None,
+    };
+    services()?.detection.triage(&caller, vec![id], change).await
+}
+
+/// Adds a comment to an alert.
+#[server(endpoint = "comment_alert")]
+pub async fn comment_alert(id: i64, body: String) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+    use crate::detection::TriageChange;
+
+    let caller = caller()?;
+    caller.require(Permission::HandleAlerts)?;
+    let change = TriageChange { comment: Some(body), ..Default::default() };
+    services()?.detection.triage(&caller, vec![id], change).await
+}
+
+/// The same change to the chosen alerts: `action` is a status, `assign_me`, `assign` (to
+/// `assignee`) or `unassign`.
+#[server(endpoint = "bulk_triage_alerts")]
+pub async fn bulk_triage_alerts(
+    ids: Option<Vec<i64>>,
+    action: String,
+    assignee: Option<String>,
+) -> Result<usize, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+    use crate::detection::TriageChange;
+
+    let caller = caller()?;
+    caller.require(Permission::HandleAlerts)?;
+    let ids = ids.unwrap_or_default();
+    if ids.is_empty() || ids.len() > 500 {
+        return Err(AppError::invalid_input("ids", "choose 1–500 alerts"));
+    }
+    let change = match action.as_str() {
+        "assign_me" => TriageChange { assignee: Some(Some(caller.display_name.clone())), ..Default::default() },
+        "assign" => {
+            let who = assignee.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+            let who = who.ok_or_else(|| AppError::invalid_input("assignee", "name the person to assign"))?;
+            TriageChange { assignee: Some(Some(who)), ..Default::default() }
+        }
+        "unassign" => TriageChange { assignee: Some(None), ..Default::default() },
+        status if crate::detection::STATUSES.iter().any(|(s, _)| *s == status) => {
+            TriageChange { status: Some(status.to_string()), ..Default::default() }
+        }
+        _ => return Err(AppError::invalid_input("action", "a status, assign_me, assign or unassign")),
+    };
+    let count = ids.iter().collect::<std::collections::BTreeSet<_>>().len();
+    services()?.detection.triage(&caller, ids, change).await?;
+    Ok(count)
+}
+
+/// The editor's backtest of a draft carried in the page's address (how a browser without
+/// JavaScript sees a backtest): the draft as the editor serializes it, the range.
+#[server(endpoint = "backtest_draft")]
+pub async fn backtest_draft(
+    id: Option<String>,
+    draft: String,
+    range: String,
+) -> Result<crate::detection::BacktestOutcome, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+    use crate::detection::{RuleBody, RuleForm};
+
+    caller()?.require(Permission::ManageRules)?;
+    let id =
+        id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::input::parse_id("id", s)).transpose()?;
+    let body: RuleBody =
+        serde_json::from_str(&draft).map_err(|_| AppError::invalid_input("draft", "not a rule draft of the editor"))?;
+    // A draft from an address is checked like a posted form.
+    let body = match body {
+        RuleBody::Form(f) => RuleBody::Form(RuleForm::parse(
+            &f.name,
+            Some(&f.description),
+            Some(&f.severity),
+            Some(&f.sources.join(",")),
+            Some(&f.tags.join(",")),
+            f.hunting,
+            f.enabled,
+            Some(&f.group_by),
+            Some(&f.window_minutes.to_string()),
+            Some(&f.combine),
+            f.rows,
+        )?),
+        sigma => sigma,
+    };
+    services()?.detection.backtest(id, body, &range).await
+}
