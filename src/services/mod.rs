@@ -41,6 +41,7 @@ pub fn build(
     demo: bool,
     oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     sources: DbSourceService,
+    destinations: Arc<dyn app::services::DestinationAdmin>,
 ) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
@@ -49,6 +50,7 @@ pub fn build(
         watchlists: Arc::new(DbWatchlistService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
+        destinations,
     }
 }
 
