@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod audit;
+mod destinations;
 mod event;
 pub(crate) mod events;
 pub(crate) mod investigate;
@@ -11,6 +12,7 @@ mod tokens;
 mod watchlists;
 
 pub use audit::AuditPage;
+pub use destinations::DestinationsPage;
 pub use event::EventDetailPage;
 pub use events::EventsPage;
 pub use investigate::InvestigatePage;

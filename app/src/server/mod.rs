@@ -16,6 +16,9 @@ mod watchlists;
 
 pub use investigate::*;
 pub use watchlists::*;
+mod destinations;
+
+pub use destinations::*;
 
 use crate::auth::Permission;
 
@@ -51,6 +54,12 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/get_watchlist", Permission::ViewEvents),
     ("/api/save_watchlist", Permission::ManageRules),
     ("/api/delete_watchlist", Permission::ManageRules),
+    ("/api/destinations_page", Permission::ManageSettings),
+    ("/api/save_destination", Permission::ManageSettings),
+    ("/api/set_destination_enabled", Permission::ManageSettings),
+    ("/api/delete_destination", Permission::ManageSettings),
+    ("/api/test_destination", Permission::ManageSettings),
+    ("/api/retry_parked_items", Permission::ManageSettings),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
