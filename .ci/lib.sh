@@ -77,6 +77,9 @@ install_test_tools() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
   command -v curl >/dev/null || missing+=(curl)
+  # tests/export.rs delivers syslog to a real rsyslogd, over TCP and over TLS (gtls driver).
+  [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+  dpkg -s rsyslog-gnutls >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from Debian"
     apt_install "${missing[@]}"

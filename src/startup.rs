@@ -253,7 +253,8 @@ fn build_router(
         collection.schedule,
         tenants.clone(),
     );
-    let services = crate::services::build(db.clone(), settings.clone(), demo, auth.oidc(), sources);
+    let services =
+        crate::services::build(db.clone(), settings.clone(), demo, auth.oidc(), sources, destinations.clone());
     let db_for_investigation = db.clone();
     let state = AppState {
         leptos_options: leptos_options.clone(),

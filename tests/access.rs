@@ -49,6 +49,12 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "/api/revoke_api_token" => vec![("id", "1")],
         "/api/end_sessions" => vec![("subject", "oid-nobody")],
         "/api/get_event" | "/api/get_watchlist" | "/api/delete_watchlist" => vec![("id", "1")],
+        "/api/destinations_page" => vec![],
+        "/api/save_destination" => {
+            vec![("kind", "webhook"), ("name", "matrix"), ("endpoint", "https://siem.example/hook")]
+        }
+        "/api/set_destination_enabled" => vec![("id", "999999"), ("enabled", "false")],
+        "/api/delete_destination" | "/api/test_destination" | "/api/retry_parked_items" => vec![("id", "999999")],
         "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],

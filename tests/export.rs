@@ -931,24 +931,8 @@ async fn sentinel_gets_every_event_through_the_logs_ingestion_api_with_a_cached_
     assert_eq!(status, 400, "{answer}");
 }
 
-fn notice(severity: i16, rule: &str) -> aoc::export::notify::AlertNotice {
-    aoc::export::notify::AlertNotice {
-        alert_id: 7,
-        rule_id: rule.into(),
-        rule_title: "Inbox rule forwards to [an external](https://evil.example) domain".into(),
-        severity,
-        tenant: "contoso.example".into(),
-        entities: vec!["adele.vance@contoso.example".into(), "203.0.113.7".into()],
-        event_count: 3,
-        first_seen: Utc::now() - chrono::Duration::minutes(5),
-        last_seen: Utc::now(),
-        link: "https://aoc.contoso.example/alerts/7".into(),
-    }
-}
-
-#[tokio::test]
-async fn alert_notifications_reach_teams_and_slack_by_severity_and_rule() {
-    use aoc::export::notify::{notify, Channel, Route};
+/// A Teams / Slack / SIEM stand-in recording every POST as (path, body).
+async fn spawn_notice_receiver() -> (Arc<Mutex<Vec<(String, Value)>>>, String) {
     let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let sink = received.clone();
     let router = axum::Router::new().route(
@@ -966,35 +950,147 @@ async fn alert_notifications_reach_teams_and_slack_by_severity_and_rule() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.ok() });
-    let routes = vec![
-        Route { channel: Channel::Teams { url: format!("{base}/teams") }, min_severity: 3, rules: vec![] },
-        Route {
-            channel: Channel::Slack { url: format!("{base}/slack") },
-            min_severity: 1,
-            rules: vec!["inbox-forward".into()],
-        },
-    ];
-    let client = reqwest::Client::new();
-    let sent = notify(&client, &routes, &notice(4, "inbox-forward")).await;
-    assert_eq!(sent.len(), 2);
-    assert!(sent.iter().all(|(_, d)| matches!(d, aoc::export::Delivery::Delivered { .. })));
-    assert!(notify(&client, &routes, &notice(2, "other-rule")).await.is_empty(), "medium, other rule: nobody");
-    assert_eq!(notify(&client, &routes, &notice(2, "inbox-forward")).await.len(), 1, "Slack's rule only");
+    (received, base)
+}
+
+async fn add_destination(app: &TestApp, body: Value) -> i64 {
+    let (status, view) = call(app, reqwest::Method::POST, "/api/destinations", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    assert!(!view.to_string().contains("/teams") && !view.to_string().contains("/slack"), "the URL is secret: {view}");
+    view["id"].as_i64().unwrap()
+}
+
+async fn add_rule(app: &TestApp, name: &str, severity: &str, hunting: bool) -> i64 {
+    let (status, rule) = call(
+        app,
+        reqwest::Method::POST,
+        "/api/rules",
+        Some(json!({ "name": name, "severity": severity, "hunting": hunting, "sources": ["unified"],
+            "condition": {"field": "operation", "value": "Set-Mailbox"}, "group_by": "actor", "window_minutes": 60 })),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    rule["id"].as_i64().unwrap()
+}
+
+async fn alert_notices_reach_teams_slack_and_an_alerts_only_siem_through_the_outbox(backend: Backend) {
+    let env = [ENV, &[("ALERTS_ENABLED", "false")]].concat();
+    let Some(app) = spawn_app_with(backend, &env).await else { return };
+    let (received, base) = spawn_notice_receiver().await;
+    let mailbox = add_rule(&app, "Mailbox changed by [someone](https://evil.example)", "high", false).await;
+    let hunting = add_rule(&app, "Mailbox hunt", "critical", true).await;
+    let teams = add_destination(
+        &app,
+        json!({ "name": "teams", "kind": "teams", "secret": format!("{base}/teams"), "min_severity": "high" }),
+    )
+    .await;
+    add_destination(
+        &app,
+        json!({ "name": "slack", "kind": "slack", "secret": format!("{base}/slack"), "min_severity": "low",
+                "options": { "rules": [mailbox.to_string()] } }),
+    )
+    .await;
+    add_destination(
+        &app,
+        json!({ "name": "slack-other", "kind": "slack", "secret": format!("{base}/other"),
+                "options": { "rules": ["Some other rule"] } }),
+    )
+    .await;
+    add_destination(
+        &app,
+        json!({ "name": "siem-alerts", "kind": "webhook", "endpoint": format!("{base}/siem"), "receives": "alerts" }),
+    )
+    .await;
+    // A Teams destination receives alerts only.
+    let (status, answer) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/destinations",
+        Some(json!({ "name": "t2", "kind": "teams", "secret": format!("{base}/teams"), "receives": "all" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/destinations",
+        Some(json!({ "name": "t3", "kind": "teams", "secret": "not a url" })),
+    )
+    .await;
+    assert_eq!((status, answer.to_string().contains("not a url")), (400, false), "{answer}");
+
+    ingest(&app, 0..6, Utc::now()).await;
+    aoc::services::detection::catch_up(&app.db).await.unwrap();
+    let (_, alerts) = call(&app, reqwest::Method::GET, "/api/alerts?hunting=all&page_size=200", None).await;
+    let alerts = alerts["items"].as_array().unwrap().clone();
+    let ours: Vec<&Value> = alerts.iter().filter(|a| a["rule"]["id"] == mailbox).collect();
+    assert_eq!(ours.len(), 1, "{alerts:?}");
+    assert!(alerts.iter().any(|a| a["rule"]["id"] == hunting), "the hunting rule raised its alert");
+    let triage: Vec<&Value> = alerts.iter().filter(|a| a["hunting"] == false).collect();
+    let for_teams: BTreeMap<i64, ()> = triage
+        .iter()
+        .filter(|a| matches!(a["severity"].as_str(), Some("high" | "critical")))
+        .map(|a| (a["id"].as_i64().unwrap(), ()))
+        .collect();
+    // Queued in the transaction that stored the alerts, before any worker ran.
+    assert_eq!(queue(&app, teams).await["queue"]["pending"], for_teams.len());
+
+    let worker = start_worker(&app, fast());
+    let expected = for_teams.len() + 1 + triage.len();
+    let started = std::time::Instant::now();
+    while received.lock().unwrap().len() < expected {
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", received.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let received = received.lock().unwrap().clone();
-    let teams = &received.iter().find(|(c, _)| c == "teams").unwrap().1;
-    let card = &teams["attachments"][0]["content"];
-    assert_eq!(teams["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
-    assert!(card["body"][0]["text"].as_str().unwrap().starts_with("CRITICAL alert: "));
-    assert!(!card.to_string().contains("[an external](https"), "no link from alert data: {card}");
-    assert_eq!(card["actions"][0]["url"], "https://aoc.contoso.example/alerts/7");
-    assert!(card["body"][1]["facts"].to_string().contains("adele.vance@contoso"));
-    let slack = &received.iter().find(|(c, _)| c == "slack").unwrap().1;
-    assert_eq!(slack["blocks"][0]["text"]["type"], "plain_text");
-    assert_eq!(slack["blocks"][2]["elements"][0]["url"], "https://aoc.contoso.example/alerts/7");
-    assert_eq!(received.iter().filter(|(c, _)| c == "slack").count(), 2);
+    assert_eq!(received.len(), expected, "each notice once: {received:?}");
+    assert!(!received.iter().any(|(c, _)| c == "other"), "a rule list routes");
+    assert!(!received.iter().any(|(_, b)| b.to_string().contains("Mailbox hunt")), "hunting alerts are not notified");
+    let teams_bodies: Vec<&Value> = received.iter().filter(|(c, _)| c == "teams").map(|(_, b)| b).collect();
+    assert_eq!(teams_bodies.len(), for_teams.len());
+    let card = &teams_bodies
+        .iter()
+        .find(|b| b.to_string().contains("Mailbox changed"))
+        .expect("our rule's alert reaches Teams")["attachments"][0]["content"];
+    assert!(card["body"][0]["text"].as_str().unwrap().starts_with("HIGH alert: "), "{card}");
+    assert!(!card.to_string().contains("[someone](https"), "no link from alert data: {card}");
+    let link = card["actions"][0]["url"].as_str().unwrap();
+    assert!(link.starts_with("http") && link.ends_with(&format!("/alerts/{}", ours[0]["id"])), "{link}");
+    assert!(card["body"][1]["facts"].to_string().contains("adele.vance@contoso.example"), "{card}");
+    let slack: Vec<&Value> = received.iter().filter(|(c, _)| c == "slack").map(|(_, b)| b).collect();
+    assert_eq!(slack.len(), 1, "only the listed rule");
+    assert_eq!(slack[0]["blocks"][0]["text"]["type"], "plain_text");
+    let siem: Vec<&Value> =
+        received.iter().filter(|(c, _)| c == "siem").flat_map(|(_, b)| b.as_array().unwrap()).collect();
+    assert_eq!(siem.len(), triage.len());
+    assert!(siem.iter().all(|d| d["type"] == "alert" && d["aoc_id"].as_str().unwrap().starts_with("alert-")));
+
+    // A destination added later gets the alerts raised since a chosen time by a backfill.
+    let (again, base2) = spawn_notice_receiver().await;
+    let late = add_destination(
+        &app,
+        json!({ "name": "teams-late", "kind": "teams", "secret": format!("{base2}/teams"), "min_severity": "high",
+                "backfill_from": (Utc::now() - chrono::Duration::hours(1)).to_rfc3339() }),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    while again.lock().unwrap().len() < for_teams.len() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the backfilled notices arrive");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Send test delivers a synthetic notice and shows the far end's answer.
+    let (status, outcome) = call(&app, reqwest::Method::POST, &format!("/api/destinations/{late}/test"), None).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(
+        (outcome["delivered"].as_bool(), outcome["status"].as_u64(), outcome["answer"].as_str()),
+        (Some(true), Some(200), Some("1"))
+    );
+    worker.abort();
 }
 
 on_both_backends!(
+    alert_notices_reach_teams_slack_and_an_alerts_only_siem_through_the_outbox,
     events_stored_after_a_destination_is_added_are_delivered_once_each_and_signed,
     a_destination_receives_only_what_it_selects,
     a_receiver_that_is_down_for_a_while_gets_everything_afterwards,

@@ -464,3 +464,105 @@ pub struct NewTenantForm {
     /// Comma-separated source keys; empty means all four.
     pub sources: Option<String>,
 }
+
+/// An export destination as the Destinations page shows it: never its credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DestinationRow {
+    pub id: i64,
+    pub name: String,
+    /// webhook, splunk_hec, elasticsearch, syslog, sentinel, teams or slack.
+    pub kind: String,
+    /// Where it delivers (for Teams and Slack only the scheme and host: their URL is the secret).
+    pub endpoint: String,
+    /// A credential is stored (write-only).
+    pub has_secret: bool,
+    /// all, filter, min_severity or alerts.
+    pub receives: String,
+    /// info … critical.
+    pub min_severity: String,
+    /// The event filter's fields (name, value).
+    pub filter: Vec<(String, String)>,
+    /// For alerts: only these rules (empty: every rule).
+    pub rules: Vec<String>,
+    /// Kind-specific settings other than `rules` (name, value); never secret.
+    pub options: Vec<(String, String)>,
+    pub format: String,
+    pub batch_size: i32,
+    pub enabled: bool,
+    /// `api`, or `environment` (SIEM_WEBHOOK_URL: changed there, not here).
+    pub origin: String,
+    /// Items waiting to be delivered.
+    pub pending: i64,
+    /// Items the far end refused for good (or whose record is gone), waiting for a retry.
+    pub parked: i64,
+    /// Seconds the oldest pending item has waited.
+    pub oldest_age_seconds: Option<i64>,
+    /// Items delivered per minute over the last five minutes (none until measured).
+    pub rate_per_minute: Option<f64>,
+    pub delivered_total: i64,
+    pub last_delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// The last Send test made from this server.
+    pub last_test: Option<DestinationTestResult>,
+    /// The oldest parked items (at most 20).
+    pub parked_items: Vec<ParkedItemRow>,
+}
+
+/// A parked outbox item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParkedItemRow {
+    pub id: i64,
+    /// "event 123" or "alert 7".
+    pub item: String,
+    /// The far end's answer, or why AOC parked it.
+    pub reason: Option<String>,
+    pub attempts: i32,
+    pub queued_at: DateTime<Utc>,
+}
+
+/// The far end's answer to a Send test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DestinationTestResult {
+    pub destination_id: i64,
+    pub delivered: bool,
+    /// HTTP status (none: no answer, or a TCP destination).
+    pub status: Option<u16>,
+    /// The start of the far end's answer, or why there was none.
+    pub answer: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Everything the Destinations page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DestinationsPage {
+    pub destinations: Vec<DestinationRow>,
+    /// AOC_ENCRYPTION_KEY is set, so credentials can be stored.
+    pub can_store_secrets: bool,
+}
+
+/// A destination as typed in the Destinations page's forms. Empty fields are absent; the server
+/// checks it like `POST /api/destinations` (creating) or `PUT` (changing).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationForm {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub endpoint: Option<String>,
+    /// Empty: keep the stored one.
+    pub secret: Option<String>,
+    /// Remove the stored credential.
+    pub clear_secret: bool,
+    pub receives: Option<String>,
+    pub min_severity: Option<String>,
+    /// Comma- or line-separated rule ids or names.
+    pub rules: Option<String>,
+    pub format: Option<String>,
+    pub batch_size: Option<String>,
+    pub enabled: bool,
+    /// RFC 3339 or a `datetime-local` value (UTC): queue what was stored since (creating only).
+    pub backfill_from: Option<String>,
+    /// Event filter fields (name, value).
+    pub filter: Vec<(String, String)>,
+    /// Kind-specific settings (name, value); `ack` is "true" when checked.
+    pub options: Vec<(String, String)>,
+}

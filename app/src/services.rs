@@ -103,6 +103,29 @@ pub trait AccessService: Send + Sync {
     }
 }
 
+/// Export destinations, for administrators (`ManageSettings`): the same service as
+/// `/api/destinations`; changes are recorded in the audit trail with `caller`.
+#[async_trait::async_trait]
+pub trait DestinationAdmin: Send + Sync {
+    /// Every destination with its queue, rate, parked items and last test.
+    async fn destinations_page(&self) -> Result<crate::dto::DestinationsPage, AppError>;
+    /// Adds a destination (`id` None) or changes one; returns its id.
+    async fn save_destination(
+        &self,
+        caller: &Caller,
+        id: Option<i64>,
+        form: crate::dto::DestinationForm,
+    ) -> Result<i64, AppError>;
+    /// Switches delivery on or off.
+    async fn set_destination_enabled(&self, caller: &Caller, id: i64, enabled: bool) -> Result<(), AppError>;
+    /// Removes a destination with its queue.
+    async fn delete_destination(&self, caller: &Caller, id: i64) -> Result<(), AppError>;
+    /// Delivers one synthetic record and returns the far end's answer.
+    async fn send_test(&self, caller: &Caller, id: i64) -> Result<crate::dto::DestinationTestResult, AppError>;
+    /// Puts one parked item (or all, `item` None) back in the queue; returns how many.
+    async fn retry_parked(&self, caller: &Caller, id: i64, item: Option<i64>) -> Result<u64, AppError>;
+}
+
 /// Every service, handed to server functions through Leptos context.
 #[derive(Clone)]
 pub struct Services {
@@ -113,4 +136,5 @@ pub struct Services {
     pub investigation: Arc<dyn crate::investigate::InvestigationService>,
     pub watchlists: Arc<dyn crate::watchlist::WatchlistService>,
     pub detection: Arc<dyn crate::detection::DetectionPort>,
+    pub destinations: Arc<dyn DestinationAdmin>,
 }

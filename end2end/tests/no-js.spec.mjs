@@ -30,3 +30,39 @@ test('a rule is backtested and saved without JavaScript', async ({ page }) => {
   await expect(page.locator('#rule-title')).toHaveText(name);
   await expect(page.locator('#rule-enabled')).not.toBeChecked();
 });
+
+test('destinations are added, tested and deleted without JavaScript', async ({ page }) => {
+  const http = await import('node:http');
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push(body);
+      res.end('ok from the no-js receiver');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const name = `nojs-hook-${Date.now()}`;
+  try {
+    await page.goto('/destinations');
+    await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'false');
+    await page.locator('#add-webhook summary').click();
+    const form = page.locator('#new-webhook');
+    await form.locator('input[name=name]').fill(name);
+    await form.locator('input[name=endpoint]').fill(`http://127.0.0.1:${server.address().port}/hook`);
+    await form.locator('select[name=receives]').selectOption('min_severity');
+    await form.locator('select[name=min_severity]').selectOption('critical');
+    await form.getByRole('button', { name: /^Add HTTPS webhook/ }).click();
+    const card = page.locator(`section.destination-card[data-destination="${name}"]`);
+    await expect(card).toBeVisible();
+    await card.locator('button[data-action=test]').click();
+    await expect(card.locator('.test-result')).toHaveAttribute('data-delivered', 'true');
+    await expect(card.locator('.test-result pre')).toHaveText('ok from the no-js receiver');
+    expect(received.some((b) => b.includes('AOC.DestinationTest'))).toBe(true);
+    await card.locator('button[data-action=delete]').click();
+    await expect(page.locator(`section.destination-card[data-destination="${name}"]`)).toHaveCount(0);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -23,7 +23,7 @@ pub fn bulk_url(endpoint: &str) -> String {
 pub fn body(documents: &[Value], index: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(documents.len() * 2_048);
     for doc in documents {
-        let action = json!({ "create": { "_index": index, "_id": doc["aoc_id"].to_string() } });
+        let action = json!({ "create": { "_index": index, "_id": super::document_id(doc) } });
         serde_json::to_writer(&mut out, &action).unwrap_or_default();
         out.push(b'\n');
         serde_json::to_writer(&mut out, doc).unwrap_or_default();

@@ -8,7 +8,14 @@ use serde_json::{Map, Value};
 use crate::tenants::input::InputError;
 
 /// Kinds of destination AOC can deliver to.
-pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch", "syslog", "sentinel"];
+pub const KINDS: &[&str] = &["webhook", "splunk_hec", "elasticsearch", "syslog", "sentinel", "teams", "slack", "email"];
+/// Kinds that receive alert notices only.
+pub const NOTICE_KINDS: &[&str] = &["teams", "slack", "email"];
+/// Kinds whose incoming-webhook URL carries its token: the URL is the destination's secret and
+/// the endpoint shown is its scheme and host.
+pub const URL_SECRET_KINDS: &[&str] = &["teams", "slack"];
+/// Most rules an alert destination may be limited to.
+pub const MAX_RULES: usize = 200;
 /// What a destination receives.
 pub const RECEIVES: &[&str] = &["all", "filter", "min_severity", "alerts"];
 /// Fields of a destination's event filter.
@@ -107,8 +114,8 @@ pub fn parse_severity(field: &str, value: &Value) -> Result<i16, InputError> {
 /// An http(s) URL without credentials in it.
 pub fn parse_endpoint(value: &str) -> Result<String, InputError> {
     let url = url::Url::parse(value).map_err(|_| err("endpoint", "must be an absolute http:// or https:// URL"))?;
-    if !matches!(url.scheme(), "http" | "https" | "tcp") || url.host_str().is_none() {
-        return Err(err("endpoint", "must be an absolute http:// or https:// URL (syslog: tcp://host:port)"));
+    if !matches!(url.scheme(), "http" | "https" | "tcp" | "tls" | "smtp") || url.host_str().is_none() {
+        return Err(err("endpoint", "must be an absolute http:// or https:// URL (syslog: tcp:// or tls://host:port)"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(err("endpoint", "must not carry a user or password; put the credential in `secret`"));
@@ -226,9 +233,12 @@ pub fn parse_destination(body: &[u8], creating: bool) -> Result<DestinationInput
         input.backfill_from = Some(parse_time("backfill_from", &from)?);
     }
     if creating {
-        for (field, given) in
-            [("name", input.name.is_some()), ("kind", input.kind.is_some()), ("endpoint", input.endpoint.is_some())]
-        {
+        let notice = input.kind.as_deref().is_some_and(|k| URL_SECRET_KINDS.contains(&k));
+        for (field, given) in [
+            ("name", input.name.is_some()),
+            ("kind", input.kind.is_some()),
+            ("endpoint", input.endpoint.is_some() || notice),
+        ] {
             if !given {
                 return Err(err(field, "is required"));
             }
@@ -246,28 +256,59 @@ pub fn check_secret(kind: &str, secret: &str) -> Result<(), InputError> {
         "splunk_hec" if secret.chars().any(char::is_whitespace) => {
             Err(err("secret", "must be the HEC token (a GUID), without spaces"))
         }
+        "teams" | "slack" => match url::Url::parse(secret) {
+            Ok(url)
+                if matches!(url.scheme(), "https" | "http")
+                    && url.host_str().is_some()
+                    && url.username().is_empty()
+                    && url.password().is_none() =>
+            {
+                Ok(())
+            }
+            _ => Err(err("secret", "must be the channel's incoming-webhook URL (https://…)")),
+        },
         _ => Ok(()),
     }
 }
 
 /// Whether `options` suit a destination of `kind`: `splunk_hec` takes `index`, `host` and
-/// `ack` (indexer acknowledgement); `elasticsearch` takes `index`; `webhook` none.
+/// `ack` (indexer acknowledgement); `elasticsearch` takes `index`; every kind takes `rules` (the
+/// rules whose alerts it receives, by id or name, when it receives alerts).
 pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
     let Some(map) = options.as_object() else { return Err(err("options", "must be an object")) };
     let allowed: &[&str] = match kind {
         "splunk_hec" => &["index", "host", "ack"],
         "elasticsearch" => &["index"],
-        "syslog" => &["host"],
+        "syslog" => &["host", "ca_file"],
+        "email" => &["from", "to", "tls", "username", "ca_file"],
         "sentinel" => &["dcr_immutable_id", "stream", "tenant_id", "client_id", "authority"],
         _ => &[],
     };
     for (key, value) in map {
+        if key == "rules" {
+            let ok = value.as_array().is_some_and(|rules| {
+                rules.len() <= MAX_RULES
+                    && rules.iter().all(|r| {
+                        r.as_str()
+                            .is_some_and(|s| !s.trim().is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))
+                    })
+            });
+            if !ok {
+                return Err(err("options.rules", format!("must be a list of at most {MAX_RULES} rule ids or names")));
+            }
+            continue;
+        }
         if !allowed.contains(&key.as_str()) {
-            let known = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+            let known = if allowed.is_empty() { "rules".to_string() } else { format!("{}, rules", allowed.join(", ")) };
             return Err(err(&format!("options.{key}"), format!("is not an option of {kind} (known: {known})")));
         }
         let ok = match key.as_str() {
             "ack" => value.is_boolean(),
+            "tls" => matches!(value.as_str(), Some("starttls" | "tls" | "none")),
+            "from" => value.as_str().is_some_and(|s| s.parse::<lettre::message::Mailbox>().is_ok()),
+            "to" => value.as_str().is_some_and(|s| {
+                s.len() <= 2_000 && s.parse::<lettre::message::Mailboxes>().is_ok_and(|m| m.iter().next().is_some())
+            }),
             "authority" => {
                 value.as_str().is_some_and(|s| s.starts_with("https://") || s.starts_with("http://127.0.0.1"))
             }
@@ -288,13 +329,25 @@ pub fn check_options(kind: &str, options: &Value) -> Result<(), InputError> {
 
 /// Whether `endpoint` and `format` suit a destination of `kind`.
 pub fn check_endpoint(kind: &str, endpoint: &str, format: &str) -> Result<(), InputError> {
-    let tcp = endpoint.starts_with("tcp://");
+    let tcp = endpoint.starts_with("tcp://") || endpoint.starts_with("tls://");
+    if URL_SECRET_KINDS.contains(&kind) {
+        // The endpoint shown is derived from the secret URL.
+        return Ok(());
+    }
+    if kind == "email" {
+        return match super::email::server(endpoint) {
+            Some(_) => Ok(()),
+            None => Err(err("endpoint", "an e-mail destination's endpoint is smtp://host:port")),
+        };
+    } else if endpoint.starts_with("smtp://") {
+        return Err(err("endpoint", "smtp:// is for e-mail destinations"));
+    }
     if kind == "syslog" {
         if super::syslog::address(endpoint).is_none() {
-            return Err(err("endpoint", "a syslog destination's endpoint is tcp://host:port"));
+            return Err(err("endpoint", "a syslog destination's endpoint is tcp://host:port or tls://host:port"));
         }
     } else if tcp {
-        return Err(err("endpoint", "must be an http:// or https:// URL (tcp:// is for syslog)"));
+        return Err(err("endpoint", "must be an http:// or https:// URL (tcp:// and tls:// are for syslog)"));
     }
     if format == "cef" && kind != "syslog" {
         return Err(err("format", "cef is a syslog format; this kind sends json"));
@@ -323,6 +376,37 @@ mod tests {
         assert!(
             parse_destination(br#"{"name":"x","kind":"webhook","endpoint":"https://siem.example/h"}"#, true).is_ok()
         );
+    }
+
+    #[test]
+    fn alert_kinds_take_their_url_as_secret_and_check_their_options() {
+        let ok = parse_destination(
+            br#"{"name":"t","kind":"teams","secret":"https://contoso.webhook.office.com/webhookb2/x"}"#,
+            true,
+        );
+        assert!(ok.is_ok(), "Teams needs no endpoint");
+        for (body, field) in [
+            (r#"{"name":"t","kind":"teams","secret":"not a url"}"#, "secret"),
+            (r#"{"name":"t","kind":"slack","secret":"https://u:p@hooks.slack.com/x"}"#, "secret"),
+            (
+                r#"{"name":"m","kind":"email","endpoint":"smtp://mail.example:587","options":{"from":"no address"}}"#,
+                "options.from",
+            ),
+            (
+                r#"{"name":"m","kind":"email","endpoint":"smtp://mail.example:587","options":{"tls":"maybe"}}"#,
+                "options.tls",
+            ),
+            (r#"{"name":"w","kind":"webhook","endpoint":"https://x","options":{"rules":[1]}}"#, "options.rules"),
+            (r#"{"name":"e","kind":"email","endpoint":"smtp://m","options":{"to":""}}"#, "options.to"),
+        ] {
+            let e = parse_destination(body.as_bytes(), true).err().unwrap_or_else(|| panic!("{body} accepted"));
+            assert_eq!(e.field, field, "{body}");
+            assert!(!e.problem.contains("u:p"), "{}", e.problem);
+        }
+        assert!(check_endpoint("email", "smtp://mail.example:587", "json").is_ok());
+        assert!(check_endpoint("webhook", "smtp://mail.example:587", "json").is_err());
+        assert!(check_endpoint("syslog", "tls://logs.example:6514", "cef").is_ok());
+        assert!(check_options("email", &serde_json::json!({"from": "AOC <aoc@contoso.example>", "to": "a@b.example, c@d.example", "tls": "tls", "rules": ["r1"]})).is_ok());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod elastic;
+pub mod email;
 pub mod input;
 pub mod notify;
 pub mod sentinel;
@@ -125,6 +126,14 @@ pub fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempts.clamp(0, 20) as u32).min(max);
     let half = exp / 2;
     half + half.mul_f64(rand::random::<f64>())
+}
+
+/// A document's stable id as text: an event's number, or `alert-N` for an alert.
+pub fn document_id(doc: &serde_json::Value) -> String {
+    match &doc["aoc_id"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// An event as a destination receives it: the `GET /api/events` item.

@@ -1,7 +1,7 @@
-//! Alert notifications to Microsoft Teams and Slack incoming webhooks, built against
-//! [`AlertNotice`] (the alert source, detection, fills it in): a card with the severity, the
-//! rule, the entities and a link back into AOC, routed by minimum severity and optionally by
-//! rule. Alert text comes from tenant data (display names, rule matches): it is sent as plain
+//! Alert notifications to Microsoft Teams and Slack incoming webhooks: a card with the severity,
+//! the rule, the entities and a link back into AOC (`AOC_PUBLIC_URL`). Alerts are queued for the
+//! destinations that want them (minimum severity, optionally a list of rules) in the transaction
+//! that stores them (`store::export::enqueue_alert`); the worker delivers them like events. Alert text comes from tenant data (display names, rule matches): it is sent as plain
 //! text (Slack `plain_text`, Teams text with Markdown escaped), so it cannot turn into links or
 //! mentions.
 
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::Delivery;
+use crate::store::detection::AlertRow;
 
 /// An alert, as a notification shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,32 +27,6 @@ pub struct AlertNotice {
     pub last_seen: chrono::DateTime<chrono::Utc>,
     /// The alert's page in AOC (absolute URL).
     pub link: String,
-}
-
-/// Where notifications go.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Channel {
-    Teams { url: String },
-    Slack { url: String },
-}
-
-/// A channel and which alerts it receives.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Route {
-    pub channel: Channel,
-    /// Alerts of this severity or worse.
-    pub min_severity: i16,
-    /// Only these rules (none: every rule).
-    #[serde(default)]
-    pub rules: Vec<String>,
-}
-
-impl Route {
-    /// Whether this route receives `notice`.
-    pub fn wants(&self, notice: &AlertNotice) -> bool {
-        notice.severity >= self.min_severity && (self.rules.is_empty() || self.rules.contains(&notice.rule_id))
-    }
 }
 
 fn severity_name(level: i16) -> &'static str {
@@ -126,19 +101,97 @@ pub fn slack_message(notice: &AlertNotice) -> Value {
     })
 }
 
-/// Sends `notice` to every route that wants it; returns each route's outcome (routes that do
-/// not want it are left out).
-pub async fn notify(client: &reqwest::Client, routes: &[Route], notice: &AlertNotice) -> Vec<(Route, Delivery)> {
-    let mut outcomes = Vec::new();
-    for route in routes.iter().filter(|r| r.wants(notice)) {
-        let (url, body) = match &route.channel {
-            Channel::Teams { url } => (url, teams_message(notice)),
-            Channel::Slack { url } => (url, slack_message(notice)),
+/// An alert as a destination receives it: for SIEM kinds the document itself, for Teams and
+/// Slack the facts of the notice. `aoc_id` is `alert-N`, so it never meets an event's id.
+pub fn alert_document(alert: &AlertRow, link_base: &str) -> Value {
+    let entities: Value = serde_json::from_str(&alert.entities).unwrap_or_else(|_| json!({}));
+    json!({
+        "type": "alert",
+        "aoc_id": format!("alert-{}", alert.id),
+        "alert_id": alert.id,
+        "timestamp": alert.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "source": "alert",
+        "tenant": alert.tenant_id,
+        "service": "AOC",
+        "operation": "AOC.Alert",
+        "severity": severity_name(alert.severity),
+        "rule": { "id": alert.rule_id, "uid": alert.rule_uid, "name": alert.rule_name },
+        "title": alert.title,
+        "display_summary": alert.title,
+        "status": alert.status,
+        "entities": entities,
+        "event_count": alert.count,
+        "first_seen": alert.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "last_seen": alert.last_seen.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "link": format!("{}/alerts/{}", link_base.trim_end_matches('/'), alert.id),
+    })
+}
+
+/// The synthetic alert a "Send test" delivers to a destination that receives alerts.
+pub fn test_alert_document(link_base: &str) -> Value {
+    let now = chrono::Utc::now();
+    let alert = AlertRow {
+        id: 0,
+        rule_id: 0,
+        rule_name: "AOC test notice".into(),
+        rule_uid: "aoc-test".into(),
+        sigma_id: None,
+        tenant_id: "aoc-test".into(),
+        group_key: "aoc-test".into(),
+        title: "A test notice sent by AOC's Send test".into(),
+        severity: 1,
+        status: "new".into(),
+        assignee: None,
+        hunting: false,
+        count: 1,
+        first_seen: now,
+        last_seen: now,
+        entities: r#"{"users":["aoc-test"]}"#.into(),
+        matched: "[]".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut doc = alert_document(&alert, link_base);
+    doc["aoc_id"] = json!(format!("alert-test-{}", now.timestamp_millis()));
+    doc["link"] = json!(format!("{}/destinations", link_base.trim_end_matches('/')));
+    doc
+}
+
+impl AlertNotice {
+    /// The notice of an [`alert_document`].
+    pub fn from_document(doc: &Value) -> Option<Self> {
+        let time = |key: &str| {
+            doc[key].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc())
         };
-        let delivery = super::answer(client.post(url).json(&body).send().await).await;
-        outcomes.push((route.clone(), delivery));
+        let mut entities = Vec::new();
+        for key in ["users", "ips", "apps", "targets"] {
+            for value in doc["entities"][key].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                entities.push(value.to_string());
+            }
+        }
+        let names = ["info", "low", "medium", "high", "critical"];
+        Some(Self {
+            alert_id: doc["alert_id"].as_i64()?,
+            rule_id: doc["rule"]["uid"].as_str().unwrap_or_default().to_string(),
+            rule_title: doc["rule"]["name"].as_str().unwrap_or_default().to_string(),
+            severity: names.iter().position(|n| Some(*n) == doc["severity"].as_str()).unwrap_or(0) as i16,
+            tenant: doc["tenant"].as_str().unwrap_or_default().to_string(),
+            entities,
+            event_count: doc["event_count"].as_u64().unwrap_or(0),
+            first_seen: time("first_seen")?,
+            last_seen: time("last_seen")?,
+            link: doc["link"].as_str().unwrap_or_default().to_string(),
+        })
     }
-    outcomes
+}
+
+/// Posts one notice to a Teams (`kind` teams) or Slack incoming webhook at `url`.
+pub async fn send(client: &reqwest::Client, kind: &str, url: &str, doc: &Value) -> Delivery {
+    let Some(notice) = AlertNotice::from_document(doc) else {
+        return Delivery::Refused { status: 0, answer: "the record is not an alert".into() };
+    };
+    let body = if kind == "slack" { slack_message(&notice) } else { teams_message(&notice) };
+    super::answer(client.post(url).json(&body).send().await).await
 }
 
 #[cfg(test)]

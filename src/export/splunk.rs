@@ -54,7 +54,7 @@ pub fn body(documents: &[Value], options: &Value) -> Vec<u8> {
             "source": format!("aoc:{source}"),
             "sourcetype": sourcetype(source),
             "event": doc,
-            "fields": { "aoc_id": doc["aoc_id"].to_string(), "tenant": doc["tenant"] },
+            "fields": { "aoc_id": super::document_id(doc), "tenant": doc["tenant"] },
         });
         if let Some(index) = options["index"].as_str() {
             event["index"] = json!(index);

@@ -1,11 +1,14 @@
 //! Syslog: RFC 5424 messages over TCP with octet-counting framing (RFC 6587: `<length> <message>`),
-//! one connection per batch. The message body is the AOC document as JSON (`format: json`) or a
+//! one connection per batch; `tls://host:port` sends the same frames over TLS (RFC 5425), checking
+//! the server's certificate against option `ca_file` (a PEM bundle) or the Mozilla roots. The message body is the AOC document as JSON (`format: json`) or a
 //! CEF record (`format: cef`); the structured data `[aoc@32473 id="…" tenant="…"]` carries the
 //! event id. TCP acknowledges bytes, not messages: a batch whose connection fails is sent again
 //! whole, so a receiver may see its first messages twice.
 
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
@@ -66,7 +69,7 @@ pub fn cef(doc: &Value) -> String {
         _ => 1,
     };
     let time = doc["timestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    let mut ext = vec![format!("externalId={}", doc["aoc_id"])];
+    let mut ext = vec![format!("externalId={}", cef_value(&super::document_id(doc)))];
     if let Some(time) = time {
         ext.push(format!("rt={}", time.timestamp_millis()));
     }
@@ -104,7 +107,7 @@ pub fn message(doc: &Value, host: &str, cef_body: bool) -> String {
         "<{pri}>1 {timestamp} {} aoc - {} [{SD_ID} id=\"{}\" tenant=\"{}\"] {body}",
         header_field(host, 255),
         header_field(doc["source"].as_str().unwrap_or(""), 32),
-        doc["aoc_id"],
+        sd_escape(&super::document_id(doc)),
         sd_escape(doc["tenant"].as_str().unwrap_or("")),
     )
 }
@@ -120,32 +123,84 @@ pub fn frames(documents: &[Value], host: &str, cef_body: bool) -> Vec<u8> {
     out
 }
 
-/// `tcp://host:port` → `host:port`.
+/// `tcp://host:port` → `host:port`; `tls://host:port` (RFC 5425) too.
 pub fn address(endpoint: &str) -> Option<String> {
     let url = url::Url::parse(endpoint).ok()?;
-    (url.scheme() == "tcp").then_some(())?;
+    matches!(url.scheme(), "tcp" | "tls").then_some(())?;
     Some(format!("{}:{}", url.host_str()?, url.port()?))
 }
 
-/// Sends a batch over one TCP connection.
+/// The TLS settings of a `tls://` endpoint: the server's name and the roots it must chain to
+/// (the PEM file of option `ca_file`, else the Mozilla roots AOC carries).
+fn tls_connector(endpoint: &str, options: &Value) -> Result<(tokio_rustls::TlsConnector, ServerName<'static>), String> {
+    let url = url::Url::parse(endpoint).map_err(|_| "the endpoint is not tls://host:port".to_string())?;
+    let host = url.host_str().ok_or("the endpoint has no host")?.trim_matches(['[', ']']).to_string();
+    let name =
+        ServerName::try_from(host).map_err(|_| "the endpoint's host is not a valid TLS server name".to_string())?;
+    let mut roots = rustls::RootCertStore::empty();
+    match options["ca_file"].as_str() {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read the CA file {path}: {e}"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("the CA file {path} is not PEM: {e}"))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!("the CA file {path} holds no usable certificate"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok((tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)), name))
+}
+
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(mut stream: S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await?;
+    stream.shutdown().await
+}
+
+/// Sends a batch over one TCP (or TLS) connection.
 pub async fn send(endpoint: &str, options: &Value, cef_body: bool, documents: &[Value], timeout: Duration) -> Delivery {
     let Some(address) = address(endpoint) else {
-        return Delivery::Refused { status: 0, answer: "the endpoint is not tcp://host:port".into() };
+        return Delivery::Refused {
+            status: 0,
+            answer: "the endpoint is not tcp://host:port or tls://host:port".into(),
+        };
+    };
+    let tls = endpoint.starts_with("tls://");
+    let transport = if tls { "TLS" } else { "TCP" };
+    let connector = if tls {
+        match tls_connector(endpoint, options) {
+            Ok(c) => Some(c),
+            // A configuration problem: retried until the destination is fixed.
+            Err(answer) => return Delivery::Retry { status: None, retry_after: None, answer },
+        }
+    } else {
+        None
     };
     let bytes = frames(documents, options["host"].as_str().unwrap_or("aoc"), cef_body);
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(&address).await?;
-        stream.write_all(&bytes).await?;
-        stream.flush().await?;
-        stream.shutdown().await?;
-        Ok::<_, std::io::Error>(())
+        let stream = tokio::net::TcpStream::connect(&address).await?;
+        match connector {
+            Some((connector, name)) => write_all(connector.connect(name, stream).await?, &bytes).await,
+            None => write_all(stream, &bytes).await,
+        }
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(())) => Delivery::Delivered { status: 0, answer: format!("{} messages written", documents.len()) },
         Ok(Err(e)) => {
-            Delivery::Retry { status: None, retry_after: None, answer: format!("syslog over TCP failed: {e}") }
+            Delivery::Retry { status: None, retry_after: None, answer: format!("syslog over {transport} failed: {e}") }
         }
-        Err(_) => Delivery::Retry { status: None, retry_after: None, answer: "syslog over TCP timed out".into() },
+        Err(_) => {
+            Delivery::Retry { status: None, retry_after: None, answer: format!("syslog over {transport} timed out") }
+        }
     }
 }
 

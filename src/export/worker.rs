@@ -84,7 +84,17 @@ pub struct Exporter {
     holder: String,
     tuning: Tuning,
     client: reqwest::Client,
+    /// AOC's address for links in notices (AOC_PUBLIC_URL, else the listen address).
+    link_base: String,
+    /// Samples of each destination's delivered total, for its delivery rate.
+    rates: std::sync::Mutex<HashMap<i64, Samples>>,
 }
+
+/// (when, delivered total) samples of one destination, oldest first.
+type Samples = std::collections::VecDeque<(DateTime<Utc>, i64)>;
+
+/// How far back the delivery rate looks.
+const RATE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// What a lane remembers between rounds.
 #[derive(Clone, Debug, Default)]
@@ -118,7 +128,36 @@ impl Exporter {
             holder: format!("aoc-{}", uuid::Uuid::new_v4().simple()),
             tuning,
             client,
+            link_base: settings
+                .public_url
+                .as_ref()
+                .map(|p| p.origin())
+                .unwrap_or_else(|| format!("http://{}", settings.listen_addr)),
+            rates: Default::default(),
         }
+    }
+
+    /// Records a destination's delivered total (read from the database, so it counts every AOC
+    /// process's deliveries) and returns its delivery rate in items per minute over the last five
+    /// minutes (`None` until two samples a few seconds apart exist).
+    pub fn delivery_rate(&self, destination: i64, delivered_total: i64) -> Option<f64> {
+        let now = Utc::now();
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let samples = rates.entry(destination).or_default();
+        if samples.back().is_none_or(|(t, n)| *n != delivered_total || now - *t >= chrono::TimeDelta::seconds(5)) {
+            samples.push_back((now, delivered_total));
+        }
+        while samples.len() > 2 && samples.front().is_some_and(|(t, _)| now - *t > RATE_WINDOW) {
+            samples.pop_front();
+        }
+        let (t0, n0) = *samples.front()?;
+        let seconds = (now - t0).num_milliseconds() as f64 / 1000.0;
+        (seconds >= 5.0).then(|| (delivered_total - n0).max(0) as f64 * 60.0 / seconds)
+    }
+
+    /// AOC's address for links in notices.
+    pub fn link_base(&self) -> &str {
+        &self.link_base
     }
 
     /// The HTTP client deliveries use.
@@ -167,9 +206,14 @@ impl Exporter {
         if destination.kind == "sentinel" && secret.is_none() {
             return Err("a Sentinel destination needs its app's client secret as `secret`".into());
         }
+        let url = if super::input::URL_SECRET_KINDS.contains(&destination.kind.as_str()) {
+            secret.as_ref().map(|s| s.expose_secret().to_string()).ok_or("the destination's webhook URL is not set")?
+        } else {
+            destination.endpoint.clone()
+        };
         Ok(Target {
             kind: destination.kind.clone(),
-            url: destination.endpoint.clone(),
+            url,
             key,
             secret,
             options: serde_json::from_str(&destination.options).unwrap_or(serde_json::Value::Null),
@@ -189,6 +233,21 @@ impl Exporter {
     ) -> Sent {
         let secret = target.secret.as_ref().map(|s| s.expose_secret());
         match target.kind.as_str() {
+            "teams" | "slack" => {
+                let mut outcomes = Vec::with_capacity(documents.len());
+                for doc in documents {
+                    outcomes.push(super::notify::send(&self.client, &target.kind, &target.url, doc).await);
+                }
+                Sent::Items(outcomes)
+            }
+            "email" => {
+                let mut outcomes = Vec::with_capacity(documents.len());
+                for doc in documents {
+                    outcomes
+                        .push(super::email::send(&target.url, secret, &target.options, doc, self.tuning.timeout).await);
+                }
+                Sent::Items(outcomes)
+            }
             "splunk_hec" => Sent::Batch(
                 super::splunk::send(
                     &self.client,
@@ -266,6 +325,9 @@ impl Exporter {
                     }
                     if ticks.is_multiple_of(4) {
                         self.publish_metrics(&rows).await;
+                    }
+                    for row in &rows {
+                        self.delivery_rate(row.id, row.delivered_total);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read the export destinations; retrying"),
@@ -505,6 +567,23 @@ impl Exporter {
         let mut kept = Vec::with_capacity(items.len());
         let mut documents = Vec::with_capacity(items.len());
         for item in items {
+            if item.item_kind == "alert" {
+                let alert = match item.alert_id {
+                    Some(id) => crate::store::detection::get_alert(&self.db, id).await?,
+                    None => None,
+                };
+                match alert {
+                    Some(alert) => {
+                        documents.push(super::notify::alert_document(&alert, &self.link_base));
+                        kept.push(item);
+                    }
+                    None => {
+                        let writer = crate::store::writer(&self.db).await?;
+                        outbox::park(&*writer, destination.id, item.id, "the alert no longer exists in AOC").await?;
+                    }
+                }
+                continue;
+            }
             let event = item
                 .event_id
                 .and_then(|id| events.remove(&id))

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::export::input::{DestinationInput, Filter};
+use crate::export::input::{DestinationInput, Filter, NOTICE_KINDS, URL_SECRET_KINDS};
 use crate::export::worker::Exporter;
 use crate::export::Delivery;
 use crate::store::entities::destinations;
@@ -125,6 +125,9 @@ pub struct DestinationService {
     cipher: Option<SecretCipher>,
     exporter: Arc<Exporter>,
     settings: Arc<Settings>,
+    /// The last Send test of each destination made by this process (the page shows it, so its
+    /// answer is seen after a form post without JavaScript too).
+    last_tests: std::sync::Mutex<std::collections::HashMap<i64, app::dto::DestinationTestResult>>,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -138,14 +141,88 @@ fn db(operation: &'static str) -> impl Fn(DbErr) -> AppError {
 /// The URL to show for an endpoint kept in the environment: scheme and host only.
 fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+        Ok(u) => match u.port() {
+            Some(port) => format!("{}://{}:{port}/…", u.scheme(), u.host_str().unwrap_or("?")),
+            None => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+        },
         Err(_) => "(SIEM_WEBHOOK_URL)".into(),
     }
 }
 
+/// The start of a far end's answer, as the page shows it.
+fn short_answer(answer: &str) -> String {
+    const LIMIT: usize = 300;
+    if answer.len() <= LIMIT {
+        return answer.to_string();
+    }
+    let mut cut = LIMIT;
+    while !answer.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &answer[..cut])
+}
+
+/// A `datetime-local` value (taken as UTC) or an RFC 3339 time.
+fn form_time(value: &str) -> String {
+    let value = value.trim();
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, format) {
+            return t.and_utc().to_rfc3339();
+        }
+    }
+    value.to_string()
+}
+
+/// The JSON body `POST`/`PUT /api/destinations` would take for a form of the page.
+fn form_body(form: &app::dto::DestinationForm, creating: bool) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    let mut put = |key: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            body.insert(key.into(), json!(v));
+        }
+    };
+    put("kind", &form.kind);
+    put("name", &form.name);
+    put("endpoint", &form.endpoint);
+    put("secret", &form.secret);
+    put("receives", &form.receives);
+    put("min_severity", &form.min_severity);
+    put("format", &form.format);
+    if creating {
+        put("backfill_from", &form.backfill_from.as_deref().map(form_time));
+    }
+    if let Some(n) = &form.batch_size {
+        body.insert("batch_size".into(), n.trim().parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(n)));
+    }
+    if form.clear_secret && form.secret.is_none() {
+        body.insert("secret".into(), serde_json::Value::Null);
+    }
+    body.insert("enabled".into(), json!(form.enabled));
+    let receives = form.receives.as_deref().unwrap_or("all");
+    if receives == "filter" || !form.filter.is_empty() {
+        let filter: serde_json::Map<String, serde_json::Value> =
+            form.filter.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        body.insert("filter".into(), filter.into());
+    }
+    let mut options: serde_json::Map<String, serde_json::Value> =
+        form.options.iter().map(|(k, v)| (k.clone(), if k == "ack" { json!(v == "true") } else { json!(v) })).collect();
+    if let Some(rules) = &form.rules {
+        let list: Vec<&str> = rules.split([',', '\n']).map(str::trim).filter(|r| !r.is_empty()).collect();
+        options.insert("rules".into(), json!(list));
+    }
+    body.insert("options".into(), options.into());
+    body.into()
+}
+
 impl DestinationService {
     pub fn new(db: DatabaseConnection, settings: Arc<Settings>, exporter: Arc<Exporter>) -> Self {
-        Self { cipher: settings.encryption_key.as_ref().map(SecretCipher::new), db, exporter, settings }
+        Self {
+            cipher: settings.encryption_key.as_ref().map(SecretCipher::new),
+            db,
+            exporter,
+            settings,
+            last_tests: Default::default(),
+        }
     }
 
     fn view(&self, row: &destinations::Model, stats: Option<&outbox::QueueStats>) -> DestinationView {
@@ -240,7 +317,8 @@ impl DestinationService {
 
     fn apply_selection(row: &mut destinations::ActiveModel, receives: &str, min: i16, filter: &Filter) {
         let (min, filter) = match receives {
-            "all" | "alerts" => (0, Filter::default()),
+            "all" => (0, Filter::default()),
+            "alerts" => (min, Filter::default()),
             "min_severity" => (min, Filter::default()),
             _ => (min, filter.clone()),
         };
@@ -287,6 +365,30 @@ impl DestinationService {
         let min = input.min_severity.unwrap_or(0);
         Self::check_selection(&receives, min, &filter)?;
         let kind = input.kind.clone().unwrap_or_else(|| "webhook".into());
+        let notice = NOTICE_KINDS.contains(&kind.as_str());
+        let url_secret = URL_SECRET_KINDS.contains(&kind.as_str());
+        let receives = if notice { input.receives.clone().unwrap_or_else(|| "alerts".into()) } else { receives };
+        if notice && receives != "alerts" {
+            return Err(AppError::invalid_input(
+                "receives",
+                "Teams, Slack and e-mail destinations receive alerts only",
+            ));
+        }
+        if kind == "email" {
+            let options = input.options.clone().unwrap_or_default();
+            for required in ["from", "to"] {
+                if options[required].as_str().is_none() {
+                    return Err(AppError::invalid_input(&format!("options.{required}"), "is required for email"));
+                }
+            }
+        }
+        let endpoint = match (&input.secret, url_secret) {
+            (Some(Some(url)), true) => redacted_url(url.expose_secret()),
+            (_, true) => {
+                return Err(AppError::invalid_input("secret", "give the channel's incoming-webhook URL as `secret`"))
+            }
+            _ => input.endpoint.clone().unwrap_or_default(),
+        };
         if kind == "splunk_hec" && !matches!(input.secret, Some(Some(_))) {
             return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
         }
@@ -306,11 +408,7 @@ impl DestinationService {
         }
         let options = input.options.clone().unwrap_or_else(|| json!({}));
         crate::export::input::check_options(&kind, &options)?;
-        crate::export::input::check_endpoint(
-            &kind,
-            input.endpoint.as_deref().unwrap_or_default(),
-            input.format.as_deref().unwrap_or("json"),
-        )?;
+        crate::export::input::check_endpoint(&kind, &endpoint, input.format.as_deref().unwrap_or("json"))?;
         if matches!(input.secret, Some(Some(_))) && self.cipher.is_none() {
             // Checked before anything is written.
             self.seal(0, "")?;
@@ -319,7 +417,7 @@ impl DestinationService {
         let mut row = destinations::ActiveModel {
             name: Set(name.clone()),
             kind: Set(kind.clone()),
-            endpoint: Set(input.endpoint.clone().unwrap_or_default()),
+            endpoint: Set(endpoint),
             secret_ciphertext: Set(None),
             format: Set(input.format.clone().unwrap_or_else(|| "json".into())),
             batch_size: Set(input.batch_size.unwrap_or(500)),
@@ -410,6 +508,26 @@ impl DestinationService {
         }
         let keeps_no_token =
             matches!(input.secret, Some(None)) || (current.secret_ciphertext.is_none() && input.secret.is_none());
+        let notice = NOTICE_KINDS.contains(&kind.as_str());
+        let url_secret = URL_SECRET_KINDS.contains(&kind.as_str());
+        if url_secret && keeps_no_token {
+            return Err(AppError::invalid_input("secret", "give the channel's incoming-webhook URL as `secret`"));
+        }
+        if notice && input.receives.as_deref().is_some_and(|r| r != "alerts") {
+            return Err(AppError::invalid_input(
+                "receives",
+                "Teams, Slack and e-mail destinations receive alerts only",
+            ));
+        }
+        if url_secret && input.endpoint.is_some() {
+            return Err(AppError::invalid_input("endpoint", "a Teams or Slack destination's URL is its `secret`"));
+        }
+        if notice && current.receives != "alerts" && input.receives.is_none() {
+            return Err(AppError::invalid_input(
+                "receives",
+                "Teams, Slack and e-mail destinations receive alerts only",
+            ));
+        }
         if kind == "splunk_hec" && keeps_no_token {
             return Err(AppError::invalid_input("secret", "a Splunk HEC destination needs its token"));
         }
@@ -446,6 +564,9 @@ impl DestinationService {
             Some(Some(secret)) => {
                 row.secret_ciphertext = Set(Some(self.seal(id, secret.expose_secret())?));
                 changed.push("secret");
+                if url_secret {
+                    row.endpoint = Set(redacted_url(secret.expose_secret()));
+                }
             }
             Some(None) if current.secret_ciphertext.is_some() => {
                 row.secret_ciphertext = Set(None);
@@ -533,7 +654,11 @@ impl DestinationService {
     pub async fn test(&self, actor: Actor<'_>, id: i64) -> Result<TestOutcome, AppError> {
         let row = self.find(id).await?;
         let target = self.exporter.target(&row).map_err(|problem| AppError::new(ErrorCode::Conflict, problem))?;
-        let document = crate::export::event_document(crate::export::test_event(Utc::now()));
+        let document = if row.receives == "alerts" {
+            crate::export::notify::test_alert_document(self.exporter.link_base())
+        } else {
+            crate::export::event_document(crate::export::test_event(Utc::now()))
+        };
         let message_id = format!("aoc_test_{}", uuid::Uuid::new_v4().simple());
         let delivery = match self.exporter.send(&target, &message_id, &[document], None).await {
             crate::export::Sent::Batch(delivery) => delivery,
@@ -548,6 +673,14 @@ impl DestinationService {
             Delivery::Retry { status, answer, .. } => TestOutcome { delivered: false, status, answer },
             Delivery::Refused { status, answer } => TestOutcome { delivered: false, status: Some(status), answer },
         };
+        let result = app::dto::DestinationTestResult {
+            destination_id: id,
+            delivered: outcome.delivered,
+            status: outcome.status,
+            answer: short_answer(&outcome.answer),
+            at: Utc::now(),
+        };
+        self.last_tests.lock().unwrap_or_else(|e| e.into_inner()).insert(id, result);
         let details = json!({ "name": row.name, "delivered": outcome.delivered, "status": outcome.status });
         super::annotations::audit(
             &self.db,
@@ -681,5 +814,120 @@ impl DestinationService {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl app::services::DestinationAdmin for DestinationService {
+    async fn destinations_page(&self) -> Result<app::dto::DestinationsPage, AppError> {
+        let views = self.list().await?;
+        let tests = self.last_tests.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut destinations = Vec::with_capacity(views.len());
+        for v in views {
+            let parked_items = if v.queue.parked > 0 { self.parked(v.id, 0, 20).await? } else { Vec::new() };
+            let options = v.options.as_object().cloned().unwrap_or_default();
+            let rules = options
+                .get("rules")
+                .and_then(|r| r.as_array())
+                .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            let filter = [
+                ("tenant", &v.filter.tenant),
+                ("source", &v.filter.source),
+                ("service", &v.filter.service),
+                ("operation", &v.filter.operation),
+                ("result", &v.filter.result),
+                ("actor", &v.filter.actor),
+            ]
+            .into_iter()
+            .filter_map(|(k, value)| value.clone().map(|value| (k.to_string(), value)))
+            .collect();
+            destinations.push(app::dto::DestinationRow {
+                id: v.id,
+                rate_per_minute: self.exporter.delivery_rate(v.id, v.delivered_total),
+                name: v.name,
+                kind: v.kind,
+                endpoint: v.endpoint,
+                has_secret: v.has_secret,
+                receives: v.receives,
+                min_severity: v.min_severity,
+                filter,
+                rules,
+                options: options
+                    .into_iter()
+                    .filter(|(k, _)| k != "rules")
+                    .map(|(k, value)| (k, value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())))
+                    .collect(),
+                format: v.format,
+                batch_size: v.batch_size,
+                enabled: v.enabled,
+                origin: v.origin,
+                pending: v.queue.pending,
+                parked: v.queue.parked,
+                oldest_age_seconds: v.queue.oldest_age_seconds,
+                delivered_total: v.delivered_total,
+                last_delivered_at: v.last_delivered_at,
+                last_error: v.last_error,
+                last_error_at: v.last_error_at,
+                last_test: tests.get(&v.id).cloned(),
+                parked_items: parked_items
+                    .into_iter()
+                    .map(|p| app::dto::ParkedItemRow {
+                        id: p.id,
+                        item: match (p.event_id, p.alert_id) {
+                            (Some(e), _) => format!("event {e}"),
+                            (None, Some(a)) => format!("alert {a}"),
+                            _ => p.item_kind.clone(),
+                        },
+                        reason: p.reason,
+                        attempts: p.attempts,
+                        queued_at: p.queued_at,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(app::dto::DestinationsPage { destinations, can_store_secrets: self.cipher.is_some() })
+    }
+
+    async fn save_destination(
+        &self,
+        caller: &Caller,
+        id: Option<i64>,
+        form: app::dto::DestinationForm,
+    ) -> Result<i64, AppError> {
+        let body = form_body(&form, id.is_none()).to_string();
+        let actor = Actor { caller, request_id: None };
+        match id {
+            None => {
+                let input = crate::export::input::parse_destination(body.as_bytes(), true)?;
+                Ok(self.create(actor, input).await?.id)
+            }
+            Some(id) => {
+                let mut input = crate::export::input::parse_destination(body.as_bytes(), false)?;
+                // The kind is fixed once created; the form names it only to pick its fields.
+                input.kind = None;
+                Ok(self.update(actor, id, input).await?.id)
+            }
+        }
+    }
+
+    async fn set_destination_enabled(&self, caller: &Caller, id: i64, enabled: bool) -> Result<(), AppError> {
+        let input = DestinationInput { enabled: Some(enabled), ..Default::default() };
+        self.update(Actor { caller, request_id: None }, id, input).await.map(|_| ())
+    }
+
+    async fn delete_destination(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        self.delete(Actor { caller, request_id: None }, id).await?;
+        self.last_tests.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        Ok(())
+    }
+
+    async fn send_test(&self, caller: &Caller, id: i64) -> Result<app::dto::DestinationTestResult, AppError> {
+        self.test(Actor { caller, request_id: None }, id).await?;
+        self.last_tests.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned().ok_or_else(|| not_found(id))
+    }
+
+    async fn retry_parked(&self, caller: &Caller, id: i64, item: Option<i64>) -> Result<u64, AppError> {
+        self.retry(Actor { caller, request_id: None }, id, item.map(|i| vec![i])).await
     }
 }

@@ -314,6 +314,7 @@ async fn flush(
             )
             .await?;
             store::insert_history(txn, id, EVALUATOR, "created", &json!({"count": alert.count}), now).await?;
+            crate::store::export::enqueue_alert(txn, id).await?;
             outcome.alerts_created += 1;
             id
         }
@@ -514,6 +515,7 @@ async fn upsert_window(
             )
             .await?;
             store::insert_history(txn, id, EVALUATOR, "created", &json!({"count": count}), now).await?;
+            crate::store::export::enqueue_alert(txn, id).await?;
             outcome.alerts_created += 1;
             id
         }

@@ -42,6 +42,7 @@ pub fn build(
     demo: bool,
     oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     sources: DbSourceService,
+    destinations: Arc<dyn app::services::DestinationAdmin>,
 ) -> app::services::Services {
     app::services::Services {
         events: Arc::new(DbEventService::new(db.clone())),
@@ -51,6 +52,7 @@ pub fn build(
         detection: Arc::new(detection_pages::DbDetectionPort::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
+        destinations,
     }
 }
 

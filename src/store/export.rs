@@ -49,9 +49,17 @@ pub async fn sqlite_enqueue_after(txn: &impl ConnectionTrait, after: i64, now: D
 }
 
 /// Queues every stored event that happened at or after `from` and that `destination` selects
-/// (events already queued are skipped); returns how many were queued.
+/// (events already queued are skipped), or for a destination that receives alerts, every alert
+/// raised since then that it wants; returns how many were queued.
 pub async fn backfill(db: &impl ConnectionTrait, destination: i64, from: DateTime<Utc>) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
+    let mut receives =
+        Sql::new(backend, "SELECT id, min_severity, options FROM destinations WHERE receives = 'alerts' AND id = ");
+    let p = receives.bind(destination);
+    receives.push(&p);
+    if AlertDestination::find_by_statement(receives.statement()).one(db).await?.is_some() {
+        return backfill_alerts(db, destination, from).await;
+    }
     let mut sql =
         Sql::new(backend, format!("INSERT INTO {OUTBOX_COLUMNS} SELECT d.id, 'event', e.id, e.source, 'pending', 0, "));
     let now = Utc::now();
@@ -63,6 +71,113 @@ pub async fn backfill(db: &impl ConnectionTrait, destination: i64, from: DateTim
     let p = sql.bind(from);
     sql.push(&format!(" AND e.occurred_at >= {p} ORDER BY e.id ON CONFLICT (destination_id, event_id) DO NOTHING"));
     Ok(db.execute(sql.statement()).await?.rows_affected())
+}
+
+/// The alert facts routing needs.
+#[derive(FromQueryResult)]
+struct AlertRouting {
+    id: i64,
+    severity: i16,
+    hunting: bool,
+    rule_id: i64,
+    rule_uid: String,
+    rule_name: String,
+}
+
+/// A destination that receives alerts.
+#[derive(FromQueryResult)]
+struct AlertDestination {
+    id: i64,
+    min_severity: i16,
+    options: String,
+}
+
+impl AlertDestination {
+    /// Whether the destination receives `alert` (its minimum severity and, when it names rules,
+    /// the alert's rule by id, uid or name). Hunting alerts are never sent.
+    fn wants(&self, alert: &AlertRouting) -> bool {
+        if alert.hunting || alert.severity < self.min_severity {
+            return false;
+        }
+        let options: serde_json::Value = serde_json::from_str(&self.options).unwrap_or_default();
+        match options["rules"].as_array() {
+            Some(rules) if !rules.is_empty() => rules.iter().filter_map(|r| r.as_str()).any(|r| {
+                let r = r.trim();
+                r == alert.rule_id.to_string() || r == alert.rule_uid || r.eq_ignore_ascii_case(&alert.rule_name)
+            }),
+            _ => true,
+        }
+    }
+}
+
+const ALERT_ROUTING: &str = "SELECT a.id, a.severity, a.hunting, a.rule_id, r.uid AS rule_uid, r.name AS rule_name \
+     FROM alerts a JOIN rules r ON r.id = a.rule_id";
+
+async fn alert_destinations(db: &impl ConnectionTrait, only: Option<i64>) -> Result<Vec<AlertDestination>, DbErr> {
+    let mut sql = Sql::new(
+        db.get_database_backend(),
+        "SELECT id, min_severity, options FROM destinations WHERE enabled = TRUE AND receives = 'alerts'",
+    );
+    if let Some(id) = only {
+        let p = sql.bind(id);
+        sql.push(&format!(" AND id = {p}"));
+    }
+    AlertDestination::find_by_statement(sql.statement()).all(db).await
+}
+
+/// Queues `(destination, alert)` pairs; returns how many were new.
+async fn enqueue_alerts(db: &impl ConnectionTrait, pairs: &[(i64, i64)]) -> Result<u64, DbErr> {
+    let mut queued = 0;
+    for chunk in pairs.chunks(200) {
+        let mut sql = Sql::new(db.get_database_backend(), "");
+        let now = Utc::now();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(destination, alert)| {
+                let d = sql.bind(*destination);
+                let a = sql.bind(*alert);
+                let t1 = sql.bind(now);
+                let t2 = sql.bind(now);
+                format!("({d}, 'alert', NULL, {a}, 'alert', 'pending', 0, {t1}, {t2})")
+            })
+            .collect();
+        sql.text = format!(
+            "INSERT INTO export_outbox (destination_id, item_kind, event_id, alert_id, lane, state, attempts, \
+             next_attempt_at, created_at) VALUES {} ON CONFLICT (destination_id, alert_id) DO NOTHING",
+            rows.join(", ")
+        );
+        queued += db.execute(sql.statement()).await?.rows_affected();
+    }
+    Ok(queued)
+}
+
+/// Queues a newly raised alert for every enabled destination that receives alerts and wants it
+/// (severity, rules); called in the transaction that stores the alert, so a notice cannot be
+/// lost between the two. Hunting alerts are not queued.
+pub async fn enqueue_alert(txn: &impl ConnectionTrait, alert_id: i64) -> Result<(), DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), ALERT_ROUTING);
+    let p = sql.bind(alert_id);
+    sql.push(&format!(" WHERE a.id = {p}"));
+    let Some(alert) = AlertRouting::find_by_statement(sql.statement()).one(txn).await? else { return Ok(()) };
+    if alert.hunting {
+        return Ok(());
+    }
+    let pairs: Vec<(i64, i64)> =
+        alert_destinations(txn, None).await?.iter().filter(|d| d.wants(&alert)).map(|d| (d.id, alert.id)).collect();
+    enqueue_alerts(txn, &pairs).await?;
+    Ok(())
+}
+
+/// Queues the alerts raised at or after `from` that an alert destination wants (those already
+/// queued are skipped); returns how many.
+async fn backfill_alerts(db: &impl ConnectionTrait, destination: i64, from: DateTime<Utc>) -> Result<u64, DbErr> {
+    let Some(target) = alert_destinations(db, Some(destination)).await?.into_iter().next() else { return Ok(0) };
+    let mut sql = Sql::new(db.get_database_backend(), ALERT_ROUTING);
+    let p = sql.bind(from);
+    sql.push(&format!(" WHERE a.created_at >= {p} AND a.hunting = FALSE ORDER BY a.id"));
+    let alerts = AlertRouting::find_by_statement(sql.statement()).all(db).await?;
+    let pairs: Vec<(i64, i64)> = alerts.iter().filter(|a| target.wants(a)).map(|a| (destination, a.id)).collect();
+    enqueue_alerts(db, &pairs).await
 }
 
 /// A queued item as the worker reads it.

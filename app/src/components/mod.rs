@@ -12,8 +12,8 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::error::AppError;
 use crate::pages::{
-    AlertDetailPage, AlertsPage, AuditPage, EventDetailPage, EventsPage, InvestigatePage, RuleEditorPage, RulesPage,
-    SessionsPage, SettingsPage, SourcesPage, TokensPage, WatchlistsPage,
+    AlertDetailPage, AlertsPage, AuditPage, DestinationsPage, EventDetailPage, EventsPage, InvestigatePage,
+    RuleEditorPage, RulesPage, SessionsPage, SettingsPage, SourcesPage, TokensPage, WatchlistsPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                         <li><A href="/sources">"Sources"</A></li>
                         <li><A href="/audit">"Audit trail"</A></li>
                         <li><A href="/settings">"Settings"</A></li>
+                        <AdminLinks/>
                     </ul>
                 </nav>
                 <main class="content">
@@ -102,12 +103,29 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("sources") view=SourcesPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("destinations") view=DestinationsPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings/sessions") view=SessionsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// Navigation entries only administrators can use.
+#[component]
+fn AdminLinks() -> impl IntoView {
+    use crate::auth::Permission;
+    let info = Resource::new(|| (), |_| crate::server::get_server_info());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                info.await.ok().filter(|i| i.caller.can(Permission::ManageSettings)).map(|_| view! {
+                    <li><A href="/destinations">"Destinations"</A></li>
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod audit;
+mod destinations;
 mod event;
 pub(crate) mod events;
 pub(crate) mod investigate;
@@ -13,6 +14,7 @@ mod watchlists;
 
 pub use alerts::{AlertDetailPage, AlertsPage};
 pub use audit::AuditPage;
+pub use destinations::DestinationsPage;
 pub use event::EventDetailPage;
 pub use events::EventsPage;
 pub use investigate::InvestigatePage;

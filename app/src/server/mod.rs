@@ -19,6 +19,9 @@ pub use watchlists::*;
 mod detection;
 
 pub use detection::*;
+mod destinations;
+
+pub use destinations::*;
 
 use crate::auth::Permission;
 
@@ -65,6 +68,12 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/triage_alert", Permission::HandleAlerts),
     ("/api/comment_alert", Permission::HandleAlerts),
     ("/api/bulk_triage_alerts", Permission::HandleAlerts),
+    ("/api/destinations_page", Permission::ManageSettings),
+    ("/api/save_destination", Permission::ManageSettings),
+    ("/api/set_destination_enabled", Permission::ManageSettings),
+    ("/api/delete_destination", Permission::ManageSettings),
+    ("/api/test_destination", Permission::ManageSettings),
+    ("/api/retry_parked_items", Permission::ManageSettings),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
