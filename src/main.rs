@@ -276,6 +276,10 @@ enum BenchKind {
         /// to the write path.
         #[arg(long, default_value_t = 0)]
         destinations: u32,
+        /// Run the detection rules (the built-in pack) beside collection, as the server does,
+        /// and report when every event has been evaluated.
+        #[arg(long)]
+        with_rules: bool,
     },
     /// Delivery throughput of the export worker into a local webhook receiver, and its memory
     /// with a slow receiver.
@@ -419,6 +423,7 @@ fn main() -> ExitCode {
                     sources,
                     with_indexer,
                     destinations,
+                    with_rules,
                 },
         }) => {
             telemetry::init(aoc::config::LogFormat::Text);
@@ -431,6 +436,7 @@ fn main() -> ExitCode {
                 sources,
                 with_indexer,
                 destinations,
+                with_rules,
             );
             let result = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

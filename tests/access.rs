@@ -61,6 +61,8 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
         "/api/delete_comment" => vec![("id", "1"), ("comment_id", "1")],
         "/api/sources_overview" | "/api/collect_now" => vec![],
+        "/api/suppress_rule" => vec![("rule_id", "1"), ("entity", "a@b.example"), ("hours", "24"), ("reason", "test")],
+        "/api/end_suppression" => vec![("id", "1")],
         "/api/list_rules" | "/api/rule_fields" | "/api/list_alerts" => vec![],
         "/api/get_rule" | "/api/get_alert" => vec![("id", "1")],
         "/api/edit_rule" => vec![("intent", "backtest"), ("mode", "sigma"), ("sigma", "title: [")],

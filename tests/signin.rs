@@ -602,6 +602,10 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/triage_alert" => vec![("id", "999999"), ("status", "acknowledged")],
         "/api/comment_alert" => vec![("id", "999999"), ("body", "matrix")],
         "/api/bulk_triage_alerts" => vec![("ids[0]", "999999"), ("action", "acknowledged")],
+        "/api/suppress_rule" => {
+            vec![("rule_id", "999999"), ("entity", "a@b.example"), ("hours", "24"), ("reason", "test")]
+        }
+        "/api/end_suppression" => vec![("id", "999999")],
         _ => vec![],
     }
 }

@@ -344,7 +344,77 @@ async fn stateful_rules_are_validated_with_clear_messages(backend: Backend) {
     assert!(rule.get("threshold").is_none_or(Value::is_null), "{rule}");
 }
 
+async fn a_suppressed_entity_raises_and_counts_nothing_while_the_suppression_lasts(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("ALERTS_ENABLED", "false")]).await else { return };
+    let rule = create(&app, sequence_rule()).await;
+    let spray = create(&app, spray_rule()).await;
+    let t = base();
+    let tenant = "11111111-1111-1111-1111-111111111111";
+    let path = format!("/api/rules/{rule}/suppressions");
+    let body = json!({"entity": "adele@contoso.example", "since": "2026-11-16T08:00:00Z",
+                      "until": "2026-11-16T10:00:00Z", "reason": "planned mailbox migration"});
+    let (status, created) = call(&app, reqwest::Method::POST, &path, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["entity"], "adele@contoso.example");
+    // Every entity of the other rule, for a span.
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/rules/{spray}/suppressions"),
+        Some(json!({"hours": 24, "reason": "pen test"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for (body, field) in [
+        (json!({"hours": 24}), "reason"),
+        (json!({"reason": "x"}), "until"),
+        (json!({"reason": "x", "hours": 0}), "hours"),
+        (json!({"reason": "x", "since": "2026-11-16T10:00:00Z", "until": "2026-11-16T09:00:00Z"}), "until"),
+        (json!({"reason": "x", "until": "tomorrow"}), "until"),
+    ] {
+        let (status, answer) = call(&app, reqwest::Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert!(answer.to_string().contains(field), "{body} → {answer}");
+    }
+    let ip = "198.51.100.9";
+    let records = [
+        record(tenant, "p1", "adele@contoso.example", "Add-MailboxPermission", ip, t),
+        record(tenant, "p2", "adele@contoso.example", "Remove-MailboxPermission", ip, t + Duration::minutes(5)),
+        record(tenant, "p3", "lee@contoso.example", "Add-MailboxPermission", ip, t),
+        record(tenant, "p4", "lee@contoso.example", "Remove-MailboxPermission", ip, t + Duration::minutes(5)),
+        // After the suppression ended: alerts again.
+        record(tenant, "p5", "adele@contoso.example", "Add-MailboxPermission", ip, t + Duration::hours(2)),
+        record(tenant, "p6", "adele@contoso.example", "Remove-MailboxPermission", ip, t + Duration::minutes(125)),
+    ];
+    store(&app.db, tenant, &records).await;
+    catch_up(&app.db).await.unwrap();
+    let (_, page) = call(&app, reqwest::Method::GET, &format!("/api/alerts?rule={rule}"), None).await;
+    let mut got: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event_ids"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect::<Vec<_>>().join("+"))
+        .collect();
+    got.sort();
+    assert_eq!(got, ["p3+p4", "p5+p6"], "{page}");
+    // Listed, audited, ended.
+    let (status, list) = call(&app, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 200);
+    // The first suppression ended in the past (event time); only ones not ended are listed.
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    let (_, list) = call(&app, reqwest::Method::GET, &format!("/api/rules/{spray}/suppressions"), None).await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let (_, audit) =
+        call(&app, reqwest::Method::GET, &format!("/api/audit-trail?target_kind=rule&target_id={spray}"), None).await;
+    assert!(audit.to_string().contains("pen test"), "{audit}");
+    let (status, _) = call(&app, reqwest::Method::DELETE, &format!("/api/suppressions/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&app, reqwest::Method::DELETE, &format!("/api/suppressions/{id}"), None).await;
+    assert_eq!(status, 404);
+}
+
 on_both_backends!(
+    a_suppressed_entity_raises_and_counts_nothing_while_the_suppression_lasts,
     stateful_rules_give_the_same_alerts_whatever_the_order_and_batching,
     threshold_and_sequence_alerts_hold_what_fired,
     a_first_seen_rule_learns_what_is_stored_before_it_exists,

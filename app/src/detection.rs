@@ -102,7 +102,24 @@ pub struct RuleDetail {
     /// A Sigma rule's author and references (SigmaHQ's licence asks to show the author).
     pub sigma_author: Option<String>,
     pub sigma_references: Vec<String>,
+    /// The rule's suppressions that have not ended.
+    pub suppressions: Vec<SuppressionInfo>,
 }
+
+/// A rule kept quiet for an entity (or every entity) over a span of event time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionInfo {
+    pub id: i64,
+    /// `None`: every entity.
+    pub entity: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+    pub created_by: String,
+}
+
+/// The spans a suppression can be set for from the pages: (hours, label).
+pub const SUPPRESSION_SPANS: &[(&str, &str)] = &[("24", "24 hours"), ("168", "7 days"), ("720", "30 days")];
 
 /// A rule written in form mode.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -383,6 +400,8 @@ pub struct AlertDetail {
     pub events: Vec<(i64, String)>,
     pub comments: Vec<AlertNote>,
     pub history: Vec<AlertNote>,
+    /// The rule's suppressions that have not ended.
+    pub suppressions: Vec<SuppressionInfo>,
 }
 
 /// A triage change.
@@ -418,6 +437,17 @@ pub trait DetectionPort: Send + Sync {
     async fn alert(&self, id: i64) -> Result<AlertDetail, AppError>;
     /// The same triage change to every alert of `ids` (all or nothing).
     async fn triage(&self, caller: &crate::auth::Caller, ids: Vec<i64>, change: TriageChange) -> Result<(), AppError>;
+    /// Keeps a rule quiet for `entity` (every entity when `None`) for the next `hours`.
+    async fn suppress(
+        &self,
+        caller: &crate::auth::Caller,
+        rule_id: i64,
+        entity: Option<String>,
+        hours: i64,
+        reason: String,
+    ) -> Result<(), AppError>;
+    /// Ends a suppression.
+    async fn unsuppress(&self, caller: &crate::auth::Caller, id: i64) -> Result<(), AppError>;
 }
 
 #[cfg(test)]

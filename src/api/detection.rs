@@ -615,3 +615,90 @@ pub async fn post_comment(
     service.triage(&who, &[id], Triage { comment: Some(body.body), ..Default::default() }).await?;
     Ok((StatusCode::CREATED, Json(service.comments(id).await?.into_iter().map(ApiNote::from).collect())))
 }
+
+/// A suppression of a rule.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiSuppression {
+    pub id: i64,
+    pub rule_id: i64,
+    /// The entity (the rule's `group_by` value) kept quiet; absent: every entity.
+    pub entity: Option<String>,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+impl From<crate::store::detection::Suppression> for ApiSuppression {
+    fn from(s: crate::store::detection::Suppression) -> Self {
+        Self {
+            id: s.id,
+            rule_id: s.rule_id,
+            entity: s.entity,
+            starts_at: time(s.starts_at),
+            ends_at: time(s.ends_at),
+            reason: s.reason,
+            created_by: s.created_by,
+            created_at: time(s.created_at),
+        }
+    }
+}
+
+/// A suppression to set: the entity (absent: every entity), the span — `hours` from now, or
+/// `since`/`until` (RFC 3339) of event time — and the reason.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionBody {
+    pub entity: Option<String>,
+    /// 1–8784 hours from now (or give `until`).
+    pub hours: Option<i64>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub reason: String,
+}
+
+/// `GET /api/rules/{id}/suppressions`: the rule's suppressions that have not ended.
+pub async fn list_suppressions(
+    State(service): State<DetectionService>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ApiSuppression>>, ApiError> {
+    caller.require(Permission::ViewEvents)?;
+    let id = parse_id(&id, "id")?;
+    Ok(Json(service.suppressions(id).await?.into_iter().map(ApiSuppression::from).collect()))
+}
+
+/// `POST /api/rules/{id}/suppressions`: keeps the rule quiet for an entity or a span (201).
+pub async fn create_suppression(
+    State(service): State<DetectionService>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<SuppressionBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<ApiSuppression>), ApiError> {
+    let who = caller.require(Permission::ManageRules)?;
+    let id = parse_id(&id, "id")?;
+    let Json(body) = body.map_err(json_error)?;
+    let starts_at = body.since.as_deref().map(|t| parse_time(t, "since")).transpose()?;
+    let ends_at = match (body.until.as_deref(), body.hours) {
+        (Some(t), None) => parse_time(t, "until")?,
+        (None, Some(h)) if (1..=8_784).contains(&h) => starts_at.unwrap_or_else(Utc::now) + chrono::Duration::hours(h),
+        (None, Some(_)) => return Err(AppError::invalid_input("hours", "1–8784").into()),
+        _ => return Err(AppError::invalid_input("until", "give either `hours` or `until`").into()),
+    };
+    let request =
+        crate::services::detection::SuppressionRequest { entity: body.entity, starts_at, ends_at, reason: body.reason };
+    Ok((StatusCode::CREATED, Json(service.suppress(&who, id, request).await?.into())))
+}
+
+/// `DELETE /api/suppressions/{id}`: ends a suppression (204).
+pub async fn delete_suppression(
+    State(service): State<DetectionService>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let who = caller.require(Permission::ManageRules)?;
+    let id = parse_id(&id, "id")?;
+    service.unsuppress(&who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

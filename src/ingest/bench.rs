@@ -42,6 +42,7 @@ pub async fn run(
     sources: Vec<String>,
     with_indexer: bool,
     destinations: u32,
+    with_rules: bool,
 ) -> anyhow::Result<()> {
     let sources: Vec<Source> = if sources.is_empty() {
         if blob_mb > 0 || budget.is_some() {
@@ -154,9 +155,33 @@ pub async fn run(
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     // The full-text indexer, as the server runs it beside collection (it shares SQLite's writer).
     let indexer = with_indexer.then(|| tokio::spawn(store::search::run(collector.db.clone())));
+    // The detection rules, as the server runs them beside collection (the built-in pack).
+    let evaluator = if with_rules {
+        crate::services::detection::seed_builtin(&collector.db).await?;
+        Some(crate::services::detection::spawn_evaluator(
+            collector.db.clone(),
+            &collector.subscribers,
+            Duration::from_secs(5),
+        ))
+    } else {
+        None
+    };
     let started = Instant::now();
     let summary = collector.collect_all(Some(hours), true).await;
     let seconds = started.elapsed().as_secs_f64();
+    let mut rules_done = None;
+    if let Some(evaluator) = evaluator {
+        // Wait for the rules to reach the newest event, then stop the evaluator.
+        let newest = crate::store::detection::max_event_id(&collector.db).await?;
+        while crate::store::detection::cursor(&collector.db).await? < newest {
+            if evaluator.is_finished() {
+                anyhow::bail!("the rule evaluator stopped before it reached the newest event");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rules_done = Some(started.elapsed().as_secs_f64());
+        evaluator.abort();
+    }
     let mut caught_up = None;
     if let Some(indexer) = indexer {
         while store::search::queue_length(&collector.db).await? > 0 {
@@ -181,6 +206,13 @@ pub async fn run(
         "ingested {inserted} events ({fetched} records fetched) in {seconds:.1} s = {:.0} events/s",
         inserted as f64 / seconds
     );
+    if let Some(all) = rules_done {
+        println!(
+            "detection rules running alongside (built-in pack): every event evaluated {:.1} s after collection ended, {all:.1} s in all = {:.0} events/s",
+            all - seconds,
+            inserted as f64 / all
+        );
+    }
     if let Some(all) = caught_up {
         println!(
             "full-text indexer running alongside: every event searchable by its raw values {:.1} s after collection ended, {all:.1} s in all = {:.0} events/s",

@@ -194,7 +194,14 @@ pub async fn evaluate_pass(db: &DatabaseConnection, rules: &[CompiledRule]) -> R
     let Some(last) = events.last().map(|e| e.id) else {
         return Ok(PassOutcome::default());
     };
-    let matches = evaluate(rules, &events);
+    let mut matches = evaluate(rules, &events);
+    // Suppressed matches raise and count nothing.
+    if let Some(oldest) = matches.iter().map(|m| m.occurred_at).min() {
+        let suppressions = store::suppressions(db, None, oldest).await?;
+        if !suppressions.is_empty() {
+            matches.retain(|m| !suppressions.iter().any(|s| s.covers(rules[m.rule].id, &m.group_key, m.occurred_at)));
+        }
+    }
     let now = Utc::now();
     let writer = crate::store::writer(db).await?;
     let txn = writer.begin().await?;
@@ -812,6 +819,38 @@ impl Triage {
     }
 }
 
+/// A suppression being set: the entity (`None`: every entity), the span of event time it covers
+/// (from `starts_at`, default now), and why.
+#[derive(Clone, Debug)]
+pub struct SuppressionRequest {
+    pub entity: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl SuppressionRequest {
+    /// Checks the values.
+    pub fn validate(self) -> Result<Self, AppError> {
+        let entity = self.entity.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
+        if entity.as_ref().is_some_and(|e| e.chars().count() > 500) {
+            return Err(AppError::invalid_input("entity", "at most 500 characters"));
+        }
+        let reason = self.reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > 1_000 {
+            return Err(AppError::invalid_input("reason", "say why, in 1–1,000 characters"));
+        }
+        let starts_at = self.starts_at.unwrap_or_else(Utc::now);
+        if self.ends_at <= starts_at {
+            return Err(AppError::invalid_input("until", "must be after the start"));
+        }
+        if self.ends_at - starts_at > chrono::Duration::days(366) {
+            return Err(AppError::invalid_input("until", "a suppression lasts at most a year"));
+        }
+        Ok(Self { entity, reason, ..self })
+    }
+}
+
 /// An alert with its events, comments and history.
 pub struct AlertDetail {
     pub alert: AlertRow,
@@ -1040,6 +1079,83 @@ impl DetectionService {
             }
         }
         txn.commit().await.map_err(|e| db_failure("triage", e))
+    }
+
+    /// Keeps a rule quiet for `entity` (every entity when `None`) over `[starts_at, ends_at)` of
+    /// event time; audited with the reason.
+    pub async fn suppress(
+        &self,
+        caller: &Caller,
+        rule_id: i64,
+        request: SuppressionRequest,
+    ) -> Result<store::Suppression, AppError> {
+        let request = request.validate()?;
+        let now = Utc::now();
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("suppress_rule", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("suppress_rule", e))?;
+        let rule = store::get_rule(&txn, rule_id)
+            .await
+            .map_err(|e| db_failure("suppress_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("rule {rule_id} does not exist")))?;
+        let (starts_at, ends_at) = (request.starts_at.unwrap_or(now), request.ends_at);
+        let id = store::insert_suppression(
+            &txn,
+            rule_id,
+            request.entity.as_deref(),
+            starts_at,
+            ends_at,
+            &request.reason,
+            &caller.display_name,
+            now,
+        )
+        .await
+        .map_err(|e| db_failure("suppress_rule", e))?;
+        audit(
+            &txn,
+            caller,
+            "rule.suppress",
+            "rule",
+            Some(rule_id.to_string()),
+            json!({"suppression": id, "rule": rule.name, "entity": request.entity, "starts_at": starts_at,
+                   "ends_at": ends_at, "reason": request.reason}),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("suppress_rule", e))?;
+        txn.commit().await.map_err(|e| db_failure("suppress_rule", e))?;
+        store::get_suppression(&self.db, id)
+            .await
+            .map_err(|e| db_failure("suppress_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("suppression {id} does not exist")))
+    }
+
+    /// Ends a suppression (deletes it); audited.
+    pub async fn unsuppress(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("unsuppress_rule", e))?;
+        let txn = writer.begin().await.map_err(|e| db_failure("unsuppress_rule", e))?;
+        let found = store::get_suppression(&txn, id)
+            .await
+            .map_err(|e| db_failure("unsuppress_rule", e))?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("suppression {id} does not exist")))?;
+        store::delete_suppression(&txn, id).await.map_err(|e| db_failure("unsuppress_rule", e))?;
+        audit(
+            &txn,
+            caller,
+            "rule.unsuppress",
+            "rule",
+            Some(found.rule_id.to_string()),
+            json!({"suppression": id, "entity": found.entity, "ends_at": found.ends_at, "reason": found.reason}),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("unsuppress_rule", e))?;
+        txn.commit().await.map_err(|e| db_failure("unsuppress_rule", e))
+    }
+
+    /// The suppressions of a rule that have not ended.
+    pub async fn suppressions(&self, rule_id: i64) -> Result<Vec<store::Suppression>, AppError> {
+        self.rule(rule_id).await?;
+        store::suppressions(&self.db, Some(rule_id), Utc::now()).await.map_err(|e| db_failure("suppressions", e))
     }
 
     pub async fn comments(&self, id: i64) -> Result<Vec<store::AlertNote>, AppError> {

@@ -119,8 +119,7 @@ fn rule_input(body: RuleBody) -> Result<RuleInput, AppError> {
                 condition: Some(condition),
                 group_by: Some(form.group_by),
                 window_minutes: Some(form.window_minutes),
-                owner: None,
-                sigma: None,
+                ..Default::default()
             }
         }
     })
@@ -209,11 +208,14 @@ impl DetectionPort for DbDetectionPort {
             rule: summary(&row),
             group_by: definition.get("group_by").and_then(Value::as_str).unwrap_or("actor").into(),
             window_minutes: definition.get("window_minutes").and_then(Value::as_i64).unwrap_or(60),
-            condition_json: serde_json::to_string_pretty(&condition).unwrap_or_default(),
+            // Stateful rules: the whole definition (their threshold, look-back or second step).
+            condition_json: serde_json::to_string_pretty(if row.kind == "match" { &condition } else { &definition })
+                .unwrap_or_default(),
             rows: if row.kind == "match" { app::detection::rows_of(&condition) } else { None },
             sigma_yaml: row.sigma_yaml.clone(),
             sigma_author,
             sigma_references,
+            suppressions: self.suppressions(id).await?,
         })
     }
 
@@ -366,12 +368,54 @@ impl DetectionPort for DbDetectionPort {
             events: detail.events,
             comments: detail.comments.into_iter().map(|n| note(n, false)).collect(),
             history: detail.history.into_iter().map(|n| note(n, true)).collect(),
+            suppressions: self.suppressions(detail.alert.rule_id).await?,
         })
     }
 
     async fn triage(&self, caller: &Caller, ids: Vec<i64>, change: TriageChange) -> Result<(), AppError> {
         let change = Triage { status: change.status, assignee: change.assignee, comment: change.comment };
         self.service.triage(caller, &ids, change).await
+    }
+
+    async fn suppress(
+        &self,
+        caller: &Caller,
+        rule_id: i64,
+        entity: Option<String>,
+        hours: i64,
+        reason: String,
+    ) -> Result<(), AppError> {
+        let now = Utc::now();
+        let request = super::detection::SuppressionRequest {
+            entity,
+            starts_at: Some(now),
+            ends_at: now + chrono::Duration::hours(hours),
+            reason,
+        };
+        self.service.suppress(caller, rule_id, request).await.map(|_| ())
+    }
+
+    async fn unsuppress(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        self.service.unsuppress(caller, id).await
+    }
+}
+
+impl DbDetectionPort {
+    /// A rule's suppressions that have not ended.
+    async fn suppressions(&self, rule_id: i64) -> Result<Vec<app::detection::SuppressionInfo>, AppError> {
+        Ok(store::suppressions(&self.db, Some(rule_id), Utc::now())
+            .await
+            .map_err(|e| db_failure("suppressions", e))?
+            .into_iter()
+            .map(|s| app::detection::SuppressionInfo {
+                id: s.id,
+                entity: s.entity,
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+                reason: s.reason,
+                created_by: s.created_by,
+            })
+            .collect())
     }
 }
 

@@ -176,6 +176,10 @@ pub async fn delete_rule(db: &impl ConnectionTrait, id: i64) -> Result<u64, DbEr
         sql.push(&format!("{p})"));
         db.execute(sql.statement()).await?;
     }
+    let mut sql = Sql::new(backend, "DELETE FROM rule_suppressions WHERE rule_id = ");
+    let p = sql.bind(id);
+    sql.push(&p);
+    db.execute(sql.statement()).await?;
     let mut sql = Sql::new(backend, "DELETE FROM rule_observations WHERE rule_id = ");
     let p = sql.bind(id);
     sql.push(&p);
@@ -878,4 +882,99 @@ pub async fn recent_flattened(db: &impl ConnectionTrait, limit: u64) -> Result<V
     let p = sql.bind(limit as i64);
     sql.push(&p);
     Ok(Row::find_by_statement(sql.statement()).all(db).await?.into_iter().map(|r| r.flattened).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suppressions
+
+/// A rule kept quiet for an entity (or every entity) over a span of event time.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct Suppression {
+    pub id: i64,
+    pub rule_id: i64,
+    pub entity: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Suppression {
+    /// Whether it covers a match of its rule on `entity` at `at`.
+    pub fn covers(&self, rule_id: i64, entity: &str, at: DateTime<Utc>) -> bool {
+        self.rule_id == rule_id
+            && self.entity.as_deref().is_none_or(|e| e.eq_ignore_ascii_case(entity))
+            && self.starts_at <= at
+            && at < self.ends_at
+    }
+}
+
+const SUPPRESSION_COLUMNS: &str = "id, rule_id, entity, starts_at, ends_at, reason, created_by, created_at";
+
+/// Stores a suppression; returns its id.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_suppression(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    entity: Option<&str>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    reason: &str,
+    created_by: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let v = [
+        sql.bind(rule_id),
+        sql.bind(entity.map(str::to_string)),
+        sql.bind(starts_at),
+        sql.bind(ends_at),
+        sql.bind(reason.to_string()),
+        sql.bind(created_by.to_string()),
+        sql.bind(now),
+    ];
+    sql.text = format!(
+        "INSERT INTO rule_suppressions (rule_id, entity, starts_at, ends_at, reason, created_by, created_at) \
+         VALUES ({}) RETURNING id AS n",
+        v.join(", ")
+    );
+    Ok(Count::find_by_statement(sql.statement()).one(txn).await?.map(|c| c.n).unwrap_or_default())
+}
+
+/// One suppression.
+pub async fn get_suppression(db: &impl ConnectionTrait, id: i64) -> Result<Option<Suppression>, DbErr> {
+    let mut sql =
+        Sql::new(db.get_database_backend(), format!("SELECT {SUPPRESSION_COLUMNS} FROM rule_suppressions WHERE id = "));
+    let p = sql.bind(id);
+    sql.push(&p);
+    Suppression::find_by_statement(sql.statement()).one(db).await
+}
+
+/// Deletes a suppression.
+pub async fn delete_suppression(txn: &impl ConnectionTrait, id: i64) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "DELETE FROM rule_suppressions WHERE id = ");
+    let p = sql.bind(id);
+    sql.push(&p);
+    Ok(txn.execute(sql.statement()).await?.rows_affected())
+}
+
+/// The suppressions of a rule (or of every rule), newest first, that end after `after`.
+pub async fn suppressions(
+    db: &impl ConnectionTrait,
+    rule_id: Option<i64>,
+    after: DateTime<Utc>,
+) -> Result<Vec<Suppression>, DbErr> {
+    let mut sql = Sql::new(
+        db.get_database_backend(),
+        format!("SELECT {SUPPRESSION_COLUMNS} FROM rule_suppressions WHERE ends_at > "),
+    );
+    let p = sql.bind(after);
+    sql.push(&p);
+    if let Some(rule_id) = rule_id {
+        let p = sql.bind(rule_id);
+        sql.push(&format!(" AND rule_id = {p}"));
+    }
+    sql.push(" ORDER BY id DESC LIMIT 1000");
+    Suppression::find_by_statement(sql.statement()).all(db).await
 }

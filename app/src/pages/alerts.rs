@@ -10,11 +10,16 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::auth::Permission;
 use crate::components::{ErrorBanner, SeverityBadge};
-use crate::detection::{status_label, AlertDetail, AlertFilter, AlertPage, RuleSummary, STATUSES};
+use crate::detection::{
+    status_label, AlertDetail, AlertFilter, AlertPage, RuleSummary, SuppressionInfo, STATUSES, SUPPRESSION_SPANS,
+};
 use crate::error::{AppError, ErrorCode};
 use crate::pages::events::{encode, events_href, field_term, with_search_term};
 use crate::query::EventFilter;
-use crate::server::{get_alert, get_server_info, list_alerts, list_rules, BulkTriageAlerts, CommentAlert, TriageAlert};
+use crate::server::{
+    get_alert, get_server_info, list_alerts, list_rules, BulkTriageAlerts, CommentAlert, EndSuppression, SuppressRule,
+    TriageAlert,
+};
 
 fn filter_from_query(query: &leptos_router::params::ParamsMap) -> AlertFilter {
     let get = |k: &str| query.get(k).filter(|v| !v.trim().is_empty());
@@ -246,9 +251,11 @@ pub fn AlertDetailPage() -> impl IntoView {
     let params = use_params_map();
     let triage = ServerAction::<TriageAlert>::new();
     let comment = ServerAction::<CommentAlert>::new();
+    let suppress = ServerAction::<SuppressRule>::new();
+    let end = ServerAction::<EndSuppression>::new();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let detail = Resource::new(
-        move || (id(), triage.version().get(), comment.version().get()),
+        move || (id(), triage.version().get(), comment.version().get(), suppress.version().get(), end.version().get()),
         |(id, ..)| async move {
             match id {
                 Some(id) => get_alert(id).await,
@@ -263,6 +270,8 @@ pub fn AlertDetailPage() -> impl IntoView {
             .get()
             .and_then(|r| r.err())
             .or_else(|| comment.value().get().and_then(|r| r.err()))
+            .or_else(|| suppress.value().get().and_then(|r| r.err()))
+            .or_else(|| end.value().get().and_then(|r| r.err()))
             .map(|e| e.message)
     };
     view! {
@@ -272,9 +281,10 @@ pub fn AlertDetailPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let caller = info.await.ok().map(|i| i.caller);
                     let can_triage = caller.as_ref().is_some_and(|c| c.can(Permission::HandleAlerts));
+                    let can_manage = caller.as_ref().is_some_and(|c| c.can(Permission::ManageRules));
                     let me = caller.map(|c| c.display_name).unwrap_or_default();
                     match detail.await {
-                        Ok(detail) => view! { <AlertView detail can_triage me triage comment/> }.into_any(),
+                        Ok(detail) => view! { <AlertView detail can_triage can_manage me triage comment suppress end/> }.into_any(),
                         Err(error) => view! { <ErrorBanner error/> }.into_any(),
                     }
                 })}
@@ -307,12 +317,16 @@ fn entity_links(detail: &AlertDetail) -> Vec<(&'static str, String, String)> {
 }
 
 #[component]
+#[allow(clippy::too_many_arguments)]
 fn AlertView(
     detail: AlertDetail,
     can_triage: bool,
+    can_manage: bool,
     me: String,
     triage: ServerAction<TriageAlert>,
     comment: ServerAction<CommentAlert>,
+    suppress: ServerAction<SuppressRule>,
+    end: ServerAction<EndSuppression>,
 ) -> impl IntoView {
     let a = detail.alert.clone();
     let id = a.id.to_string();
@@ -450,6 +464,28 @@ fn AlertView(
                         }
                     }
                 })}
+                <h2>"Suppression"</h2>
+                <Suppressions list=detail.suppressions.clone() can_manage end/>
+                {can_manage.then(|| {
+                    let rule_id = a.rule_id.to_string();
+                    let key = a.key.clone();
+                    view! {
+                        <ActionForm action=suppress attr:id="suppress-form" attr:class="suppress-form">
+                            <input type="hidden" name="rule_id" value=rule_id/>
+                            <input type="hidden" name="entity" value=key.clone()/>
+                            <p class="muted">"Keep this rule quiet for "<strong>{key}</strong>" (its matches raise and count nothing):"</p>
+                            <label>"For "
+                                <select name="hours" id="suppress-hours">
+                                    {SUPPRESSION_SPANS.iter().map(|(h, l)| view! { <option value=*h>{*l}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"Reason "
+                                <input type="text" name="reason" id="suppress-reason" required maxlength="1000" placeholder="why"/>
+                            </label>
+                            <button type="submit" id="suppress-save">"Suppress"</button>
+                        </ActionForm>
+                    }
+                })}
                 <h2>"History"</h2>
                 <ol class="history" id="alert-history">
                     {detail.history.iter().map(|h| view! {
@@ -463,6 +499,39 @@ fn AlertView(
             </aside>
         </div>
     }
+}
+
+/// A rule's suppressions that have not ended, each with an End button for administrators.
+#[component]
+pub(crate) fn Suppressions(
+    list: Vec<SuppressionInfo>,
+    can_manage: bool,
+    end: ServerAction<EndSuppression>,
+) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="muted" id="suppressions">"The rule is not suppressed."</p> }.into_any();
+    }
+    view! {
+        <ul class="plain suppressions" id="suppressions">
+            {list.into_iter().map(|s| {
+                let who = s.entity.clone().unwrap_or_else(|| "every entity".into());
+                view! {
+                    <li data-suppression=s.id.to_string()>
+                        <strong>{who}</strong>
+                        {format!(" until {} UTC, by {}: ", s.ends_at.format("%Y-%m-%d %H:%M"), s.created_by)}
+                        <span class="reason">{s.reason.clone()}</span>
+                        {can_manage.then(|| view! {
+                            <ActionForm action=end attr:class="inline-form">
+                                <input type="hidden" name="id" value=s.id.to_string()/>
+                                <button type="submit" class="end-suppression">"End"</button>
+                            </ActionForm>
+                        })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 #[cfg(test)]

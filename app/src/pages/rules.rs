@@ -207,6 +207,7 @@ fn Editor(
     saved: bool,
     edit: ServerAction<EditRule>,
 ) -> impl IntoView {
+    let end = ServerAction::<crate::server::EndSuppression>::new();
     let title = detail.as_ref().map(|d| d.rule.name.clone()).unwrap_or_else(|| "New rule".into());
     let base = detail.as_ref().map(|d| format!("/rules/{}", d.rule.id)).unwrap_or_else(|| "/rules/new".into());
     let is_sigma = detail.as_ref().is_some_and(|d| d.sigma_yaml.is_some());
@@ -243,6 +244,10 @@ fn Editor(
                     <dt>"References"</dt><dd>{d.sigma_references.join(", ")}</dd>
                 })}
             </dl>
+        })}
+        {detail.as_ref().filter(|d| !d.suppressions.is_empty()).map(|d| view! {
+            <h2>"Suppressions"</h2>
+            <crate::pages::alerts::Suppressions list=d.suppressions.clone() can_manage=can_edit end/>
         })}
         {(!can_edit || !is_match).then(|| {
             let d = detail.clone();

@@ -283,3 +283,36 @@ pub async fn backtest_draft(
     };
     services()?.detection.backtest(id, body, &range).await
 }
+
+/// Keeps a rule quiet for an entity (empty: every entity) for the next `hours`, with a reason.
+#[server(endpoint = "suppress_rule")]
+pub async fn suppress_rule(
+    rule_id: i64,
+    entity: Option<String>,
+    hours: String,
+    reason: String,
+) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageRules)?;
+    let hours = hours
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|h| (1..=8_784).contains(h))
+        .ok_or_else(|| AppError::invalid_input("hours", "1–8784"))?;
+    services()?.detection.suppress(&caller, rule_id, entity, hours, reason).await
+}
+
+/// Ends a suppression.
+#[server(endpoint = "end_suppression")]
+pub async fn end_suppression(id: i64) -> Result<(), AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageRules)?;
+    services()?.detection.unsuppress(&caller, id).await
+}

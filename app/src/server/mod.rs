@@ -68,6 +68,8 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/triage_alert", Permission::HandleAlerts),
     ("/api/comment_alert", Permission::HandleAlerts),
     ("/api/bulk_triage_alerts", Permission::HandleAlerts),
+    ("/api/suppress_rule", Permission::ManageRules),
+    ("/api/end_suppression", Permission::ManageRules),
     ("/api/destinations_page", Permission::ManageSettings),
     ("/api/save_destination", Permission::ManageSettings),
     ("/api/set_destination_enabled", Permission::ManageSettings),
