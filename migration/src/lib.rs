@@ -15,6 +15,7 @@ mod m20261207_000009_export;
 mod m20261207_000010_workspace;
 mod m20261207_000011_investigation;
 mod m20261207_000012_api_tokens;
+mod m20261208_000017_saved_searches;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_workspace::Migration),
             Box::new(m20261207_000011_investigation::Migration),
             Box::new(m20261207_000012_api_tokens::Migration),
+            Box::new(m20261208_000017_saved_searches::Migration),
         ]
     }
 }

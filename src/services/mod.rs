@@ -12,6 +12,7 @@ pub mod graph;
 pub mod investigate_bench;
 pub mod investigation;
 mod oversight;
+pub mod saved_searches;
 pub mod sources;
 pub mod summary_prompt;
 mod system;
@@ -26,6 +27,7 @@ pub use access::DbAccessService;
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use investigation::DbInvestigationService;
 pub use oversight::OversightService;
+pub use saved_searches::DbSavedSearchService;
 pub use sources::DbSourceService;
 pub use system::DbSystemService;
 pub use watchlists::DbWatchlistService;
@@ -47,6 +49,7 @@ pub fn build(
         access: Arc::new(DbAccessService::new(db.clone(), oidc)),
         investigation: Arc::new(investigation_service(&db, &settings)),
         watchlists: Arc::new(DbWatchlistService::new(db.clone())),
+        saved_searches: Arc::new(DbSavedSearchService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
     }
