@@ -575,7 +575,10 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
             vec![("id", "1"), ("comment_id", "1")]
         }
         "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
+        "/api/save_search" => vec![("name", "matrix"), ("filter[service]", "Exchange")],
+        "/api/delete_saved_search" => vec![("id", "1")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
+        "/api/tag_events" => vec![("ids[0]", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
         "/api/create_api_token" => vec![("name", "matrix")],
@@ -589,6 +592,7 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
         "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
+        "/api/test_connection" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
         _ => vec![],
     }
 }
