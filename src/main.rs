@@ -97,6 +97,11 @@ enum Command {
         /// Seed of the generator; the same seed gives the same events.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also store five records whose fields hold hostile strings (markup, right-to-left
+        /// overrides, zero-width characters, 10,000-character values) under the tenant
+        /// "hostile.aoc.invalid", to check that every page shows them inertly.
+        #[arg(long)]
+        hostile: bool,
     },
     /// Manage detection rules: load Sigma rules from files or folders.
     Rules {
@@ -771,7 +776,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Generate { events, days, seed } => {
+        Command::Generate { events, days, seed, hostile } => {
             let db = store::connect(&settings.database_url).await?;
             store::migrate(&db).await?;
             let started = std::time::Instant::now();
@@ -781,6 +786,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 store::synthetic::SYNTHETIC_TENANT
             );
+            if hostile {
+                let inserted = store::synthetic::generate_hostile(&db, days, chrono::Utc::now()).await?;
+                println!("inserted {inserted} hostile record(s) (tenant {})", store::synthetic::HOSTILE_TENANT);
+            }
             Ok(())
         }
     }

@@ -42,7 +42,8 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/event_overview"
         | "/api/event_graph"
         | "/api/summarize_events"
-        | "/api/list_watchlists" => {
+        | "/api/list_watchlists"
+        | "/api/list_saved_searches" => {
             vec![]
         }
         "/api/create_api_token" => vec![("name", "matrix")],
@@ -56,7 +57,10 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "/api/set_destination_enabled" => vec![("id", "999999"), ("enabled", "false")],
         "/api/delete_destination" | "/api/test_destination" | "/api/retry_parked_items" => vec![("id", "999999")],
         "/api/save_watchlist" => vec![("name", "matrix"), ("kind", "user"), ("csv", "upn\nmatrix@contoso.example")],
+        "/api/save_search" => vec![("name", "matrix"), ("filter[service]", "Exchange")],
+        "/api/delete_saved_search" => vec![("id", "1")],
         "/api/tag_event" => vec![("id", "1"), ("tag", "matrix")],
+        "/api/tag_events" => vec![("ids[0]", "1"), ("tag", "matrix")],
         "/api/add_comment" => vec![("id", "1"), ("body", "matrix")],
         "/api/edit_comment" => vec![("id", "1"), ("comment_id", "1"), ("body", "matrix")],
         "/api/delete_comment" => vec![("id", "1"), ("comment_id", "1")],
@@ -80,6 +84,7 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         ],
         "/api/set_tenant_enabled" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001"), ("enabled", "false")],
         "/api/remove_tenant" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
+        "/api/test_connection" => vec![("tenant_id", "00000000-0000-0000-0000-000000000001")],
         _ => return None,
     })
 }

@@ -9,12 +9,14 @@ pub mod appnames;
 pub mod auth;
 pub mod components;
 pub mod detection;
+pub mod connection;
 pub mod dto;
 pub mod error;
 pub mod input;
 pub mod investigate;
 pub mod pages;
 pub mod query;
+pub mod saved;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod services;

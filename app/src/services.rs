@@ -69,6 +69,12 @@ pub trait SourceService: Send + Sync {
     async fn set_tenant_enabled(&self, caller: &Caller, tenant_id: &str, enabled: bool) -> Result<(), AppError>;
     /// Deletes a stored tenant (its events stay).
     async fn remove_tenant(&self, caller: &Caller, tenant_id: &str) -> Result<(), AppError>;
+    /// Tries a stored tenant's credentials with read calls only (see [`crate::connection`]).
+    async fn test_connection(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+    ) -> Result<crate::connection::ConnectionTest, AppError>;
 }
 
 /// Personal API tokens and people's sessions. Token callers hold `ManageOwnTokens`; admins
@@ -137,4 +143,5 @@ pub struct Services {
     pub watchlists: Arc<dyn crate::watchlist::WatchlistService>,
     pub detection: Arc<dyn crate::detection::DetectionPort>,
     pub destinations: Arc<dyn DestinationAdmin>,
+    pub saved_searches: Arc<dyn crate::saved::SavedSearchService>,
 }

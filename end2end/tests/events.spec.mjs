@@ -70,7 +70,7 @@ test('filters narrow the list and an event opens with its raw record, tags and c
   await page.locator('#filter-service').selectOption(service);
   await page.locator('#filter-apply').click();
   await expect(page).toHaveURL(new RegExp(`service=${encodeURIComponent(service)}`));
-  const services = await page.locator('#events-table tbody tr td:nth-child(3)').allTextContents();
+  const services = await page.locator('#events-table tbody tr td.service').allTextContents();
   expect(services.length).toBeGreaterThan(0);
   expect(new Set(services)).toEqual(new Set([service]));
   await expect(page.locator('#event-histogram')).toBeVisible();

@@ -54,7 +54,7 @@ test('a chosen service does not shrink the service list, and facets filter and e
   await expect(page.locator('#facet-service li.active')).toHaveCount(1);
   await expect(page.locator('#facet-service li')).toHaveCount(offered);
   expect(await page.locator('#filter-service option').count()).toBe(offered + 1);
-  const shown = await page.locator('#events-table tbody tr td:nth-child(3)').allTextContents();
+  const shown = await page.locator('#events-table tbody tr td.service').allTextContents();
   expect(new Set(shown)).toEqual(new Set([first]));
 
   // Exclude the most common operation: it leaves the list and the query says so.
@@ -138,6 +138,75 @@ test('an event shows its raw record as a tree, filters by a value and edits and 
   expect(errors).toEqual([]);
 });
 
+test('a search is saved under a name, shared, opened by its link and deleted', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/events?min_severity=low&last=30d');
+  const name = `saved check ${Date.now()}`;
+  await page.locator('#save-search-name').fill(name);
+  await page.locator('#save-search-shared').check();
+  await page.locator('#save-search').click();
+  const saved = page.locator('#saved-search-list li', { hasText: name });
+  await expect(saved).toBeVisible();
+  await expect(saved.locator('.tag')).toHaveText('shared');
+  const link = saved.locator('a.saved-link');
+  await expect(link).toHaveAttribute('href', /min_severity=low/);
+  await expect(link).toHaveAttribute('href', /last=30d/);
+  // Opening it from the plain list restores the search.
+  await page.goto('/events');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#saved-search-list a.saved-link', { hasText: name }).click();
+  await expect(page).toHaveURL(/min_severity=low/);
+  await expect(page.locator('#filter-min_severity')).toHaveValue('low');
+  // The REST API lists it; deleting it removes it from the list.
+  const listed = await (await page.request.get('/api/saved-searches')).json();
+  expect(listed.map((s) => s.name)).toContain(name);
+  await page.locator('#saved-search-list li', { hasText: name }).locator('.saved-delete').click();
+  await expect(page.locator('#saved-search-list li', { hasText: name })).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('checked rows are tagged together, `t` tags the row the keyboard is on, and a row expands in place', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/events');
+  const tag = `bulk-${Date.now()}`;
+  const ids = [
+    await page.locator('#event-row-0').getAttribute('data-event-id'),
+    await page.locator('#event-row-1').getAttribute('data-event-id'),
+  ];
+  await page.locator('#event-select-0').check();
+  await page.locator('#event-select-1').check();
+  await page.locator('#bulk-tag-input').fill(tag);
+  await page.locator('#bulk-tag-apply').click();
+  await expect(page.locator('#bulk-tag-result')).toHaveText('Tagged 2 event(s).');
+  for (const id of ids) {
+    const event = await (await page.request.get(`/api/events/${id}`)).json();
+    expect(event.tags).toContain(tag);
+  }
+
+  // Keyboard: `j` moves to the first row, `t` checks it and focuses the tag field.
+  await hydrated(page, '/events');
+  const first = await page.locator('#event-row-0').getAttribute('data-event-id');
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('j');
+  await expect(page.locator('#event-link-0')).toBeFocused();
+  await page.keyboard.press('t');
+  await expect(page.locator('#bulk-tag-input')).toBeFocused();
+  await expect(page.locator('#event-select-0')).toBeChecked();
+  await page.keyboard.type(`${tag}-key`);
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#bulk-tag-result')).toHaveText('Tagged 1 event(s).');
+  expect((await (await page.request.get(`/api/events/${first}`)).json()).tags).toContain(`${tag}-key`);
+
+  // A row's details open in place, with its flattened fields loaded.
+  const row = page.locator('#event-row-0');
+  await row.locator('.row-more summary').click();
+  await expect(row.locator('.row-fields').first()).toBeVisible();
+  await expect(row.locator('.row-flattened')).toHaveCount(1);
+  await expect(row.locator('a.row-open')).toHaveAttribute('href', /\/events\/\d+$/);
+  await expect(page).toHaveURL(/\/events$/);
+  expect(errors).toEqual([]);
+});
+
 test('the keyboard alone searches and opens an event', async ({ page }) => {
   await hydrated(page, '/events');
   await page.locator('body').click({ position: { x: 5, y: 5 } });
@@ -198,5 +267,28 @@ test.describe('without JavaScript', () => {
     await page.locator('#event-histogram a.bar:not([data-count="0"])').first().click();
     await expect(page).toHaveURL(/start=/);
     expect(await page.locator('#events-table tbody tr').count()).toBeGreaterThan(0);
+  });
+
+  test('checked rows are tagged with the plain form', async ({ page, request }) => {
+    await page.goto('/events');
+    const id = await page.locator('#event-row-0').getAttribute('data-event-id');
+    const tag = `nojs-bulk-${Date.now()}`;
+    await page.locator('#event-select-0').check();
+    await page.locator('#bulk-tag-input').fill(tag);
+    await page.locator('#bulk-tag-apply').click();
+    await expect(page).toHaveURL(/\/events/);
+    expect((await (await request.get(`/api/events/${id}`)).json()).tags).toContain(tag);
+  });
+
+  test('a search is saved and deleted with plain forms', async ({ page }) => {
+    await page.goto('/events?severity=high');
+    const name = `no-js saved ${Date.now()}`;
+    await page.locator('#save-search-name').fill(name);
+    await page.locator('#save-search').click();
+    await expect(page).toHaveURL(/\/events\?severity=high/);
+    const saved = page.locator('#saved-search-list li', { hasText: name });
+    await expect(saved.locator('a.saved-link')).toHaveAttribute('href', '/events?severity=high');
+    await saved.locator('.saved-delete').click();
+    await expect(page.locator('#saved-search-list li', { hasText: name })).toHaveCount(0);
   });
 });

@@ -17,6 +17,7 @@ mod m20261207_000011_investigation;
 mod m20261207_000012_api_tokens;
 mod m20261208_000013_rule_state;
 mod m20261208_000014_rule_suppressions;
+mod m20261208_000017_saved_searches;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_api_tokens::Migration),
             Box::new(m20261208_000013_rule_state::Migration),
             Box::new(m20261208_000014_rule_suppressions::Migration),
+            Box::new(m20261208_000017_saved_searches::Migration),
         ]
     }
 }

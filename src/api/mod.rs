@@ -3,7 +3,9 @@
 //! They hold no SQL; the services they call are the pages' services.
 
 pub mod browser;
+pub mod bulk_tags;
 pub mod collection;
+pub mod connection;
 pub mod destinations;
 pub mod detection;
 pub mod events;
@@ -12,6 +14,7 @@ pub mod investigate;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod saved_searches;
 pub mod tenants;
 pub mod tokens;
 pub mod watchlists;

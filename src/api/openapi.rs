@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, investigate, tokens, watchlists};
+use super::{bulk_tags, events, investigate, saved_searches, tokens, watchlists};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -14,6 +14,7 @@ use super::{events, investigate, tokens, watchlists};
         events::list_events,
         events::get_event,
         events::patch_tags,
+        bulk_tags::bulk_tags,
         events::list_comments,
         events::post_comment,
         events::patch_comment,
@@ -36,6 +37,9 @@ use super::{events, investigate, tokens, watchlists};
         watchlists::get,
         watchlists::replace,
         watchlists::delete,
+        saved_searches::list,
+        saved_searches::create,
+        saved_searches::delete,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),
@@ -43,6 +47,7 @@ use super::{events, investigate, tokens, watchlists};
         (name = "audit", description = "Who changed what in AOC"),
         (name = "tokens", description = "Personal API tokens and people's sessions"),
         (name = "watchlists", description = "Named lists of users, IPs, apps or domains, used in search as watchlist:NAME"),
+        (name = "saved-searches", description = "Named Events searches, one's own and shared ones"),
     )
 )]
 pub struct ApiDoc;

@@ -111,6 +111,13 @@ impl ManagementClient {
         self.api.send(c, Api::Management, Budget::Management, Method::GET, url, None).await
     }
 
+    /// The tenant's subscriptions (`GET /subscriptions/list`; a read, starts nothing).
+    pub async fn list_subscriptions(&self, c: &Connector) -> Result<Vec<SubscriptionEntry>, IngestError> {
+        let list = format!("{}/subscriptions/list?PublisherIdentifier={}", feed_url(c), c.publisher_id);
+        let response = self.get(c, &list).await.map_err(|e| call_error(e, "listing subscriptions"))?;
+        response.json().await.map_err(|_| IngestError::transient("the subscription list was not readable"))
+    }
+
     /// Lists subscriptions and starts the missing ones (AF20024 means already on). Returns the
     /// content types to collect; what was skipped and why goes to `warnings`.
     pub async fn ensure_subscriptions(
@@ -118,10 +125,7 @@ impl ManagementClient {
         c: &Connector,
         warnings: &mut Vec<String>,
     ) -> Result<Vec<&'static str>, IngestError> {
-        let list = format!("{}/subscriptions/list?PublisherIdentifier={}", feed_url(c), c.publisher_id);
-        let response = self.get(c, &list).await.map_err(|e| call_error(e, "listing subscriptions"))?;
-        let entries: Vec<SubscriptionEntry> =
-            response.json().await.map_err(|_| IngestError::transient("the subscription list was not readable"))?;
+        let entries = self.list_subscriptions(c).await?;
         let enabled: Vec<String> = entries
             .iter()
             .filter(|e| e.status.eq_ignore_ascii_case("enabled"))

@@ -31,6 +31,7 @@
 //!   the outcome; `build_collector` is how `aoc serve` and `aoc fetch` make one.
 
 pub mod bench;
+pub mod check;
 pub mod collector;
 pub mod connector;
 pub mod domains;

@@ -345,6 +345,11 @@ pub fn is_true(v: Option<&str>) -> bool {
     })
 }
 
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates, marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Finishes a summary: the main clause, then the details in parentheses, on one line, cut to
 /// [`MAX_SUMMARY`] characters with "…".
 pub fn summary_line(main: &str, details: &[String]) -> String {
@@ -357,9 +362,11 @@ pub fn summary_line(main: &str, details: &[String]) -> String {
         s.push(')');
     }
     // One line: control characters (newlines, tabs, the "\r\n" Exchange appends) become spaces.
+    // Bidirectional formatting characters from a tenant value (a right-to-left override in an
+    // actor's name) would reorder the rest of the line: they are dropped (fields and raw keep them).
     let mut out = String::with_capacity(s.len());
     let mut last_space = false;
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !is_bidi_control(*c)) {
         let c = if c.is_control() { ' ' } else { c };
         if c == ' ' && last_space {
             continue;
@@ -574,6 +581,7 @@ mod tests {
         assert_eq!(s.chars().count(), MAX_SUMMARY);
         assert!(s.ends_with('…'));
         assert_eq!(summary_line("a  did\tb", &["x".into(), " ".into(), "y".into()]), "a did b (x; y)");
+        assert_eq!(summary_line("\u{202E}nimda@x added y", &["\u{2067}z\u{2069}".into()]), "nimda@x added y (z)");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod investigate_bench;
 pub mod investigation;
 mod oversight;
+pub mod saved_searches;
 pub mod sources;
 pub mod summary_prompt;
 mod system;
@@ -27,6 +28,7 @@ pub use access::DbAccessService;
 pub use events::{DbEventService, FACET_LIMIT, RELATED_LIMIT};
 pub use investigation::DbInvestigationService;
 pub use oversight::OversightService;
+pub use saved_searches::DbSavedSearchService;
 pub use sources::DbSourceService;
 pub use system::DbSystemService;
 pub use watchlists::DbWatchlistService;
@@ -50,6 +52,7 @@ pub fn build(
         investigation: Arc::new(investigation_service(&db, &settings)),
         watchlists: Arc::new(DbWatchlistService::new(db.clone())),
         detection: Arc::new(detection_pages::DbDetectionPort::new(db.clone())),
+        saved_searches: Arc::new(DbSavedSearchService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
         destinations,

@@ -174,4 +174,41 @@ impl app::services::SourceService for DbSourceService {
         self.tenants.delete(Actor { caller, request_id: None }, &tenant_id).await?;
         Ok(())
     }
+
+    async fn test_connection(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+    ) -> Result<app::connection::ConnectionTest, AppError> {
+        let tenant_id = tenant_input::parse_tenant_id(tenant_id)?;
+        let (connector, problem) = self.tenants.connector(&tenant_id).await?;
+        let test = match problem {
+            // The stored credential cannot be used: nothing to send to Microsoft.
+            Some(problem) => app::connection::ConnectionTest {
+                tenant_id: tenant_id.clone(),
+                ok: false,
+                checks: vec![app::connection::ConnectionCheck {
+                    step: "the stored credential".into(),
+                    source: None,
+                    ok: false,
+                    detail: problem.clone(),
+                    fix: Some(problem),
+                }],
+            },
+            None => self.collector.test_connection(&connector).await,
+        };
+        let failed: Vec<&str> = test.checks.iter().filter(|c| !c.ok).map(|c| c.step.as_str()).collect();
+        audit(
+            &self.db,
+            caller,
+            "tenant.test_connection",
+            "tenant",
+            Some(tenant_id.clone()),
+            serde_json::json!({ "ok": test.ok, "failed": failed }),
+            None,
+        )
+        .await
+        .map_err(|e| db_failure("test_connection", e))?;
+        Ok(test)
+    }
 }

@@ -12,6 +12,7 @@ pub mod partitions;
 pub mod query;
 pub mod retention;
 pub mod rollup;
+pub mod saved_searches;
 pub mod search;
 pub mod sessions;
 pub mod sql;

@@ -155,3 +155,142 @@ async fn insert_batch(db: &DatabaseConnection, batch: Vec<events::ActiveModel>) 
         .to_owned();
     events::Entity::insert_many(batch).on_conflict(on_conflict).exec_without_returning(db).await
 }
+
+/// The tenant id the hostile records of [`generate_hostile`] are stored under.
+pub const HOSTILE_TENANT: &str = "hostile.aoc.invalid";
+
+/// A value of `len` characters without a space, starting with `label`.
+fn long_value(label: &str, len: usize) -> String {
+    let mut value = format!("{label}-");
+    while value.len() < len {
+        value.push('W');
+    }
+    value
+}
+
+/// Raw records whose tenant-controlled fields hold what an attacker would put there: markup
+/// (`<script>`, `<img onerror>`, `<svg onload>`), right-to-left overrides (U+202E), zero-width
+/// characters and 10,000-character values without a space, in actors, targets, operations, mail
+/// subjects, inbox-rule names and application names. `(source, content type, raw)`, timed from
+/// `at` one minute apart.
+pub fn hostile_records(at: DateTime<Utc>) -> Vec<(Source, Option<&'static str>, String)> {
+    let time = |n: i64| (at + Duration::minutes(n)).to_rfc3339();
+    let ip = "198.51.100.66";
+    vec![
+        (
+            Source::Unified,
+            Some("Audit.Exchange"),
+            json!({
+                "AocSynthetic": true,
+                "Id": "aoc-hostile-0001",
+                "CreationTime": time(0),
+                "RecordType": 1,
+                "Workload": "Exchange",
+                "Operation": "New-InboxRule",
+                "ResultStatus": "True",
+                "UserId": "<script>alert(1)</script>@contoso.example",
+                "ClientIP": ip,
+                "ObjectId": "Inbox\\<img src=x onerror=alert(2)>",
+                "Parameters": [
+                    { "Name": "Name", "Value": "<img src=x onerror=alert(3)> rule" },
+                    { "Name": "SubjectContainsWords", "Value": "invoice\u{202E}fdp.exe" },
+                    { "Name": "ForwardTo", "Value": long_value("forward", 10_000) },
+                    { "Name": "From", "Value": "ze\u{200B}ro\u{200D}wi\u{FEFF}dth@contoso.example" },
+                ],
+            })
+            .to_string(),
+        ),
+        (
+            Source::Unified,
+            Some("Audit.Exchange"),
+            json!({
+                "AocSynthetic": true,
+                "Id": "aoc-hostile-0002",
+                "CreationTime": time(1),
+                "RecordType": 50,
+                "Workload": "Exchange",
+                "Operation": "<img src=x onerror=alert(4)>",
+                "ResultStatus": "Succeeded",
+                "UserId": long_value("actor", 10_000),
+                "ClientIP": ip,
+                "ObjectId": "\u{202E}moc.elpmaxe@olleh",
+                "AffectedItems": [{ "Subject": "<script>alert(5)</script> \u{202E}txt.exe" }],
+            })
+            .to_string(),
+        ),
+        (
+            Source::Unified,
+            Some("Audit.SharePoint"),
+            json!({
+                "AocSynthetic": true,
+                "Id": "aoc-hostile-0003",
+                "CreationTime": time(2),
+                "RecordType": 6,
+                "Workload": "SharePoint",
+                "Operation": long_value("operation", 10_000),
+                "ResultStatus": "Succeeded",
+                "UserId": "\u{202E}nimda@contoso.example",
+                "ClientIP": ip,
+                "ObjectId": long_value("https://contoso.sharepoint.com/target", 10_000),
+                "SourceFileName": "<svg onload=alert(6)>.docx",
+            })
+            .to_string(),
+        ),
+        (
+            Source::Directory,
+            None,
+            json!({
+                "AocSynthetic": true,
+                "id": "aoc-hostile-0004",
+                "activityDateTime": time(3),
+                "category": "ApplicationManagement",
+                "loggedByService": "Core Directory",
+                "activityDisplayName": "Add service principal",
+                "result": "success",
+                "initiatedBy": { "app": {
+                    "displayName": "<svg onload=alert(7)>App\u{202E}nimda",
+                    "appId": "3f0c1e8a-6f0a-4bde-9c57-hostile00007",
+                } },
+                "targetResources": [{
+                    "id": "5b7e0c2d-0000-4000-8000-000000000007",
+                    "displayName": long_value("<b>target</b>", 10_000),
+                    "type": "ServicePrincipal",
+                }],
+            })
+            .to_string(),
+        ),
+        (
+            Source::Signin,
+            None,
+            json!({
+                "AocSynthetic": true,
+                "id": "aoc-hostile-0005",
+                "createdDateTime": time(4),
+                "userPrincipalName": "lee\u{200B}.gu@contoso.example",
+                "userDisplayName": "Lee \u{202E}uG<script>alert(8)</script>",
+                "appId": "9f0c1e8a-6f0a-4bde-9c57-000000000008",
+                "appDisplayName": "<img src=x onerror=alert(9)>\u{202E}ppA",
+                "ipAddress": ip,
+                "status": { "errorCode": 50126, "failureReason": "<script>alert(10)</script>" },
+            })
+            .to_string(),
+        ),
+    ]
+}
+
+/// Stores [`hostile_records`] under [`HOSTILE_TENANT`] through the normal write path
+/// (normalization, insert-if-absent, search queue), timed `days / 2` before `now` so they sit
+/// among, not on top of, generated events; returns how many were new (0 when run again).
+pub async fn generate_hostile(db: &DatabaseConnection, days: u32, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let at = now - Duration::hours(i64::from(days.max(1)) * 12);
+    let context = crate::normalize::Context::default();
+    let rows = hostile_records(at)
+        .into_iter()
+        .map(|(source, content_type, raw)| {
+            let normalized = crate::normalize::normalize(source, content_type, &raw, &context);
+            super::writer::EventRow::new(HOSTILE_TENANT, source, content_type, raw, normalized, now)
+        })
+        .collect();
+    let outcome = super::writer::store_batch(db, rows, &[], &super::writer::Subscribers::default()).await?;
+    Ok(outcome.inserted.len() as u64)
+}

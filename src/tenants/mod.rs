@@ -395,6 +395,13 @@ impl TenantService {
             .ok_or_else(|| TenantError::NotFound(tenant_id.to_string()))
     }
 
+    /// The connector of the stored tenant `tenant_id` (enabled or not), and why it cannot be
+    /// collected when it cannot (for Test connection).
+    pub async fn connector(&self, tenant_id: &str) -> Result<(Connector, Option<String>), TenantError> {
+        let row = self.find(tenant_id).await?;
+        Ok(self.connector_for(&row))
+    }
+
     /// The connector of a stored tenant, and why it cannot be collected when it cannot.
     fn connector_for(&self, row: &tenants::Model) -> (Connector, Option<String>) {
         let cloud = Cloud::parse(&row.cloud);

@@ -132,7 +132,7 @@ fn Detail(
         <header class="page-header">
             <h1 id="event-title">{e.operation.clone()}</h1>
             <p class="subtitle">
-                <SeverityBadge level=severity/>" "{e.summary.clone()}
+                <SeverityBadge level=severity/>" "<span id="event-summary">{e.summary.clone()}</span>
             </p>
         </header>
         {detail.normalize_error_message.clone().map(|m| view! {

@@ -10,7 +10,11 @@ use leptos_router::hooks::use_query_map;
 use crate::components::{ErrorBanner, FacetItem, FacetList};
 use crate::dto::{EventPage, EventSummary, FacetValue, Facets, Histogram};
 use crate::query::EventFilter;
-use crate::server::{event_facets, event_histogram, get_server_info, list_events};
+use crate::saved::SavedSearch;
+use crate::server::{
+    event_facets, event_histogram, get_server_info, list_events, list_saved_searches, DeleteSavedSearch, SaveSearch,
+    TagEvents,
+};
 
 /// The filter in the current address. An absolute start wins over a relative range (the form
 /// can send both before hydration).
@@ -131,7 +135,11 @@ pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || filter_from_query(&query.read());
     let cursor = move || query.read().get("cursor");
-    let page = Resource::new(move || (cursor(), filter()), |(cursor, filter)| list_events(cursor, None, Some(filter)));
+    let bulk = ServerAction::<TagEvents>::new();
+    let page = Resource::new(
+        move || (cursor(), filter(), bulk.version().get()),
+        |(cursor, filter, _)| list_events(cursor, None, Some(filter)),
+    );
     let facets = Resource::new(filter, |filter| event_facets(Some(filter)));
     let histogram = Resource::new(filter, |filter| event_histogram(Some(filter)));
     let info = Resource::new(|| (), |_| get_server_info());
@@ -165,18 +173,22 @@ pub fn EventsPage() -> impl IntoView {
                 })}
             </Transition>
             <div class="events-layout">
-                <Transition fallback=|| view! { <aside class="facets" aria-label="Fields"></aside> }>
-                    {move || Suspend::new(async move {
-                        let facets = facets.await.unwrap_or_default();
-                        view! { <FacetSidebar filter=filter() facets/> }
-                    })}
-                </Transition>
+                <div class="events-side">
+                    <SavedSearches filter=Signal::derive(filter)/>
+                    <Transition fallback=|| view! { <aside class="facets" aria-label="Fields"></aside> }>
+                        {move || Suspend::new(async move {
+                            let facets = facets.await.unwrap_or_default();
+                            view! { <FacetSidebar filter=filter() facets/> }
+                        })}
+                    </Transition>
+                </div>
                 <div class="events-results">
                     <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
                         {move || Suspend::new(async move {
+                            let can_tag = info.await.ok().is_some_and(|i| i.caller.can(crate::auth::Permission::TagEvents));
                             match page.await {
                                 Ok(page) => view! {
-                                    <EventTable page=page is_first=cursor().is_none() filter=filter()/>
+                                    <EventTable page=page is_first=cursor().is_none() filter=filter() bulk can_tag/>
                                 }.into_any(),
                                 Err(error) => view! { <ErrorBanner error/> }.into_any(),
                             }
@@ -326,6 +338,75 @@ fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
     }
 }
 
+/// Saved searches: the caller's own and the shared ones as links to the Events page, a form that
+/// saves the current search under a name (optionally shared), and delete buttons where allowed.
+/// Plain server-function forms, so they work before hydration too.
+#[component]
+fn SavedSearches(filter: Signal<EventFilter>) -> impl IntoView {
+    let save = ServerAction::<SaveSearch>::new();
+    let remove = ServerAction::<DeleteSavedSearch>::new();
+    let list = Resource::new(move || (save.version().get(), remove.version().get()), |_| list_saved_searches());
+    let error = move || {
+        save.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| remove.value().get().and_then(|r| r.err()))
+            .map(|e| e.message)
+    };
+    view! {
+        <section class="saved-searches" id="saved-searches" aria-labelledby="saved-searches-heading">
+            <h3 id="saved-searches-heading">"Saved searches"</h3>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(items) if items.is_empty() => view! {
+                            <p class="muted" id="saved-searches-empty">"None yet: name the current search below."</p>
+                        }.into_any(),
+                        Ok(items) => view! { <SavedSearchList items remove/> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionForm action=save attr:id="save-search-form" attr:class="save-search">
+                {move || filter_pairs(&filter.get()).into_iter().map(|(k, v)| view! {
+                    <input type="hidden" name=format!("filter[{k}]") value=v/>
+                }).collect_view()}
+                <label class="visually-hidden" for="save-search-name">"Name of the current search"</label>
+                <input type="text" name="name" id="save-search-name" required maxlength="100" placeholder="name this search"/>
+                <label class="save-search-shared">
+                    <input type="checkbox" name="shared" value="true" id="save-search-shared"/>" shared"
+                </label>
+                <button type="submit" id="save-search">"Save"</button>
+            </ActionForm>
+            {move || error().map(|m| view! { <p class="error-banner" role="alert" id="saved-search-error">{m}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn SavedSearchList(items: Vec<SavedSearch>, remove: ServerAction<DeleteSavedSearch>) -> impl IntoView {
+    view! {
+        <ul id="saved-search-list">
+            {items.into_iter().map(|s| {
+                let owner = format!("saved by {}", s.owner_name);
+                let delete_label = format!("Delete the saved search {}", s.name);
+                view! {
+                    <li data-saved-id=s.id.to_string()>
+                        <a class="saved-link" href=s.link title=owner>{s.name}</a>
+                        {s.shared.then(|| view! { <span class="tag" title="Everyone sees this search">"shared"</span> })}
+                        {s.can_delete.then(|| view! {
+                            <ActionForm action=remove attr:class="inline-form saved-delete-form">
+                                <input type="hidden" name="id" value=s.id.to_string()/>
+                                <button type="submit" class="link danger saved-delete" aria-label=delete_label title="Delete">"×"</button>
+                            </ActionForm>
+                        })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
 /// The facet sidebar: per field the top values with counts under every other filter; a value
 /// links to the search narrowed to it (or, when chosen, widened again), `−` excludes it.
 #[component]
@@ -441,7 +522,8 @@ fn HistogramBars(histogram: Histogram, filter: EventFilter) -> impl IntoView {
 }
 
 /// Keyboard use of the Events page once hydrated: `/` focuses the search, `j`/`k` move through
-/// the rows (focusing each row's link, so `Enter` opens it), `Esc` leaves a field or the list.
+/// the rows (focusing each row's link, so `Enter` opens it), `t` tags the checked rows (or the
+/// row the keyboard is on) by focusing the bulk tag field, `Esc` leaves a field or the list.
 fn keyboard_shortcuts() {
     use leptos::wasm_bindgen::JsCast;
     use leptos::web_sys::{HtmlElement, KeyboardEvent};
@@ -486,6 +568,18 @@ fn keyboard_shortcuts() {
                 ev.prevent_default();
                 focus("filter-search");
             }
+            "t" => {
+                // Tag the checked rows, or else the row the keyboard is on.
+                let none_checked = doc.query_selector("input.row-select:checked").ok().flatten().is_none();
+                if let Some(i) = current.get().filter(|_| none_checked) {
+                    if let Some(el) = doc.get_element_by_id(&format!("event-select-{i}")) {
+                        el.unchecked_into::<leptos::web_sys::HtmlInputElement>().set_checked(true);
+                    }
+                }
+                if focus("bulk-tag-input") {
+                    ev.prevent_default();
+                }
+            }
             key @ ("j" | "k") => {
                 let next = match (current.get(), key) {
                     (None, _) => 0,
@@ -506,7 +600,13 @@ fn keyboard_shortcuts() {
 }
 
 #[component]
-fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl IntoView {
+fn EventTable(
+    page: EventPage,
+    is_first: bool,
+    filter: EventFilter,
+    bulk: ServerAction<TagEvents>,
+    can_tag: bool,
+) -> impl IntoView {
     if page.items.is_empty() {
         let filtered = !filter.is_empty();
         return view! {
@@ -526,10 +626,29 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
     }
     let next = page.next_cursor.clone().map(|c| events_href(&filter, Some(&c)));
     let newest = events_href(&filter, None);
+    let bulk_result = move || {
+        bulk.value().get().map(|r| match r {
+            Ok(n) => view! { <span class="muted" role="status" id="bulk-tag-result">{format!("Tagged {n} event(s).")}</span> }.into_any(),
+            Err(e) => view! { <span class="error-banner" role="alert" id="bulk-tag-result">{e.message}</span> }.into_any(),
+        })
+    };
     view! {
+        {can_tag.then(|| view! {
+            <ActionForm action=bulk attr:id="bulk-tag-form" attr:class="toolbar bulk-tag">
+                <label for="bulk-tag-input">"Tag the selected events"</label>
+                <input type="text" name="tag" id="bulk-tag-input" list="bulk-suggested-tags" maxlength="64" required
+                    placeholder="investigating" aria-keyshortcuts="t"/>
+                <datalist id="bulk-suggested-tags">
+                    {crate::dto::SUGGESTED_TAGS.iter().map(|t| view! { <option value=*t></option> }).collect_view()}
+                </datalist>
+                <button type="submit" id="bulk-tag-apply">"Tag selected"</button>
+                {bulk_result}
+            </ActionForm>
+        })}
         <table class="events" id="events-table">
             <thead>
                 <tr>
+                    {can_tag.then(|| view! { <th scope="col" class="select"><span class="visually-hidden">"Select"</span></th> })}
                     <th scope="col">"Time (UTC)"</th>
                     <th scope="col">"Severity"</th>
                     <th scope="col">"Service"</th>
@@ -540,7 +659,10 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
                 </tr>
             </thead>
             <tbody>
-                {page.items.into_iter().enumerate().map(|(i, event)| view! { <EventRow event index=i/> }).collect_view()}
+                {page.items.into_iter().enumerate().map(|(i, event)| {
+                    // Rows are numbered for the keyboard either way; the checkbox needs tagging.
+                    view! { <EventRow event index=i selectable=can_tag/> }
+                }).collect_view()}
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
@@ -552,28 +674,70 @@ fn EventTable(page: EventPage, is_first: bool, filter: EventFilter) -> impl Into
 }
 
 /// One event as a table row; `index` (its place on the page) names the row and its link for
-/// the keyboard shortcuts.
+/// the keyboard shortcuts and gives it a checkbox for bulk tagging (part of the form
+/// `bulk-tag-form`). Its *Details* expand in place: the fields the list has, and once hydrated
+/// the event's flattened fields, loaded when first opened.
 #[component]
-pub fn EventRow(event: EventSummary, #[prop(optional)] index: Option<usize>) -> impl IntoView {
+pub fn EventRow(
+    event: EventSummary,
+    #[prop(optional)] index: Option<usize>,
+    #[prop(optional)] selectable: bool,
+) -> impl IntoView {
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
     let actor = crate::appnames::display(&event.actor.clone().unwrap_or_default());
     let result_class = format!("result result-{}", event.result.to_lowercase());
     let href = format!("/events/{}", event.id);
+    let id = event.id;
+    let select_label = format!("Select the event of {time}");
+    let facts: Vec<(&'static str, String)> = vec![
+        ("Tenant", event.tenant_id.clone()),
+        ("Source", event.source.clone()),
+        ("Targets", event.targets.clone().unwrap_or_default()),
+        ("Actor IP", event.actor_ip.clone().unwrap_or_default()),
+        ("Record id", event.record_id.clone()),
+    ];
+    let detail = RwSignal::new(None::<Result<crate::dto::EventDetail, crate::error::AppError>>);
+    let load = move |_| {
+        if detail.get_untracked().is_none() {
+            leptos::task::spawn_local(async move { detail.set(Some(crate::server::get_event(id).await)) });
+        }
+    };
     view! {
         <tr data-event-id=event.id.to_string() data-record-id=event.record_id.clone() id=index.map(|i| format!("event-row-{i}"))>
-            <td class="time"><a href=href id=index.map(|i| format!("event-link-{i}"))><time datetime=event.occurred_at.to_rfc3339()>{time}</time></a></td>
+            {index.filter(|_| selectable).map(|i| view! {
+                <td class="select">
+                    <input type="checkbox" class="row-select" form="bulk-tag-form" name=format!("ids[{i}]")
+                        value=id.to_string() id=format!("event-select-{i}") aria-label=select_label/>
+                </td>
+            })}
+            <td class="time"><a href=href.clone() id=index.map(|i| format!("event-link-{i}"))><time datetime=event.occurred_at.to_rfc3339()>{time}</time></a></td>
             <td><span class=format!("severity severity-{severity}")>{severity}</span></td>
-            <td>{event.service}</td>
+            <td class="service">{event.service}</td>
             <td class="operation">{event.operation}</td>
             <td class="actor" title=event.actor_ip.unwrap_or_default()>{actor}</td>
             <td><span class=result_class>{event.result}</span></td>
             <td class="summary">
-                {event.summary}
+                <span class="event-summary">{event.summary}</span>
                 {event.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}
                 {event.normalize_error.then(|| view! {
                     <span class="flag" title="Stored raw: this record could not be normalized">" raw only"</span>
                 })}
+                <details class="row-more" on:toggle=load>
+                    <summary>"Details"</summary>
+                    <dl class="fields row-fields">
+                        {facts.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                    </dl>
+                    {move || detail.get().map(|loaded| match loaded {
+                        Ok(d) => view! {
+                            <dl class="fields row-fields row-flattened">
+                                {d.flattened.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                            </dl>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBanner error/> }.into_any(),
+                    })}
+                    <a href=href class="row-open">"Open the event"</a>
+                </details>
             </td>
         </tr>
     }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::components::ErrorBanner;
 use crate::dto::{CoverageWindow, SourceHealthRow, SourcesOverview, TenantRow};
-use crate::server::{get_sources_overview, AddTenant, CollectNow, RemoveTenant, SetTenantEnabled};
+use crate::server::{get_sources_overview, AddTenant, CollectNow, RemoveTenant, SetTenantEnabled, TestConnection};
 
 /// Hours shown per source in the coverage timeline.
 const TIMELINE_HOURS: i64 = 48;
@@ -21,11 +21,12 @@ pub fn SourcesPage() -> impl IntoView {
     let add = ServerAction::<AddTenant>::new();
     let toggle = ServerAction::<SetTenantEnabled>::new();
     let remove = ServerAction::<RemoveTenant>::new();
+    let test = ServerAction::<TestConnection>::new();
     let overview = Resource::new(
         move || (collect.version().get(), add.version().get(), toggle.version().get(), remove.version().get()),
         |_| get_sources_overview(),
     );
-    let actions = TenantActions { add, toggle, remove };
+    let actions = TenantActions { add, toggle, remove, test };
     view! {
         <section class="page sources-page">
             <header class="page-header">
@@ -50,6 +51,7 @@ struct TenantActions {
     add: ServerAction<AddTenant>,
     toggle: ServerAction<SetTenantEnabled>,
     remove: ServerAction<RemoveTenant>,
+    test: ServerAction<TestConnection>,
 }
 
 #[component]
@@ -223,9 +225,36 @@ fn CoverageTimeline(health: Vec<SourceHealthRow>, windows: Vec<CoverageWindow>, 
     .into_any()
 }
 
+/// A connection test: per step whether it works, and for what fails the fix.
+#[component]
+fn ConnectionResult(test: crate::connection::ConnectionTest) -> impl IntoView {
+    let heading = if test.ok {
+        format!("Connection test of {}: everything works", test.tenant_id)
+    } else {
+        format!("Connection test of {}: something needs fixing", test.tenant_id)
+    };
+    view! {
+        <section class="connection-test" id="connection-test" role="status" data-ok=test.ok.to_string()>
+            <h3>{heading}</h3>
+            <ul>
+                {test.checks.into_iter().map(|c| {
+                    let state = if c.ok { "state state-ok" } else { "state state-failed" };
+                    view! {
+                        <li data-ok=c.ok.to_string() data-source=c.source.clone().unwrap_or_default()>
+                            <span class=state>{if c.ok { "works" } else { "fails" }}</span>" "
+                            <strong>{c.step}</strong>": "<span class="check-detail">{c.detail}</span>
+                            {c.fix.map(|f| view! { <p class="check-fix"><strong>"Fix: "</strong><span>{f}</span></p> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
 #[component]
 fn TenantsSection(tenants: Vec<TenantRow>, actions: TenantActions) -> impl IntoView {
-    let TenantActions { add, toggle, remove } = actions;
+    let TenantActions { add, toggle, remove, test } = actions;
     let error = move || {
         [add.value().get(), toggle.value().get(), remove.value().get()]
             .into_iter()
@@ -255,7 +284,7 @@ fn TenantsSection(tenants: Vec<TenantRow>, actions: TenantActions) -> impl IntoV
                     <tbody>
                         {tenants.into_iter().map(|t| {
                             let id = t.tenant_id.clone();
-                            let (id_toggle, id_remove, id_key) = (id.clone(), id.clone(), id.clone());
+                            let (id_toggle, id_remove, id_key, id_test) = (id.clone(), id.clone(), id.clone(), id.clone());
                             let next = (!t.enabled).to_string();
                             let toggle_text = if t.enabled { "Disable" } else { "Enable" };
                             let status = format!("{}{}", t.status, t.status_reason.map(|r| format!(": {r}")).unwrap_or_default());
@@ -268,6 +297,10 @@ fn TenantsSection(tenants: Vec<TenantRow>, actions: TenantActions) -> impl IntoV
                                     <td>{t.credential_kind}</td>
                                     <td class="summary">{status}</td>
                                     <td class="actions">
+                                        <ActionForm action=test attr:class="inline-form">
+                                            <input type="hidden" name="tenant_id" value=id_test/>
+                                            <button type="submit" class="tenant-test">"Test connection"</button>
+                                        </ActionForm>
                                         <ActionForm action=toggle attr:class="inline-form">
                                             <input type="hidden" name="tenant_id" value=id_toggle/>
                                             <input type="hidden" name="enabled" value=next/>
@@ -288,6 +321,11 @@ fn TenantsSection(tenants: Vec<TenantRow>, actions: TenantActions) -> impl IntoV
                 </table>
             }.into_any()
         }}
+        {move || test.pending().get().then(|| view! { <p class="muted" role="status" id="connection-testing">"Testing the connection…"</p> })}
+        {move || test.value().get().map(|result| match result {
+            Ok(t) => view! { <ConnectionResult test=t/> }.into_any(),
+            Err(e) => view! { <p class="error-banner" role="alert" id="connection-test">{e.message}</p> }.into_any(),
+        })}
         <details class="add-tenant" id="add-tenant">
             <summary>"Add a tenant"</summary>
             <ActionForm action=add attr:class="filters" attr:id="add-tenant-form">

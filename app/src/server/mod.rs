@@ -11,10 +11,16 @@ pub use events::*;
 pub use sources::*;
 pub use system::*;
 pub use tokens::*;
+mod bulk;
+mod connection;
 mod investigate;
+mod saved;
 mod watchlists;
 
+pub use bulk::*;
+pub use connection::*;
 pub use investigate::*;
+pub use saved::*;
 pub use watchlists::*;
 mod detection;
 
@@ -35,6 +41,7 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/event_histogram", Permission::ViewEvents),
     ("/api/get_event", Permission::ViewEvents),
     ("/api/tag_event", Permission::TagEvents),
+    ("/api/tag_events", Permission::TagEvents),
     ("/api/add_comment", Permission::CommentOnEvents),
     ("/api/edit_comment", Permission::CommentOnEvents),
     ("/api/delete_comment", Permission::DeleteComments),
@@ -49,6 +56,7 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/add_tenant", Permission::ManageConnectors),
     ("/api/set_tenant_enabled", Permission::ManageConnectors),
     ("/api/remove_tenant", Permission::ManageConnectors),
+    ("/api/test_connection", Permission::ManageConnectors),
     ("/api/audit_entries", Permission::ViewAuditTrail),
     ("/api/event_overview", Permission::ViewEvents),
     ("/api/summarize_events", Permission::ViewEvents),
@@ -76,6 +84,9 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/delete_destination", Permission::ManageSettings),
     ("/api/test_destination", Permission::ManageSettings),
     ("/api/retry_parked_items", Permission::ManageSettings),
+    ("/api/list_saved_searches", Permission::ViewEvents),
+    ("/api/save_search", Permission::ViewEvents),
+    ("/api/delete_saved_search", Permission::ViewEvents),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
