@@ -84,3 +84,25 @@ test('a watchlist made on its page narrows a search', async ({ page }) => {
   }
   expect(errors).toEqual([]);
 });
+
+test('graph node kinds hide and show, and a preset shows one person\'s activity', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/investigate?tab=graph');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#entity-graph g.node-ip').first()).toBeVisible();
+  await page.locator('#kind-ip').click();
+  await expect(page).toHaveURL(/kinds=actor%2Coperation%2Ctarget|kinds=actor,operation,target/);
+  await expect(page.locator('#kind-ip')).toHaveAttribute('data-shown', 'false');
+  await expect(page.locator('#entity-graph g.node-ip')).toHaveCount(0);
+  expect(await page.locator('#entity-graph g.node-actor').count()).toBeGreaterThan(0);
+  // One person's activity: the graph of that actor alone.
+  const ids = await page.locator('#entity-graph g.node-actor').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-node')));
+  const actor = ids.map((id) => id.replace(/^actor:/, '')).find((a) => a !== '(unknown actor)' && !a.includes('*'));
+  expect(actor).toBeTruthy();
+  await page.locator('#preset-actor').fill(actor);
+  await page.locator('#preset-person button[type=submit]').click();
+  await expect(page).toHaveURL(/tab=graph/);
+  await expect(page).toHaveURL(/actor=/);
+  await expect(page.locator('#entity-graph g.node-actor')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});

@@ -31,6 +31,7 @@ use super::{events, investigate, tokens, watchlists};
         investigate::overview,
         investigate::summary,
         investigate::graph,
+        investigate::map,
         watchlists::list,
         watchlists::create,
         watchlists::get,

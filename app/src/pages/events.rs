@@ -317,6 +317,7 @@ fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
                 <button type="submit" id="filter-apply" class="primary">"Apply"</button>
                 <a href="/events" id="filter-clear">"Clear"</a>
                 <a href=crate::pages::investigate::investigate_href(&filter) id="investigate-link">"Investigate this search"</a>
+                <a href=crate::pages::investigate::map_href(&filter) id="map-link">"Map"</a>
                 <span class="muted" id="result-count">{count}</span>
                 <span class="spacer"></span>
                 <a href=export_csv id="export-csv" class="button" download="">"Export CSV"</a>
