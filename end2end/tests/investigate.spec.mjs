@@ -72,6 +72,8 @@ test('a watchlist made on its page narrows a search', async ({ page }) => {
   const listed = await page.locator('#events-table td.actor').allInnerTexts();
   expect(listed.length).toBeGreaterThan(0);
   expect(listed.map((a) => a.toLowerCase())).toContain(actor.toLowerCase());
+  // Events on the watchlist are marked in the list.
+  await expect(page.locator('#events-table .watchlist-badge').filter({ hasText: name }).first()).toBeVisible();
   // Every event of the search has this actor (by UPN or display name).
   const items = await page.evaluate(async (search) => {
     const r = await fetch(`/api/events?page_size=500&search=${encodeURIComponent(search)}`);

@@ -572,6 +572,10 @@ pub fn EventRow(event: EventSummary, #[prop(optional)] index: Option<usize>) -> 
             <td class="summary">
                 {event.summary}
                 {event.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}
+                {event.watchlists.into_iter().map(|w| {
+                    let title = format!("On the watchlist {w}");
+                    view! { " " <span class="watchlist-badge" title=title>{w}</span> }
+                }).collect_view()}
                 {event.normalize_error.then(|| view! {
                     <span class="flag" title="Stored raw: this record could not be normalized">" raw only"</span>
                 })}
