@@ -6,6 +6,14 @@ import { test, expect } from '@playwright/test';
 
 const shots = process.env.AOC_SCREENSHOT_DIR || 'test-results/screenshots';
 
+// The demo tenant's sign-ins arrive while it collects: wait until some are stored.
+async function waitForSignIns(request) {
+  await expect.poll(async () => {
+    const r = await request.get('/api/events/map?source=signin');
+    return r.ok() ? (await r.json()).located : 0;
+  }, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(0);
+}
+
 function watchErrors(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -14,6 +22,8 @@ function watchErrors(page) {
 }
 
 test('the sign-in map draws the places of a search and a place opens its events', async ({ page }, testInfo) => {
+  test.setTimeout(150_000);
+  await waitForSignIns(page.request);
   const errors = watchErrors(page);
   await page.goto('/events?source=signin');
   await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
@@ -34,7 +44,7 @@ test('the sign-in map draws the places of a search and a place opens its events'
   await expect(page.locator('#map-places a.place-link').first()).toBeVisible();
   // Hover titles carry the counts.
   await expect(points.first().locator('circle.map-all title')).toContainText('events');
-  await page.screenshot({ path: `${shots}/map.png`, fullPage: true });
+  await page.screenshot({ path: `${shots}/map.png` });
   await page.screenshot({ path: testInfo.outputPath('investigate-map.png'), fullPage: true });
 
   // The busiest place opens the sign-ins from there.
@@ -52,6 +62,8 @@ test('the sign-in map draws the places of a search and a place opens its events'
 });
 
 test('the map answers on the REST API with the same shape', async ({ request }) => {
+  test.setTimeout(150_000);
+  await waitForSignIns(request);
   const response = await request.get('/api/events/map?source=signin');
   expect(response.status()).toBe(200);
   const map = await response.json();

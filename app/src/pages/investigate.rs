@@ -702,7 +702,7 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
             {(!map.geoip_loaded).then(|| view! {
                 <p class="muted" id="map-no-geoip">"No IP database is loaded (GEOIP_DATABASE), so addresses are not placed: only sign-ins with a location are."</p>
             })}
-            <svg viewBox="0 0 1000 500" class="map-canvas" role="img" aria-labelledby="map-title">
+            <svg viewBox="0 0 1000 500" class="map-canvas" role="group" aria-labelledby="map-title">
                 <title id="map-title">{format!("World map of {} placed events at {} places", map.located, map.points_total)}</title>
                 <image href="/world-110m.svg" x="0" y="0" width="1000" height="500" aria-hidden="true"></image>
                 <g class="travel">{travel_lines}</g>
