@@ -190,6 +190,15 @@ async fn watchlists_narrow_and_exclude_in_search(backend: Backend) {
     assert_eq!(on(&listed["items"], "record_id", "rec-4"), json!(["admins", "office_ips"]));
     let html = app.client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("title=\"On the watchlist admins\"") && html.contains("class=\"watchlist-badge\""), "{html}");
+    // The entity graph marks the actors and addresses on a list.
+    let graph: Value = app.client.get(app.url("/api/events/graph")).send().await.unwrap().json().await.unwrap();
+    let node = |id: &str| -> Value {
+        graph["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).map(|n| n["watchlists"].clone()).unwrap()
+    };
+    assert_eq!(node("actor:it.admin@contoso.example"), json!(["admins"]));
+    assert_eq!(node("actor:guest@fabrikam.example"), json!(["partners"]));
+    assert_eq!(node("ip:198.51.100.9"), json!(["office_ips"]));
+    assert_eq!(node("actor:lee@contoso.example"), Value::Null);
 }
 
 on_both_backends!(a_csv_admin_list_is_uploaded_edited_and_deleted, watchlists_narrow_and_exclude_in_search);

@@ -161,6 +161,9 @@ pub struct GraphNode {
     /// Position from the server's layout (0–1000 × 0–700).
     pub x: f32,
     pub y: f32,
+    /// The watchlists this actor or address is on (the page marks them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchlists: Vec<String>,
 }
 
 /// An edge: actor → operation, operation → target, actor → IP, weighted by events.

@@ -98,11 +98,34 @@ pub fn build(rows: &[GraphRow], edge_cap: u32, kinds: &[String]) -> EntityGraph 
                 count: *count,
                 x: 0.0,
                 y: 0.0,
+                watchlists: Vec::new(),
             })
         })
         .collect();
     layout(&mut nodes, &edges);
     EntityGraph { total_events: total, nodes, edges, edges_total, edge_cap }
+}
+
+/// Marks the actor and address nodes that are on a watchlist, as `watchlist:NAME` would match
+/// them: `items` are (list name, kind, lower-case value).
+pub fn mark_watchlists(graph: &mut EntityGraph, items: &[(String, String, String)]) {
+    for node in &mut graph.nodes {
+        let Some((kind, value)) = node.id.split_once(':') else { continue };
+        let value = value.to_lowercase();
+        let mut on: Vec<String> = items
+            .iter()
+            .filter(|(_, list_kind, item)| match (kind, list_kind.as_str()) {
+                ("actor", "user" | "app") => *item == value,
+                ("actor", "domain") => value.ends_with(&format!("@{item}")),
+                ("ip", "ip") => *item == value,
+                _ => false,
+            })
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        on.sort();
+        on.dedup();
+        node.watchlists = on;
+    }
 }
 
 /// Fruchterman–Reingold from a fixed start (kinds in columns), so the same graph always gets the
@@ -266,6 +289,23 @@ mod tests {
         assert!(graph.nodes.iter().all(|n| (0.0..=WIDTH).contains(&n.x) && (0.0..=HEIGHT).contains(&n.y)));
         let xml = graphml(&graph);
         assert!(xml.contains("<edge source=\"actor:adele\" target=\"operation:Set-Mailbox\"><data key=\"weight\">7"));
+    }
+
+    #[test]
+    fn actors_and_addresses_on_watchlists_are_marked() {
+        let rows = vec![row("Adele@Contoso.com", "Set-Mailbox", "[]", Some("203.0.113.7"), 1)];
+        let mut graph = build(&rows, 100, &[]);
+        let items = [
+            ("admins".to_string(), "user".to_string(), "adele@contoso.com".to_string()),
+            ("staff".to_string(), "domain".to_string(), "contoso.com".to_string()),
+            ("bad_ips".to_string(), "ip".to_string(), "203.0.113.7".to_string()),
+            ("other".to_string(), "user".to_string(), "set-mailbox".to_string()),
+        ];
+        mark_watchlists(&mut graph, &items);
+        let on = |id: &str| graph.nodes.iter().find(|n| n.id == id).unwrap().watchlists.clone();
+        assert_eq!(on("actor:Adele@Contoso.com"), ["admins", "staff"]);
+        assert_eq!(on("ip:203.0.113.7"), ["bad_ips"]);
+        assert!(on("operation:Set-Mailbox").is_empty(), "only actors and addresses");
     }
 
     #[test]

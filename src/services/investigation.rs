@@ -85,10 +85,16 @@ impl DbInvestigationService {
     /// with the node kinds `kinds` (empty: all).
     pub async fn graph_of(&self, query: &EventQuery, edge_cap: u32, kinds: &[String]) -> Result<EntityGraph, AppError> {
         let rows = graph_rows(&self.store, query).await.map_err(|e| db_failure("graph", e))?;
+        let items =
+            crate::store::watchlists::all_items(&self.db).await.map_err(|e| db_failure("graph_watchlists", e))?;
         let kinds = kinds.to_vec();
-        tokio::task::spawn_blocking(move || super::graph::build(&rows, edge_cap, &kinds))
-            .await
-            .map_err(|_| AppError::internal("graph-layout"))
+        tokio::task::spawn_blocking(move || {
+            let mut graph = super::graph::build(&rows, edge_cap, &kinds);
+            super::graph::mark_watchlists(&mut graph, &items);
+            graph
+        })
+        .await
+        .map_err(|_| AppError::internal("graph-layout"))
     }
 
     /// The sign-in map of the newest [`MAP_EVENT_CAP`] events matching `query` (`cap` lower for

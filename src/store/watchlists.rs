@@ -62,6 +62,28 @@ pub async fn memberships(
     Ok(out)
 }
 
+#[derive(FromQueryResult)]
+struct NamedItemRow {
+    name: String,
+    kind: String,
+    value: String,
+}
+
+/// Every item of every watchlist: (list name, kind, lower-case value).
+pub async fn all_items(db: &impl ConnectionTrait) -> Result<Vec<(String, String, String)>, DbErr> {
+    let sql = Sql::new(
+        db.get_database_backend(),
+        "SELECT w.name AS name, w.kind AS kind, wi.value AS value FROM watchlists w \
+         JOIN watchlist_items wi ON wi.watchlist_id = w.id",
+    );
+    Ok(NamedItemRow::find_by_statement(sql.statement())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.name, r.kind, r.value))
+        .collect())
+}
+
 /// A stored watchlist with its item count.
 #[derive(Clone, Debug, FromQueryResult)]
 pub struct WatchlistRow {

@@ -506,8 +506,14 @@ fn GraphView(graph: EntityGraph, filter: EventFilter, kinds: String) -> impl Int
         .into_iter()
         .map(|n| {
             let r = 4.0 + 14.0 * (n.count as f32 / max_node).sqrt();
-            let title = format!("{} {}: {} events", n.kind, n.label, n.count);
-            let class = format!("graph-node node-{}", n.kind);
+            let on = if n.watchlists.is_empty() {
+                String::new()
+            } else {
+                format!(" (on watchlist {})", n.watchlists.join(", "))
+            };
+            let title = format!("{} {}: {} events{on}", n.kind, n.label, n.count);
+            let class =
+                format!("graph-node node-{}{}", n.kind, if n.watchlists.is_empty() { "" } else { " on-watchlist" });
             let value = n.id.split_once(':').map_or(n.label.as_str(), |(_, v)| v);
             let link = node_href(&filter, &n.kind, value).unwrap_or_default();
             view! {
