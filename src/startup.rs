@@ -348,6 +348,7 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/events/overview", Requires(ViewEvents), get(api::investigate::overview))
         .add(M::POST, "/api/events/summary", Requires(ViewEvents), post(api::investigate::summary))
         .add(M::GET, "/api/events/graph", Requires(ViewEvents), get(api::investigate::graph))
+        .add(M::GET, "/api/events/map", Requires(ViewEvents), get(api::investigate::map))
         .add(M::GET, "/api/events/{id}", Requires(ViewEvents), get(api::events::get_event))
         .add(M::PATCH, "/api/events/{id}/tags", Requires(TagEvents), patch(api::events::patch_tags))
         .add(M::POST, "/api/events/tags", Requires(TagEvents), post(api::bulk_tags::bulk_tags))

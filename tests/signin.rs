@@ -571,6 +571,7 @@ async fn a_key_rollover_costs_one_refetch_and_unknown_keys_cost_none() {
 fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
     match path {
         "/api/list_events" => vec![("page_size", "5")],
+        "/api/event_map" => vec![],
         "/api/get_event" | "/api/delete_comment" | "/api/get_watchlist" | "/api/delete_watchlist" => {
             vec![("id", "1"), ("comment_id", "1")]
         }

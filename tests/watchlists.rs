@@ -176,6 +176,29 @@ async fn watchlists_narrow_and_exclude_in_search(backend: Backend) {
         .unwrap();
     assert_eq!(overview["total"], 2);
     assert_eq!(overview["by_actor"].as_array().unwrap().len(), 2);
+    // Event lists mark the watchlists each event is on: REST, the server function, the page.
+    let page: Value = app.client.get(app.url("/api/events?page_size=50")).send().await.unwrap().json().await.unwrap();
+    let on = |items: &Value, id_key: &str, id: &str| -> Value {
+        items.as_array().unwrap().iter().find(|e| e[id_key] == id).map(|e| e["watchlists"].clone()).unwrap()
+    };
+    assert_eq!(on(&page["items"], "id", "rec-4"), json!(["admins", "office_ips"]));
+    assert_eq!(on(&page["items"], "id", "rec-3"), json!(["partners"]));
+    assert_eq!(on(&page["items"], "id", "rec-1"), json!(["admins"]));
+    assert_eq!(on(&page["items"], "id", "rec-2"), json!(["office_ips"]));
+    let (status, listed) = app.server_fn("list_events", &[("page_size", "50")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(on(&listed["items"], "record_id", "rec-4"), json!(["admins", "office_ips"]));
+    let html = app.client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("title=\"On the watchlist admins\"") && html.contains("class=\"watchlist-badge\""), "{html}");
+    // The entity graph marks the actors and addresses on a list.
+    let graph: Value = app.client.get(app.url("/api/events/graph")).send().await.unwrap().json().await.unwrap();
+    let node = |id: &str| -> Value {
+        graph["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).map(|n| n["watchlists"].clone()).unwrap()
+    };
+    assert_eq!(node("actor:it.admin@contoso.example"), json!(["admins"]));
+    assert_eq!(node("actor:guest@fabrikam.example"), json!(["partners"]));
+    assert_eq!(node("ip:198.51.100.9"), json!(["office_ips"]));
+    assert_eq!(node("actor:lee@contoso.example"), Value::Null);
 }
 
 on_both_backends!(a_csv_admin_list_is_uploaded_edited_and_deleted, watchlists_narrow_and_exclude_in_search);

@@ -75,6 +75,9 @@ pub struct EventSummary {
     pub normalize_error: bool,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The watchlists its actor, app or address is on (event lists mark them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchlists: Vec<String>,
 }
 
 /// A page of events, newest first, with the cursor of the next (older) page.

@@ -2,7 +2,7 @@
 import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 
-const pages = ['/events', '/sources', '/audit', '/settings', '/alerts', '/rules', '/rules/new', '/rules/new?mode=sigma', '/destinations'];
+const pages = ['/events', '/sources', '/audit', '/settings', '/alerts', '/rules', '/rules/new', '/rules/new?mode=sigma', '/destinations', '/investigate?tab=map'];
 
 for (const path of pages) {
   test(`${path} has no serious or critical accessibility violation`, async ({ page }) => {

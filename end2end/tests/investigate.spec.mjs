@@ -72,6 +72,8 @@ test('a watchlist made on its page narrows a search', async ({ page }) => {
   const listed = await page.locator('#events-table td.actor').allInnerTexts();
   expect(listed.length).toBeGreaterThan(0);
   expect(listed.map((a) => a.toLowerCase())).toContain(actor.toLowerCase());
+  // Events on the watchlist are marked in the list.
+  await expect(page.locator('#events-table .watchlist-badge').filter({ hasText: name }).first()).toBeVisible();
   // Every event of the search has this actor (by UPN or display name).
   const items = await page.evaluate(async (search) => {
     const r = await fetch(`/api/events?page_size=500&search=${encodeURIComponent(search)}`);
@@ -82,5 +84,27 @@ test('a watchlist made on its page narrows a search', async ({ page }) => {
     const names = [item.actor.upn, item.actor_display, item.actor.app_id].filter(Boolean).map((n) => n.toLowerCase());
     expect(names).toContain(actor.toLowerCase());
   }
+  expect(errors).toEqual([]);
+});
+
+test('graph node kinds hide and show, and a preset shows one person\'s activity', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/investigate?tab=graph');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#entity-graph g.node-ip').first()).toBeVisible();
+  await page.locator('#kind-ip').click();
+  await expect(page).toHaveURL(/kinds=actor%2Coperation%2Ctarget|kinds=actor,operation,target/);
+  await expect(page.locator('#kind-ip')).toHaveAttribute('data-shown', 'false');
+  await expect(page.locator('#entity-graph g.node-ip')).toHaveCount(0);
+  expect(await page.locator('#entity-graph g.node-actor').count()).toBeGreaterThan(0);
+  // One person's activity: the graph of that actor alone.
+  const ids = await page.locator('#entity-graph g.node-actor').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-node')));
+  const actor = ids.map((id) => id.replace(/^actor:/, '')).find((a) => a !== '(unknown actor)' && !a.includes('*'));
+  expect(actor).toBeTruthy();
+  await page.locator('#preset-actor').fill(actor);
+  await page.locator('#preset-person button[type=submit]').click();
+  await expect(page).toHaveURL(/tab=graph/);
+  await expect(page).toHaveURL(/actor=/);
+  await expect(page.locator('#entity-graph g.node-actor')).toHaveCount(1);
   expect(errors).toEqual([]);
 });

@@ -91,6 +91,9 @@ pub struct ApiEvent {
     pub dedupe_key: String,
     pub correlation_id: Option<String>,
     pub tags: Vec<String>,
+    /// The watchlists its actor, app or address is on (in `GET /api/events`; absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watchlists: Vec<String>,
     /// Why normalization failed (the raw record is kept).
     pub normalize_error: Option<String>,
     /// The record exactly as received (a JSON value; a string when it was not JSON).
@@ -147,6 +150,7 @@ impl ApiEvent {
             dedupe_key: e.dedupe_key,
             correlation_id: e.correlation_id,
             tags: e.tags,
+            watchlists: Vec::new(),
             normalize_error: e.normalize_error,
             raw,
         }
@@ -225,8 +229,17 @@ pub async fn list_events(
     let page = PageRequest::parse(page.cursor.as_deref(), page.page_size.as_deref())?;
     let query = filter.validate()?;
     let result = events.search(&query, page, true).await?;
+    let ids: Vec<i64> = result.items.iter().map(|e| e.id).collect();
+    let mut on = events.watchlists_of(&ids).await?;
     Ok(Json(ApiEventPage {
-        items: result.items.into_iter().map(ApiEvent::from_stored).collect(),
+        items: result
+            .items
+            .into_iter()
+            .map(|e| {
+                let watchlists = on.remove(&e.id).unwrap_or_default();
+                ApiEvent { watchlists, ..ApiEvent::from_stored(e) }
+            })
+            .collect(),
         next_cursor: result.next_cursor.map(|c| c.encode()),
     }))
 }

@@ -92,6 +92,9 @@ pub struct GraphParams {
     pub max_edges: Option<String>,
     /// `json` (default) or `graphml`.
     pub format: Option<String>,
+    /// Node kinds to draw, comma-separated: `actor`, `operation`, `target`, `ip` (default all;
+    /// without `operation`, actors link straight to targets).
+    pub kinds: Option<String>,
 }
 
 /// `GET /api/events/graph`: who did what to what over every event matching the filters —
@@ -123,8 +126,9 @@ pub async fn graph(
         "graphml" => true,
         _ => return Err(AppError::invalid_input("format", "expected json or graphml").into()),
     };
+    let kinds = app::investigate::parse_graph_kinds(params.kinds.as_deref())?;
     let query = filter.validate()?;
-    let graph = service.graph_of(&query, cap).await?;
+    let graph = service.graph_of(&query, cap, &kinds).await?;
     Ok(if graphml {
         (
             [
@@ -137,4 +141,23 @@ pub async fn graph(
     } else {
         Json(graph).into_response()
     })
+}
+
+/// `GET /api/events/map`: where the events matching the filters come from — places (sign-in
+/// coordinates, else the country, else the address through the IP database), how many events
+/// could not be placed (private addresses apart), sign-ins from a country new for the person,
+/// and impossible travel. Computed over the newest 100,000 matching events (`capped` says when
+/// more matched).
+#[utoipa::path(get, path = "/api/events/map", tag = "events",
+    params(EventFilter),
+    responses((status = 200, body = app::investigate::SignInMap), (status = 400, body = ApiErrorBody)))]
+pub async fn map(
+    State(service): State<DbInvestigationService>,
+    caller: Authenticated,
+    filter: Result<Query<EventFilter>, QueryRejection>,
+) -> Result<Json<app::investigate::SignInMap>, ApiError> {
+    caller.require(Permission::ViewEvents)?;
+    let Query(filter) = filter.map_err(|e| AppError::invalid_input("query", e.body_text()))?;
+    let query = filter.validate()?;
+    Ok(Json(service.map_of(&query, app::investigate::MAP_EVENT_CAP).await?))
 }

@@ -32,6 +32,7 @@ use super::{bulk_tags, events, investigate, saved_searches, tokens, watchlists};
         investigate::overview,
         investigate::summary,
         investigate::graph,
+        investigate::map,
         watchlists::list,
         watchlists::create,
         watchlists::get,

@@ -79,6 +79,7 @@ impl From<StoredEvent> for EventSummary {
             severity: Severity::from_level(e.severity),
             normalize_error: e.normalize_error.is_some(),
             tags: e.tags,
+            watchlists: Vec::new(),
         }
     }
 }
@@ -127,6 +128,11 @@ fn not_found() -> AppError {
 }
 
 impl DbEventService {
+    /// For each of the events `ids`, the watchlists it is on (events on none are absent).
+    pub async fn watchlists_of(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>, AppError> {
+        crate::store::watchlists::memberships(&self.db, ids).await.map_err(|e| db_failure("watchlists", e))
+    }
+
     pub fn new(db: DatabaseConnection) -> Self {
         Self { store: EventStore::new(db.clone()), annotations: AnnotationService::new(db.clone()), db }
     }
@@ -255,10 +261,13 @@ impl ExportPages {
 impl app::services::EventService for DbEventService {
     async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError> {
         let page = self.search(&query, page, false).await?;
-        Ok(EventPage {
-            items: page.items.into_iter().map(EventSummary::from).collect(),
-            next_cursor: page.next_cursor.map(|c| c.encode()),
-        })
+        let mut items: Vec<EventSummary> = page.items.into_iter().map(EventSummary::from).collect();
+        let ids: Vec<i64> = items.iter().map(|e| e.id).collect();
+        let on = self.watchlists_of(&ids).await?;
+        for item in &mut items {
+            item.watchlists = on.get(&item.id).cloned().unwrap_or_default();
+        }
+        Ok(EventPage { items, next_cursor: page.next_cursor.map(|c| c.encode()) })
     }
 
     async fn facets(&self, query: EventQuery) -> Result<Facets, AppError> {

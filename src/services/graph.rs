@@ -41,8 +41,12 @@ fn target_names(json: &str) -> Vec<String> {
 }
 
 /// Builds the graph of `rows`, keeping the `edge_cap` heaviest edges (ties by name, so the same
-/// events give the same graph).
-pub fn build(rows: &[GraphRow], edge_cap: u32) -> EntityGraph {
+/// events give the same graph). `kinds` names the node kinds drawn (empty: all); without
+/// operations, actors link straight to their targets.
+pub fn build(rows: &[GraphRow], edge_cap: u32, kinds: &[String]) -> EntityGraph {
+    let shown = |kind: &str| kinds.is_empty() || kinds.iter().any(|k| k == kind);
+    let (show_actor, show_operation, show_target, show_ip) =
+        (shown("actor"), shown("operation"), shown("target"), shown("ip"));
     let mut total = 0u64;
     let mut nodes: HashMap<String, (String, String, u64)> = HashMap::new();
     let mut edges: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -56,16 +60,24 @@ pub fn build(rows: &[GraphRow], edge_cap: u32) -> EntityGraph {
         let n = row.n.max(0) as u64;
         total += n;
         let actor_name = if row.actor.is_empty() { "(unknown actor)" } else { row.actor.as_str() };
-        let actor = add_node("actor", actor_name, n);
-        let operation = add_node("operation", &row.operation, n);
-        *edges.entry((actor.clone(), operation.clone())).or_default() += n;
-        for target in target_names(&row.targets) {
-            let target = add_node("target", &target, n);
-            *edges.entry((operation.clone(), target)).or_default() += n;
+        let actor = show_actor.then(|| add_node("actor", actor_name, n));
+        let operation = show_operation.then(|| add_node("operation", &row.operation, n));
+        if let (Some(a), Some(o)) = (&actor, &operation) {
+            *edges.entry((a.clone(), o.clone())).or_default() += n;
         }
-        if let Some(ip) = row.ip.as_deref().filter(|ip| !ip.is_empty()) {
+        if show_target {
+            for target in target_names(&row.targets) {
+                let target = add_node("target", &target, n);
+                if let Some(from) = operation.as_ref().or(actor.as_ref()) {
+                    *edges.entry((from.clone(), target)).or_default() += n;
+                }
+            }
+        }
+        if let Some(ip) = row.ip.as_deref().filter(|ip| show_ip && !ip.is_empty()) {
             let ip = add_node("ip", ip, n);
-            *edges.entry((actor, ip)).or_default() += n;
+            if let Some(a) = &actor {
+                *edges.entry((a.clone(), ip)).or_default() += n;
+            }
         }
     }
     let edges_total = edges.len() as u64;
@@ -86,11 +98,34 @@ pub fn build(rows: &[GraphRow], edge_cap: u32) -> EntityGraph {
                 count: *count,
                 x: 0.0,
                 y: 0.0,
+                watchlists: Vec::new(),
             })
         })
         .collect();
     layout(&mut nodes, &edges);
     EntityGraph { total_events: total, nodes, edges, edges_total, edge_cap }
+}
+
+/// Marks the actor and address nodes that are on a watchlist, as `watchlist:NAME` would match
+/// them: `items` are (list name, kind, lower-case value).
+pub fn mark_watchlists(graph: &mut EntityGraph, items: &[(String, String, String)]) {
+    for node in &mut graph.nodes {
+        let Some((kind, value)) = node.id.split_once(':') else { continue };
+        let value = value.to_lowercase();
+        let mut on: Vec<String> = items
+            .iter()
+            .filter(|(_, list_kind, item)| match (kind, list_kind.as_str()) {
+                ("actor", "user" | "app") => *item == value,
+                ("actor", "domain") => value.ends_with(&format!("@{item}")),
+                ("ip", "ip") => *item == value,
+                _ => false,
+            })
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        on.sort();
+        on.dedup();
+        node.watchlists = on;
+    }
 }
 
 /// Fruchterman–Reingold from a fixed start (kinds in columns), so the same graph always gets the
@@ -238,7 +273,7 @@ mod tests {
             row("adele", "Set-Mailbox", r#"[{"display":"CEO mailbox"}]"#, None, 2),
             row("lee", "FileAccessed", r#"[{"id":"https://x/a.docx"}]"#, Some("198.51.100.2"), 1),
         ];
-        let graph = build(&rows, 100);
+        let graph = build(&rows, 100, &[]);
         assert_eq!(graph.total_events, 8);
         let edge = |s: &str, t: &str| graph.edges.iter().find(|e| e.source == s && e.target == t).map(|e| e.count);
         assert_eq!(edge("actor:adele", "operation:Set-Mailbox"), Some(7));
@@ -246,13 +281,47 @@ mod tests {
         assert_eq!(edge("actor:adele", "ip:203.0.113.7"), Some(5));
         assert_eq!(edge("operation:FileAccessed", "target:https://x/a.docx"), Some(1));
         assert_eq!(graph.edges_total, 6);
-        assert_eq!(build(&rows, 100), graph, "deterministic");
-        let capped = build(&rows, 2);
+        assert_eq!(build(&rows, 100, &[]), graph, "deterministic");
+        let capped = build(&rows, 2, &[]);
         assert_eq!(capped.edges.len(), 2);
         assert!(capped.edges.iter().all(|e| e.count == 7));
         assert_eq!(capped.nodes.len(), 3);
         assert!(graph.nodes.iter().all(|n| (0.0..=WIDTH).contains(&n.x) && (0.0..=HEIGHT).contains(&n.y)));
         let xml = graphml(&graph);
         assert!(xml.contains("<edge source=\"actor:adele\" target=\"operation:Set-Mailbox\"><data key=\"weight\">7"));
+    }
+
+    #[test]
+    fn actors_and_addresses_on_watchlists_are_marked() {
+        let rows = vec![row("Adele@Contoso.com", "Set-Mailbox", "[]", Some("203.0.113.7"), 1)];
+        let mut graph = build(&rows, 100, &[]);
+        let items = [
+            ("admins".to_string(), "user".to_string(), "adele@contoso.com".to_string()),
+            ("staff".to_string(), "domain".to_string(), "contoso.com".to_string()),
+            ("bad_ips".to_string(), "ip".to_string(), "203.0.113.7".to_string()),
+            ("other".to_string(), "user".to_string(), "set-mailbox".to_string()),
+        ];
+        mark_watchlists(&mut graph, &items);
+        let on = |id: &str| graph.nodes.iter().find(|n| n.id == id).unwrap().watchlists.clone();
+        assert_eq!(on("actor:Adele@Contoso.com"), ["admins", "staff"]);
+        assert_eq!(on("ip:203.0.113.7"), ["bad_ips"]);
+        assert!(on("operation:Set-Mailbox").is_empty(), "only actors and addresses");
+    }
+
+    #[test]
+    fn hidden_kinds_leave_the_graph_and_actors_reach_targets_without_operations() {
+        let rows = vec![
+            row("adele", "Set-Mailbox", r#"[{"display":"CEO mailbox"}]"#, Some("203.0.113.7"), 5),
+            row("lee", "FileAccessed", r#"[{"display":"CEO mailbox"}]"#, None, 2),
+        ];
+        let graph = build(&rows, 100, &["actor".into(), "target".into()]);
+        assert!(graph.nodes.iter().all(|n| n.kind == "actor" || n.kind == "target"));
+        let edge = |s: &str, t: &str| graph.edges.iter().find(|e| e.source == s && e.target == t).map(|e| e.count);
+        assert_eq!(edge("actor:adele", "target:CEO mailbox"), Some(5));
+        assert_eq!(edge("actor:lee", "target:CEO mailbox"), Some(2));
+        assert_eq!(graph.edges.len(), 2);
+        let no_ips = build(&rows, 100, &["actor".into(), "operation".into(), "target".into()]);
+        assert!(no_ips.nodes.iter().all(|n| n.kind != "ip"));
+        assert_eq!(no_ips.edges.len(), 4);
     }
 }

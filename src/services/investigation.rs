@@ -7,8 +7,8 @@ use app::auth::Caller;
 use app::dto::EventSummary;
 use app::error::{AppError, ErrorCode};
 use app::investigate::{
-    EntityGraph, Overview, Summary, SummaryMode, OVERVIEW_FAILURES, OVERVIEW_SAMPLES, OVERVIEW_VALUES,
-    SUMMARY_EVENT_LIMIT,
+    EntityGraph, Overview, SignInMap, Summary, SummaryMode, MAP_EVENT_CAP, OVERVIEW_FAILURES, OVERVIEW_SAMPLES,
+    OVERVIEW_VALUES, SUMMARY_EVENT_LIMIT,
 };
 use app::query::{Clause, EventFilter, EventQuery, Field, Term};
 use sea_orm::DatabaseConnection;
@@ -17,7 +17,7 @@ use super::annotations::audit;
 use super::db_failure;
 use super::summary_prompt::{self as prompt, PromptParts};
 use crate::llm::{LlmClient, LlmError};
-use crate::store::investigate::{graph_rows, overview_counts, OverviewCounts};
+use crate::store::investigate::{first_seen, graph_rows, map_rows, overview_counts, OverviewCounts};
 use crate::store::query::{EventStore, StoredEvent};
 
 /// An overview as the service computes it (the adapters shape the events).
@@ -35,6 +35,7 @@ pub struct DbInvestigationService {
     db: DatabaseConnection,
     store: EventStore,
     llm: Option<LlmClient>,
+    geoip: Option<std::sync::Arc<super::geo::GeoIp>>,
 }
 
 fn failures_of(query: &EventQuery) -> EventQuery {
@@ -53,7 +54,13 @@ fn no_model() -> AppError {
 
 impl DbInvestigationService {
     pub fn new(db: DatabaseConnection, llm: Option<LlmClient>) -> Self {
-        Self { store: EventStore::new(db.clone()), db, llm }
+        Self { store: EventStore::new(db.clone()), db, llm, geoip: None }
+    }
+
+    /// The same service placing addresses with `geoip` (the sign-in map).
+    pub fn with_geoip(mut self, geoip: Option<std::sync::Arc<super::geo::GeoIp>>) -> Self {
+        self.geoip = geoip;
+        self
     }
 
     /// Whether a summary can be asked for.
@@ -74,12 +81,46 @@ impl DbInvestigationService {
         Ok(StoredOverview { counts: counts.top(OVERVIEW_VALUES), failures: failures.items, samples: samples.items })
     }
 
-    /// The entity graph of every event matching `query`, at most `edge_cap` edges (the heaviest).
-    pub async fn graph_of(&self, query: &EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
+    /// The entity graph of every event matching `query`, at most `edge_cap` edges (the heaviest),
+    /// with the node kinds `kinds` (empty: all).
+    pub async fn graph_of(&self, query: &EventQuery, edge_cap: u32, kinds: &[String]) -> Result<EntityGraph, AppError> {
         let rows = graph_rows(&self.store, query).await.map_err(|e| db_failure("graph", e))?;
-        tokio::task::spawn_blocking(move || super::graph::build(&rows, edge_cap))
-            .await
-            .map_err(|_| AppError::internal("graph-layout"))
+        let items =
+            crate::store::watchlists::all_items(&self.db).await.map_err(|e| db_failure("graph_watchlists", e))?;
+        let kinds = kinds.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut graph = super::graph::build(&rows, edge_cap, &kinds);
+            super::graph::mark_watchlists(&mut graph, &items);
+            graph
+        })
+        .await
+        .map_err(|_| AppError::internal("graph-layout"))
+    }
+
+    /// The sign-in map of the newest [`MAP_EVENT_CAP`] events matching `query` (`cap` lower for
+    /// benchmarks and tests).
+    pub async fn map_of(&self, query: &EventQuery, cap: u32) -> Result<SignInMap, AppError> {
+        let cap = cap.clamp(1, MAP_EVENT_CAP);
+        // One more than the cap says whether the result was cut.
+        let mut rows = map_rows(&self.store, query, cap + 1).await.map_err(|e| db_failure("map", e))?;
+        let capped = rows.len() > cap as usize;
+        rows.truncate(cap as usize);
+        let mut actors: Vec<String> = rows.iter().map(|r| r.actor.clone()).filter(|a| !a.is_empty()).collect();
+        actors.sort();
+        actors.dedup();
+        let seen = match rows.first() {
+            Some(newest) => {
+                first_seen(&self.store, &actors, newest.occurred_at).await.map_err(|e| db_failure("map_history", e))?
+            }
+            None => Vec::new(),
+        };
+        let geoip = self.geoip.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut locator = super::map::Locator::new(geoip.as_deref());
+            super::map::build(&rows, &seen, &mut locator, cap, capped)
+        })
+        .await
+        .map_err(|_| AppError::internal("map"))
     }
 
     /// A language model's summary of the events matching `query`: at most
@@ -194,7 +235,11 @@ impl app::investigate::InvestigationService for DbInvestigationService {
         self.summary(caller, &filter, &query).await
     }
 
-    async fn graph(&self, query: EventQuery, edge_cap: u32) -> Result<EntityGraph, AppError> {
-        self.graph_of(&query, edge_cap).await
+    async fn graph(&self, query: EventQuery, edge_cap: u32, kinds: Vec<String>) -> Result<EntityGraph, AppError> {
+        self.graph_of(&query, edge_cap, &kinds).await
+    }
+
+    async fn map(&self, query: EventQuery) -> Result<SignInMap, AppError> {
+        self.map_of(&query, MAP_EVENT_CAP).await
     }
 }

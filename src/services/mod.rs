@@ -9,9 +9,11 @@ pub mod destinations;
 pub mod detection;
 pub mod detection_pages;
 pub mod events;
+pub mod geo;
 pub mod graph;
 pub mod investigate_bench;
 pub mod investigation;
+pub mod map;
 mod oversight;
 pub mod saved_searches;
 pub mod sources;
@@ -68,7 +70,29 @@ pub fn investigation_service(db: &DatabaseConnection, settings: &Settings) -> Db
             None
         }
     });
-    DbInvestigationService::new(db.clone(), llm)
+    DbInvestigationService::new(db.clone(), llm).with_geoip(geoip(settings))
+}
+
+/// The IP database GEOIP_DATABASE names, opened once per process; without it (unset or
+/// unreadable) addresses count as unlocated on the sign-in map.
+fn geoip(settings: &Settings) -> Option<Arc<geo::GeoIp>> {
+    static OPENED: std::sync::Mutex<Option<(std::path::PathBuf, Arc<geo::GeoIp>)>> = std::sync::Mutex::new(None);
+    let path = settings.geoip_database.as_ref()?;
+    let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, g)) = opened.as_ref().filter(|(p, _)| p == path) {
+        return Some(g.clone());
+    }
+    match geo::GeoIp::open(path) {
+        Ok(g) => {
+            let g = Arc::new(g);
+            *opened = Some((path.clone(), g.clone()));
+            Some(g)
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "could not open the IP database (GEOIP_DATABASE); addresses stay unlocated on the map");
+            None
+        }
+    }
 }
 
 /// Logs a database failure once, with a reference the user can quote, and returns a user-safe

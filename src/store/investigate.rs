@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult};
 
 use app::dto::FacetValue;
 use app::query::EventQuery;
@@ -117,4 +118,97 @@ pub async fn graph_rows(store: &EventStore, query: &EventQuery) -> Result<Vec<Gr
     where_sql_with(&mut sql, query, candidates.as_deref());
     sql.push(&format!(" GROUP BY {ACTOR_SQL}, e.operation, e.targets, e.actor_ip"));
     GraphRow::find_by_statement(sql.statement()).all(db).await
+}
+
+/// A sign-in's `location.*` flattened field, text or NULL (sign-ins only: other sources carry
+/// no coordinates).
+fn location_sql(backend: DatabaseBackend, key: &str) -> String {
+    let value = if backend == DatabaseBackend::Postgres {
+        format!("(e.flattened::json ->> 'location.{key}')")
+    } else {
+        format!("CAST(json_extract(e.flattened, '$.\"location.{key}\"') AS TEXT)")
+    };
+    format!("CASE WHEN e.source = 'signin' THEN {value} END")
+}
+
+/// One event as the sign-in map reads it.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct MapRow {
+    pub id: i64,
+    pub tenant_id: String,
+    pub actor: String,
+    pub occurred_at: DateTime<Utc>,
+    pub result: String,
+    pub ip: Option<String>,
+    pub latitude: Option<String>,
+    pub longitude: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+}
+
+/// The newest `cap` events matching `query` with their address and sign-in location, newest first.
+pub async fn map_rows(store: &EventStore, query: &EventQuery, cap: u32) -> Result<Vec<MapRow>, DbErr> {
+    let db = store.db();
+    let backend = db.get_database_backend();
+    let candidates = store.text_candidates(query).await?;
+    let mut sql = Sql::new(
+        backend,
+        format!(
+            "SELECT e.id AS id, e.tenant_id AS tenant_id, {ACTOR_SQL} AS actor, e.occurred_at AS occurred_at, \
+             e.result AS result, e.actor_ip AS ip, {} AS latitude, {} AS longitude, {} AS country, {} AS city \
+             FROM events e WHERE 1=1",
+            location_sql(backend, "geoCoordinates.latitude"),
+            location_sql(backend, "geoCoordinates.longitude"),
+            location_sql(backend, "countryOrRegion"),
+            location_sql(backend, "city"),
+        ),
+    );
+    where_sql_with(&mut sql, query, candidates.as_deref());
+    let limit = sql.bind(i64::from(cap));
+    sql.push(&format!(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT {limit}"));
+    MapRow::find_by_statement(sql.statement()).all(db).await
+}
+
+/// When a person was first seen at one address (or sign-in country).
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct FirstSeenRow {
+    pub tenant_id: String,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub country: Option<String>,
+    pub first_at: DateTime<Utc>,
+}
+
+/// Actors asked about per query.
+const ACTORS_PER_QUERY: usize = 200;
+
+/// For each of `actors`, every address and sign-in country in all stored events up to `until`,
+/// with the time it was first seen (the "new country" baseline, independent of any filter).
+pub async fn first_seen(
+    store: &EventStore,
+    actors: &[String],
+    until: DateTime<Utc>,
+) -> Result<Vec<FirstSeenRow>, DbErr> {
+    let db = store.db();
+    let backend = db.get_database_backend();
+    let mut out = Vec::new();
+    for chunk in actors.chunks(ACTORS_PER_QUERY) {
+        let mut sql = Sql::new(
+            backend,
+            format!(
+                "SELECT e.tenant_id AS tenant_id, {ACTOR_SQL} AS actor, e.actor_ip AS ip, {country} AS country, \
+                 MIN(e.occurred_at) AS first_at FROM events e WHERE (e.actor_ip IS NOT NULL OR e.source = 'signin')",
+                country = location_sql(backend, "countryOrRegion"),
+            ),
+        );
+        let until = sql.bind(until);
+        let list: Vec<String> = chunk.iter().map(|a| sql.bind(a.clone())).collect();
+        sql.push(&format!(
+            " AND e.occurred_at <= {until} AND {ACTOR_SQL} IN ({}) GROUP BY e.tenant_id, {ACTOR_SQL}, e.actor_ip, {}",
+            list.join(", "),
+            location_sql(backend, "countryOrRegion"),
+        ));
+        out.extend(FirstSeenRow::find_by_statement(sql.statement()).all(db).await?);
+    }
+    Ok(out)
 }

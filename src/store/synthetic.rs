@@ -58,6 +58,16 @@ const ACTORS: &[&str] = &[
     "guest_partner#EXT#@contoso.example",
 ];
 
+/// Where synthetic sign-ins come from (city, country, latitude, longitude), taken in turn.
+const PLACES: &[(&str, &str, f64, f64)] = &[
+    ("London", "GB", 51.5072, -0.1276),
+    ("Seattle", "US", 47.6062, -122.3321),
+    ("Berlin", "DE", 52.52, 13.405),
+    ("London", "GB", 51.5072, -0.1276),
+    ("Sydney", "AU", -33.8688, 151.2093),
+    ("Sao Paulo", "BR", -23.5505, -46.6333),
+];
+
 const TARGETS: &[&str] =
     &["Finance share", "Global Administrator", "CEO mailbox", "Laptop-042", "HR Team", "Q3 plan.docx"];
 
@@ -92,7 +102,20 @@ pub async fn generate(
         let occurred_at = now - Duration::microseconds(rng.random_range(0..span_micros));
         let record_id = format!("{seed:08x}-{n:012x}-{:016x}", rng.random::<u64>());
         let ip = format!("203.0.113.{}", rng.random_range(1..255));
-        let raw = json!({
+        // Sign-ins carry a location as Graph's do (taken in turn, so the random sequence and
+        // every other event stay as they were).
+        let place = (shape.source == "signin").then(|| PLACES[n % PLACES.len()]);
+        let flattened = match place {
+            Some((city, country, lat, lon)) => json!({
+                "location.city": city,
+                "location.countryOrRegion": country,
+                "location.geoCoordinates.latitude": lat.to_string(),
+                "location.geoCoordinates.longitude": lon.to_string(),
+            })
+            .to_string(),
+            None => "{}".to_string(),
+        };
+        let mut raw = json!({
             "AocSynthetic": true,
             "Id": record_id,
             "CreationTime": occurred_at.to_rfc3339(),
@@ -103,6 +126,9 @@ pub async fn generate(
             "ObjectId": target,
             "ResultStatus": result,
         });
+        if let Some((city, country, lat, lon)) = place {
+            raw["location"] = json!({"city": city, "countryOrRegion": country, "geoCoordinates": {"latitude": lat, "longitude": lon}});
+        }
         batch.push(events::ActiveModel {
             tenant_id: Set(SYNTHETIC_TENANT.to_string()),
             source: Set(shape.source.to_string()),
@@ -124,7 +150,7 @@ pub async fn generate(
             summary: Set(format!("{actor} {} {target}", shape.operation)),
             severity: Set(if failed { shape.severity.max(1) } else { shape.severity }),
             correlation_id: Set(None),
-            flattened: Set("{}".to_string()),
+            flattened: Set(flattened),
             raw: Set(raw.to_string()),
             normalize_error: Set(None),
             ..Default::default()

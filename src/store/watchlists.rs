@@ -24,6 +24,66 @@ pub(crate) fn watchlist_condition(sql: &mut Sql, name: &str) {
     ));
 }
 
+#[derive(FromQueryResult)]
+struct MembershipRow {
+    event_id: i64,
+    name: String,
+}
+
+/// For each of the events `ids`, the names of the watchlists it is on (as `watchlist:NAME`
+/// matches it), sorted; events on none are absent.
+pub async fn memberships(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<String>>, DbErr> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = Sql::new(
+        db.get_database_backend(),
+        format!(
+            "SELECT DISTINCT e.id AS event_id, w.name AS name FROM events e \
+             JOIN watchlist_items wi ON 1 = 1 JOIN watchlists w ON w.id = wi.watchlist_id \
+             WHERE e.id IN ({}) AND ( \
+               (w.kind IN ('user', 'app') AND wi.value IN (LOWER(e.actor_upn), LOWER(e.actor_app_id), LOWER(e.actor_display))) \
+               OR (w.kind = 'ip' AND wi.value = LOWER(e.actor_ip)) \
+               OR (w.kind = 'domain' AND LOWER(e.actor_upn) LIKE '%@' || wi.value))",
+            list.join(",")
+        ),
+    );
+    for row in MembershipRow::find_by_statement(sql.statement()).all(db).await? {
+        out.entry(row.event_id).or_default().push(row.name);
+    }
+    for names in out.values_mut() {
+        names.sort();
+    }
+    Ok(out)
+}
+
+#[derive(FromQueryResult)]
+struct NamedItemRow {
+    name: String,
+    kind: String,
+    value: String,
+}
+
+/// Every item of every watchlist: (list name, kind, lower-case value).
+pub async fn all_items(db: &impl ConnectionTrait) -> Result<Vec<(String, String, String)>, DbErr> {
+    let sql = Sql::new(
+        db.get_database_backend(),
+        "SELECT w.name AS name, w.kind AS kind, wi.value AS value FROM watchlists w \
+         JOIN watchlist_items wi ON wi.watchlist_id = w.id",
+    );
+    Ok(NamedItemRow::find_by_statement(sql.statement())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.name, r.kind, r.value))
+        .collect())
+}
+
 /// A stored watchlist with its item count.
 #[derive(Clone, Debug, FromQueryResult)]
 pub struct WatchlistRow {

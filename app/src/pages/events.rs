@@ -329,6 +329,7 @@ fn FilterForm(filter: EventFilter, facets: Facets) -> impl IntoView {
                 <button type="submit" id="filter-apply" class="primary">"Apply"</button>
                 <a href="/events" id="filter-clear">"Clear"</a>
                 <a href=crate::pages::investigate::investigate_href(&filter) id="investigate-link">"Investigate this search"</a>
+                <a href=crate::pages::investigate::map_href(&filter) id="map-link">"Map"</a>
                 <span class="muted" id="result-count">{count}</span>
                 <span class="spacer"></span>
                 <a href=export_csv id="export-csv" class="button" download="">"Export CSV"</a>
@@ -720,6 +721,10 @@ pub fn EventRow(
             <td class="summary">
                 <span class="event-summary">{event.summary}</span>
                 {event.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}
+                {event.watchlists.into_iter().map(|w| {
+                    let title = format!("On the watchlist {w}");
+                    view! { " " <span class="watchlist-badge" title=title>{w}</span> }
+                }).collect_view()}
                 {event.normalize_error.then(|| view! {
                     <span class="flag" title="Stored raw: this record could not be normalized">" raw only"</span>
                 })}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::investigate::{EntityGraph, Overview, Summary};
+use crate::investigate::{EntityGraph, Overview, SignInMap, Summary};
 use crate::query::EventFilter;
 
 /// Exact counts by service, operation, result and actor over every event matching `filter`,
@@ -31,13 +31,26 @@ pub async fn summarize_events(filter: Option<EventFilter>) -> Result<Summary, Ap
     services()?.investigation.summarize(&caller, filter, query).await
 }
 
-/// The entity graph of the events matching `filter` (the heaviest 150 edges), laid out.
+/// The entity graph of the events matching `filter` (the heaviest 150 edges), laid out, with
+/// the node kinds `kinds` (comma-separated; empty: all).
 #[server(endpoint = "event_graph")]
-pub async fn event_graph(filter: Option<EventFilter>) -> Result<EntityGraph, AppError> {
+pub async fn event_graph(filter: Option<EventFilter>, kinds: Option<String>) -> Result<EntityGraph, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
 
     caller()?.require(Permission::ViewEvents)?;
     let query = filter.unwrap_or_default().validate()?;
-    services()?.investigation.graph(query, crate::investigate::GRAPH_EDGES).await
+    let kinds = crate::investigate::parse_graph_kinds(kinds.as_deref())?;
+    services()?.investigation.graph(query, crate::investigate::GRAPH_EDGES, kinds).await
+}
+
+/// The sign-in map of the events matching `filter`: places, new countries, impossible travel.
+#[server(endpoint = "event_map")]
+pub async fn event_map(filter: Option<EventFilter>) -> Result<SignInMap, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    let query = filter.unwrap_or_default().validate()?;
+    services()?.investigation.map(query).await
 }

@@ -61,6 +61,7 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/event_overview", Permission::ViewEvents),
     ("/api/summarize_events", Permission::ViewEvents),
     ("/api/event_graph", Permission::ViewEvents),
+    ("/api/event_map", Permission::ViewEvents),
     ("/api/list_watchlists", Permission::ViewEvents),
     ("/api/get_watchlist", Permission::ViewEvents),
     ("/api/save_watchlist", Permission::ManageRules),
