@@ -8,8 +8,8 @@
 pub mod appnames;
 pub mod auth;
 pub mod components;
-pub mod detection;
 pub mod connection;
+pub mod detection;
 pub mod dto;
 pub mod error;
 pub mod input;
