@@ -413,7 +413,87 @@ async fn a_suppressed_entity_raises_and_counts_nothing_while_the_suppression_las
     assert_eq!(status, 404);
 }
 
+async fn rules_and_sigma_placeholders_use_watchlists(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("ALERTS_ENABLED", "false")]).await else { return };
+    let sigma = "title: Mailbox change by someone not approved\nid: 5b0f4c0e-7a63-4b5e-9d1c-000000000001\n\
+                 logsource: {product: m365, service: exchange}\ndetection:\n    selection:\n        \
+                 Operation: Set-Mailbox\n    approved:\n        UserId|expand: '%approved_admins%'\n    \
+                 condition: selection and not approved\nlevel: high\n";
+    // The placeholder is not set: refused with the reason and the fix.
+    let (status, answer) = call(&app, reqwest::Method::POST, "/api/rules", Some(json!({"sigma": sigma}))).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.to_string().contains("%approved_admins%") && answer.to_string().contains("create a watchlist"),
+        "{answer}"
+    );
+    let (status, answer) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/rules",
+        Some(json!({"name": "w", "condition": {"field": "actor", "watchlist": "nobody_yet"}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("no watchlist named nobody_yet"), "{answer}");
+    let (status, list) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/watchlists",
+        Some(json!({"name": "approved_admins", "kind": "user", "items": [{"value": "Adele@contoso.example"}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{list}");
+    let sigma_rule = create(&app, json!({"sigma": sigma})).await;
+    let watched = create(
+        &app,
+        json!({"name": "Watched admin changed a mailbox", "condition": {"all": [
+            {"field": "Operation", "value": "Set-Mailbox"}, {"field": "actor", "watchlist": "approved_admins"}]}}),
+    )
+    .await;
+    let tenant = "11111111-1111-1111-1111-111111111111";
+    let t = base();
+    store(
+        &app.db,
+        tenant,
+        &[
+            record(tenant, "w1", "adele@contoso.example", "Set-Mailbox", "198.51.100.9", t),
+            record(tenant, "w2", "mallory@contoso.example", "Set-Mailbox", "198.51.100.9", t),
+        ],
+    )
+    .await;
+    catch_up(&app.db).await.unwrap();
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|a| a["event_ids"][0].as_str().unwrap().to_string()).collect()
+    };
+    let (_, page) = call(&app, reqwest::Method::GET, &format!("/api/alerts?rule={sigma_rule}"), None).await;
+    assert_eq!(ids(&page), ["w2"], "only the unapproved admin: {page}");
+    let (_, page) = call(&app, reqwest::Method::GET, &format!("/api/alerts?rule={watched}"), None).await;
+    assert_eq!(ids(&page), ["w1"], "only the watched admin: {page}");
+    // A watchlist change applies from the next batch.
+    let id = list["id"].as_i64().unwrap();
+    let (status, _) = call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/watchlists/{id}"),
+        Some(json!({"name": "approved_admins", "kind": "user", "items": [{"value": "mallory@contoso.example"}]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    store(
+        &app.db,
+        tenant,
+        &[record(tenant, "w3", "mallory@contoso.example", "Set-Mailbox", "198.51.100.9", t + Duration::hours(3))],
+    )
+    .await;
+    catch_up(&app.db).await.unwrap();
+    let (_, page) = call(&app, reqwest::Method::GET, &format!("/api/alerts?rule={watched}"), None).await;
+    let mut got = ids(&page);
+    got.sort();
+    assert_eq!(got, ["w1", "w3"], "{page}");
+}
+
 on_both_backends!(
+    rules_and_sigma_placeholders_use_watchlists,
     a_suppressed_entity_raises_and_counts_nothing_while_the_suppression_lasts,
     stateful_rules_give_the_same_alerts_whatever_the_order_and_batching,
     threshold_and_sequence_alerts_hold_what_fired,

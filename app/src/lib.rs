@@ -4,6 +4,8 @@
 //! This crate owns everything both sides share: the DTOs, the error type, the caller and
 //! permission model, the service traits (ports) that server functions call, and the pages.
 //! It depends on none of AOC's other crates; server-only crates are optional and enabled by `ssr`.
+// The pages' view types nest deeply; the browser build needs more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod appnames;
 pub mod auth;

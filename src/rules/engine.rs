@@ -486,7 +486,7 @@ pub fn compile(value: &Value, at: &str) -> Result<Condition, String> {
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| format!("{at}: expected `all`, `any`, `not` or a `field` name"))?;
     for key in object.keys() {
-        if !["field", "op", "value", "values", "case_sensitive", "all"].contains(&key.as_str()) {
+        if !["field", "op", "value", "values", "case_sensitive", "all", "watchlist"].contains(&key.as_str()) {
             return Err(format!("{at}: unknown key `{key}`"));
         }
     }
@@ -508,9 +508,24 @@ pub fn compile(value: &Value, at: &str) -> Result<Condition, String> {
             .collect::<Result<_, _>>()?,
         Some(v) => vec![scalar_text(v).ok_or_else(|| format!("{at}.value: expected text, a number or a list"))?],
     };
+    // `"watchlist": "admins"`: the values are the watchlist's items, filled in when rules are
+    // loaded (`resolve_watchlists`); unresolved, the test matches nothing.
+    let watchlist = match object.get("watchlist") {
+        None => None,
+        Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_string()),
+        Some(_) => return Err(format!("{at}.watchlist: expected a watchlist's name")),
+    };
+    if watchlist.is_some() && matches!(op, Op::Exists | Op::External | Op::Regex | Op::Gt | Op::Gte | Op::Lt | Op::Lte)
+    {
+        return Err(format!("{at}.watchlist: `{}` cannot take a watchlist", op.as_str()));
+    }
     let field_ref = FieldRef::new(field);
     let is_result = field_ref.column == Some(Column::Result);
-    let shown = if texts.len() == 1 { texts[0].clone() } else { format!("[{}]", texts.join(", ")) };
+    let shown = match &watchlist {
+        Some(name) => format!("watchlist:{name}"),
+        None if texts.len() == 1 => texts[0].clone(),
+        None => format!("[{}]", texts.join(", ")),
+    };
     let label = match op {
         Op::Exists => format!("{field} exists"),
         Op::External => format!("{field} is an address outside the tenant"),
@@ -523,7 +538,9 @@ pub fn compile(value: &Value, at: &str) -> Result<Condition, String> {
             _ => return Err(format!("{at}.value: `exists` takes true or false")),
         }),
         Op::External => Predicate::External,
-        _ if texts.is_empty() => return Err(format!("{at}.value: `{}` needs a value", op.as_str())),
+        _ if texts.is_empty() && watchlist.is_none() => {
+            return Err(format!("{at}.value: `{}` needs a value", op.as_str()))
+        }
         Op::Regex => {
             if texts.len() != 1 {
                 return Err(format!("{at}.value: `regex` takes one pattern"));
@@ -671,6 +688,42 @@ impl Condition {
             Condition::Test { field, .. } => out.push(field.name.clone()),
         }
     }
+}
+
+/// Fills in the items of the watchlists a condition names (`"watchlist": "admins"` becomes that
+/// list's values); returns the names of watchlists that do not exist (their tests match nothing).
+/// `lists` is keyed by lower-case name.
+pub fn resolve_watchlists(condition: &mut Value, lists: &HashMap<String, Vec<String>>) -> Vec<String> {
+    let mut missing = Vec::new();
+    fn walk(v: &mut Value, lists: &HashMap<String, Vec<String>>, missing: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(name) = o.get("watchlist").and_then(Value::as_str).map(str::to_string) {
+                    match lists.get(&name.trim().to_lowercase()) {
+                        Some(items) => {
+                            o.insert("value".into(), Value::Array(items.iter().cloned().map(Value::String).collect()));
+                        }
+                        None => missing.push(name),
+                    }
+                }
+                for child in o.values_mut() {
+                    walk(child, lists, missing);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, lists, missing)),
+            _ => {}
+        }
+    }
+    walk(condition, lists, &mut missing);
+    missing
+}
+
+/// The watchlists a condition names.
+pub fn watchlists_named(condition: &Value) -> Vec<String> {
+    let mut out = resolve_watchlists(&mut condition.clone(), &HashMap::new());
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]

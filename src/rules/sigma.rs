@@ -12,8 +12,8 @@
 //! - Modifiers: `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`, `s`), `cidr`,
 //!   `exists`, `gt`/`gte`/`lt`/`lte`, `cased`, `windash`, `base64`, `base64offset`, `utf16le`/
 //!   `utf16be`/`utf16`/`wide` (with base64), `neq`; wildcards `*` and `?` in values. Refused with the
-//!   reason: `expand` (placeholders need watchlists), `fieldref`, keyword (unbound) searches and
-//!   deprecated/unsupported rules.
+//!   reason: `fieldref`, keyword (unbound) searches and deprecated/unsupported rules. `expand`
+//!   `%placeholders%` name watchlists (the rule loads when they exist).
 //! - Correlation rules, loaded with the rules they name (one file of several YAML documents):
 //!   `event_count` and `value_count` become threshold rules, `temporal_ordered` of two rules a
 //!   sequence rule; `temporal` (any order) is refused.
@@ -206,6 +206,7 @@ fn field_condition(key: &str, value: &Yaml, renames: &[(&str, &str)]) -> Result<
     let mut windash = false;
     let mut b64: Option<&str> = None;
     let mut utf16: Option<bool> = None;
+    let mut expand = false;
     for m in &modifiers {
         match m.as_str() {
             "contains" => op = "contains",
@@ -234,11 +235,7 @@ fn field_condition(key: &str, value: &Yaml, renames: &[(&str, &str)]) -> Result<
             "base64offset" => b64 = Some("base64offset"),
             "utf16le" | "wide" | "utf16" => utf16 = Some(false),
             "utf16be" => utf16 = Some(true),
-            "expand" => {
-                return Err(refuse(format!(
-                    "field `{raw_field}` uses `expand`: its placeholder values are not set (AOC has no watchlists yet)"
-                )))
-            }
+            "expand" => expand = true,
             "fieldref" => {
                 return Err(refuse(format!("field `{raw_field}` uses `fieldref`, which AOC does not support")))
             }
@@ -255,6 +252,33 @@ fn field_condition(key: &str, value: &Yaml, renames: &[(&str, &str)]) -> Result<
         Yaml::Null => vec![None],
         other => vec![text(other)],
     };
+    if expand {
+        // `%name%` placeholders: the watchlist of that name supplies the values.
+        if all
+            || b64.is_some()
+            || windash
+            || cased
+            || !matches!(op, "equals" | "contains" | "starts_with" | "ends_with" | "cidr")
+        {
+            return Err(refuse(format!(
+                "field `{raw_field}`: `expand` is supported alone or with contains, startswith, endswith or cidr"
+            )));
+        }
+        let mut tests = Vec::new();
+        for v in values.iter().flatten() {
+            let name = v.trim().strip_prefix('%').and_then(|n| n.strip_suffix('%')).filter(|n| !n.is_empty());
+            let name = name.ok_or_else(|| {
+                refuse(format!("field `{raw_field}` uses `expand` with `{v}`, which is not a %placeholder%"))
+            })?;
+            tests.push(json!({"field": field, "op": op, "watchlist": name}));
+        }
+        let combined = match tests.len() {
+            0 => return Err(refuse(format!("field `{raw_field}` has no value"))),
+            1 => tests.remove(0),
+            _ => json!({"any": tests}),
+        };
+        return Ok(if negate { json!({"not": combined}) } else { combined });
+    }
     if op == "exists" {
         let want = values.first().cloned().flatten().map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(true);
         return Ok(json!({"field": field, "op": "exists", "value": want}));
@@ -657,6 +681,27 @@ pub fn parse(yaml: &str, hunting: bool) -> Result<SigmaRule, SigmaError> {
     Ok(SigmaRule { draft, author, references, status })
 }
 
+/// The watchlists (Sigma `%placeholders%`) a rule's conditions name.
+pub fn placeholders(draft: &RuleDraft) -> Vec<String> {
+    let mut names = super::engine::watchlists_named(&draft.definition.condition);
+    if let Some(then) = &draft.definition.then {
+        names.extend(super::engine::watchlists_named(then));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Why a rule whose watchlists do not exist cannot load.
+pub fn placeholders_unset(names: &[String]) -> String {
+    let list: Vec<String> = names.iter().map(|n| format!("%{n}%")).collect();
+    format!(
+        "placeholder {} not set: create a watchlist named {} (Watchlists page or POST /api/watchlists)",
+        list.join(", "),
+        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    )
+}
+
 /// A rule as Sigma YAML: a Sigma rule's own text; a native rule translated (every field test
 /// becomes a selection, groups become the condition expression). `None` when the condition
 /// uses what Sigma cannot say (the `external` operator).
@@ -888,8 +933,12 @@ level: medium
     fn unsupported_rules_are_refused_with_the_exact_reason() {
         let reason = |yaml: &str| parse(yaml, false).unwrap_err().message;
         let base = "title: T\nlogsource: {product: azure, service: auditlogs}\ndetection:\n";
-        assert!(reason(&format!("{base}    sel:\n        Initiatedby|expand: '%approved%'\n    condition: sel\n"))
-            .contains("expand"));
+        assert!(reason(&format!(
+            "{base}    sel:\n        Initiatedby|expand|base64: '%approved%'\n    condition: sel\n"
+        ))
+        .contains("expand"));
+        assert!(reason(&format!("{base}    sel:\n        Initiatedby|expand: 'approved'\n    condition: sel\n"))
+            .contains("not a %placeholder%"));
         assert!(reason(&format!("{base}    keywords:\n        - evil\n    condition: keywords\n")).contains("keyword"));
         assert!(reason(&format!("{base}    sel:\n        a: b\n    condition: sel and other\n")).contains("`other`"));
         assert!(reason("title: T\nlogsource: {product: azure, service: activitylogs}\ndetection:\n    sel:\n        a: b\n    condition: sel\n")
@@ -944,6 +993,10 @@ level: medium
         for (path, text) in files {
             let relative = path.strip_prefix(root.to_str().unwrap()).unwrap_or(&path).to_string();
             match parse(&text.unwrap(), relative.contains("rules-threat-hunting")) {
+                // With no watchlists, a placeholder rule names its unset placeholders.
+                Ok(rule) if !placeholders(&rule.draft).is_empty() => {
+                    refused.push(format!("{relative}: {}", placeholders_unset(&placeholders(&rule.draft))));
+                }
                 Ok(rule) => {
                     loaded += 1;
                     assert!(rule.draft.sigma_id.is_some(), "{relative}");
@@ -960,7 +1013,7 @@ level: medium
             .filter(|r| {
                 let expected = (r.contains("identity_protection/") && r.contains("azure/riskdetection"))
                     || (r.contains("privileged_identity_management/") && r.contains("azure/pim"))
-                    || (r.contains("rules-placeholder/") && r.contains("expand"));
+                    || (r.contains("rules-placeholder/") && r.contains("placeholder"));
                 !expected
             })
             .collect();
@@ -1033,7 +1086,7 @@ mod locate_tests {
     #[test]
     fn semantic_errors_are_placed_at_what_they_name() {
         let yaml = "title: T\nlogsource: {product: azure, service: auditlogs}\ndetection:\n    sel:\n        \
-                    Initiatedby|expand: '%approved%'\n    condition: sel and other\n";
+                    Initiatedby|expand|base64: '%approved%'\n    condition: sel and other\n";
         let placed = locate(yaml, parse(yaml, false).unwrap_err());
         assert_eq!((placed.line, placed.column), (Some(5), Some(9)), "{placed:?}");
         let undefined =

@@ -93,14 +93,37 @@ pub fn event_doc(e: &EventForRules) -> EventDoc {
     doc
 }
 
-/// The enabled rules, compiled; a rule that no longer compiles is skipped with a log line.
+/// Every watchlist's items by lower-case list name (rules name watchlists; Sigma `expand`).
+pub async fn watchlist_values(db: &impl ConnectionTrait) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let mut lists: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, _kind, value) in crate::store::watchlists::all_items(db).await? {
+        lists.entry(name.to_lowercase()).or_default().push(value);
+    }
+    Ok(lists)
+}
+
+/// A stored definition with the items of the watchlists it names filled in.
+pub fn resolve_definition(definition: &str, lists: &HashMap<String, Vec<String>>) -> String {
+    match serde_json::from_str::<Value>(definition) {
+        Ok(mut value) => {
+            rules::engine::resolve_watchlists(&mut value, lists);
+            value.to_string()
+        }
+        Err(_) => definition.to_string(),
+    }
+}
+
+/// The enabled rules, compiled (with their watchlists' current items); a rule that no longer
+/// compiles is skipped with a log line.
 pub async fn load_rules(db: &impl ConnectionTrait) -> Result<Vec<CompiledRule>, DbErr> {
+    let lists = watchlist_values(db).await?;
     Ok(store::enabled_rules(db)
         .await?
         .into_iter()
         .filter_map(|r| {
             let sources: Vec<String> = serde_json::from_str(&r.sources).unwrap_or_default();
-            match CompiledRule::new(r.id, &r.name, r.severity, r.hunting, sources, &r.definition) {
+            let definition = resolve_definition(&r.definition, &lists);
+            match CompiledRule::new(r.id, &r.name, r.severity, r.hunting, sources, &definition) {
                 Ok(rule) => Some(rule),
                 Err(error) => {
                     tracing::error!(rule.id = r.id, %error, "a stored rule does not compile; it is skipped");
@@ -540,7 +563,8 @@ pub async fn record_baseline(
     draft: &RuleDraft,
     max_events: u64,
 ) -> Result<u64, DbErr> {
-    let definition = serde_json::to_string(&draft.definition).unwrap_or_default();
+    let lists = watchlist_values(txn).await?;
+    let definition = resolve_definition(&serde_json::to_string(&draft.definition).unwrap_or_default(), &lists);
     let Ok(rule) =
         CompiledRule::new(rule_id, &draft.name, draft.severity, draft.hunting, draft.sources.clone(), &definition)
     else {
@@ -776,6 +800,31 @@ fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
     draft.validate().map_err(invalid)
 }
 
+/// Refuses a rule that names a watchlist that does not exist (a Sigma rule: its placeholder is
+/// not set).
+async fn check_watchlists(db: &impl ConnectionTrait, draft: &RuleDraft) -> Result<(), AppError> {
+    let names = rules::sigma::placeholders(draft);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let lists = watchlist_values(db).await.map_err(|e| db_failure("check_watchlists", e))?;
+    let missing: Vec<String> = names.into_iter().filter(|n| !lists.contains_key(&n.to_lowercase())).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(if draft.sigma_yaml.is_some() {
+        AppError::invalid_input("sigma", rules::sigma::placeholders_unset(&missing))
+    } else {
+        AppError::invalid_input(
+            "condition",
+            format!(
+                "no watchlist named {} (create it on the Watchlists page or POST /api/watchlists)",
+                missing.join(", ")
+            ),
+        )
+    })
+}
+
 /// What a rule looks like in the audit trail (before / after).
 fn audit_view(d: &RuleDraft) -> Value {
     json!({
@@ -911,6 +960,7 @@ impl DetectionService {
             sigma_yaml: None,
         };
         let draft = merge(base, input)?;
+        check_watchlists(&self.db, &draft).await?;
         let writer = crate::store::writer(&self.db).await.map_err(|e| db_failure("create_rule", e))?;
         let txn = writer.begin().await.map_err(|e| db_failure("create_rule", e))?;
         if store::name_taken(&txn, &draft.name, None).await.map_err(|e| db_failure("create_rule", e))? {
@@ -938,6 +988,7 @@ impl DetectionService {
             .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("rule {id} does not exist")))?;
         let before = draft_from(&row);
         let after = merge(before.clone(), input)?;
+        check_watchlists(&txn, &after).await?;
         if store::name_taken(&txn, &after.name, Some(id)).await.map_err(|e| db_failure("update_rule", e))? {
             return Err(AppError::new(ErrorCode::Conflict, format!("a rule named `{}` exists", after.name)));
         }
@@ -1218,6 +1269,7 @@ pub async fn import_sigma(
 }
 
 async fn import_one(db: &DatabaseConnection, caller: &Caller, draft: &RuleDraft) -> Result<(i64, bool), AppError> {
+    check_watchlists(db, draft).await?;
     let writer = crate::store::writer(db).await.map_err(|e| db_failure("import_rule", e))?;
     let txn = writer.begin().await.map_err(|e| db_failure("import_rule", e))?;
     let existing = store::list_rules(&txn)
@@ -1341,13 +1393,14 @@ pub async fn backtest(
     max_events: u64,
 ) -> Result<BacktestResult, AppError> {
     let started = std::time::Instant::now();
+    let lists = watchlist_values(db).await.map_err(|e| db_failure("backtest", e))?;
     let rule = CompiledRule::new(
         0,
         &draft.name,
         draft.severity,
         draft.hunting,
         draft.sources.clone(),
-        &serde_json::to_string(&draft.definition).unwrap_or_default(),
+        &resolve_definition(&serde_json::to_string(&draft.definition).unwrap_or_default(), &lists),
     )
     .map_err(|e| AppError::invalid_input("condition", e))?;
     if rule.logic.is_stateful() {

@@ -17,10 +17,12 @@ pub async fn destination_overview() -> Result<DestinationsPage, AppError> {
     services()?.destinations.destinations_page().await
 }
 
+#[cfg(feature = "ssr")]
 fn text(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
+#[cfg(feature = "ssr")]
 fn checked(value: &Option<String>) -> bool {
     value.as_deref().is_some_and(|v| matches!(v, "on" | "true" | "1"))
 }
