@@ -214,40 +214,11 @@ async fn spawn_smtp(acceptor: tokio_rustls::TlsAcceptor, implicit: bool) -> (Arc
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call(method, path, body).await
 }
 
 fn row(n: usize) -> EventRow {
-    EventRow {
-        tenant_id: "contoso.example".into(),
-        source: Source::Unified,
-        content_type: None,
-        record_id: format!("mail-{n}"),
-        dedupe_key: format!("unified:mail-{n}"),
-        occurred_at: Utc::now() + chrono::Duration::milliseconds(n as i64),
-        service: "Exchange".into(),
-        operation: "Set-Mailbox".into(),
-        result: "success".into(),
-        actor_display: None,
-        actor_upn: Some("adele.vance@contoso.example".into()),
-        actor_app_id: None,
-        actor_ip: None,
-        targets: "[]".into(),
-        target_display: None,
-        summary: format!("event {n}"),
-        severity: 2,
-        correlation_id: None,
-        flattened: "{}".into(),
-        raw: format!(r#"{{"Id":"mail-{n}"}}"#),
-        normalize_error: None,
-        fallback_time: false,
-    }
+    common::event_row("mail", n, Source::Unified, Utc::now())
 }
 
 async fn wait_until(limit: Duration, what: &str, done: impl Fn() -> bool) {

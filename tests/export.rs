@@ -132,30 +132,7 @@ fn start_worker(app: &TestApp, tuning: Tuning) -> tokio::task::JoinHandle<()> {
 }
 
 fn row(n: usize, source: Source, at: DateTime<Utc>) -> EventRow {
-    EventRow {
-        tenant_id: "contoso.example".into(),
-        source,
-        content_type: None,
-        record_id: format!("rec-{n}"),
-        dedupe_key: format!("{}:rec-{n}", source.as_str()),
-        occurred_at: at + chrono::Duration::milliseconds(n as i64),
-        service: "Exchange".into(),
-        operation: "Set-Mailbox".into(),
-        result: "success".into(),
-        actor_display: None,
-        actor_upn: Some("adele.vance@contoso.example".into()),
-        actor_app_id: None,
-        actor_ip: None,
-        targets: "[]".into(),
-        target_display: None,
-        summary: format!("event {n}"),
-        severity: (n % 5) as i16,
-        correlation_id: None,
-        flattened: "{}".into(),
-        raw: format!(r#"{{"Id":"rec-{n}","n":{n}}}"#),
-        normalize_error: None,
-        fallback_time: false,
-    }
+    EventRow { severity: (n % 5) as i16, ..common::event_row("rec", n, source, at) }
 }
 
 /// Stores events `range` through the write path, alternating sources; returns their AOC ids.

@@ -121,28 +121,9 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
 
 fn row(n: usize) -> EventRow {
     EventRow {
-        tenant_id: "contoso.example".into(),
-        source: Source::Unified,
-        content_type: None,
-        record_id: format!("rec-{n}"),
-        dedupe_key: format!("unified:rec-{n}"),
-        occurred_at: Utc::now() + chrono::Duration::milliseconds(n as i64),
-        service: "Exchange".into(),
-        operation: "Set-Mailbox".into(),
-        result: "success".into(),
-        actor_display: None,
-        actor_upn: Some("adele.vance@contoso.example".into()),
-        actor_app_id: None,
-        actor_ip: None,
-        targets: "[]".into(),
-        target_display: None,
         summary: format!("event {n} with \"quotes\" and ] brackets"),
         severity: 3,
-        correlation_id: None,
-        flattened: "{}".into(),
-        raw: format!(r#"{{"Id":"rec-{n}","n":{n}}}"#),
-        normalize_error: None,
-        fallback_time: false,
+        ..common::event_row("rec", n, Source::Unified, Utc::now())
     }
 }
 

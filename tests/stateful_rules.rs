@@ -46,13 +46,7 @@ async fn store(db: &DatabaseConnection, tenant: &str, raws: &[String]) -> usize 
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call(method, path, body).await
 }
 
 async fn create(app: &TestApp, rule: Value) -> i64 {

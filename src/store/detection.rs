@@ -393,7 +393,26 @@ pub async fn grow_alert(
     entities: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut sql = Sql::new(txn.get_database_backend(), "");
+    update_alert(txn, id, None, count, first_seen, last_seen, entities, now).await
+}
+
+/// Sets an alert's counts, times and entities (and its window, when given).
+#[allow(clippy::too_many_arguments)]
+async fn update_alert(
+    txn: &impl ConnectionTrait,
+    id: i64,
+    window_start: Option<DateTime<Utc>>,
+    count: i64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    entities: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "UPDATE alerts SET ");
+    if let Some(start) = window_start {
+        let p = sql.bind(start);
+        sql.push(&format!("window_start = {p}, "));
+    }
     let v = [
         sql.bind(count),
         sql.bind(first_seen),
@@ -402,10 +421,10 @@ pub async fn grow_alert(
         sql.bind(now),
         sql.bind(id),
     ];
-    sql.text = format!(
-        "UPDATE alerts SET count = {}, first_seen = {}, last_seen = {}, entities = {}, updated_at = {} WHERE id = {}",
+    sql.push(&format!(
+        "count = {}, first_seen = {}, last_seen = {}, entities = {}, updated_at = {} WHERE id = {}",
         v[0], v[1], v[2], v[3], v[4], v[5]
-    );
+    ));
     txn.execute(sql.statement()).await?;
     Ok(())
 }
@@ -830,22 +849,7 @@ pub async fn reshape_alert(
     entities: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut sql = Sql::new(txn.get_database_backend(), "");
-    let v = [
-        sql.bind(window_start),
-        sql.bind(count),
-        sql.bind(first_seen),
-        sql.bind(last_seen),
-        sql.bind(entities.to_string()),
-        sql.bind(now),
-        sql.bind(id),
-    ];
-    sql.text = format!(
-        "UPDATE alerts SET window_start = {}, count = {}, first_seen = {}, last_seen = {}, entities = {}, updated_at = {} \
-         WHERE id = {}",
-        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
-    );
-    txn.execute(sql.statement()).await.map(|_| ())
+    update_alert(txn, id, Some(window_start), count, first_seen, last_seen, entities, now).await
 }
 
 /// Events by id (at most the ids given; missing ones are skipped).

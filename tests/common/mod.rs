@@ -95,7 +95,57 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// A normalized Exchange event `n` for write-path tests: record id `{prefix}-{n}`, `at` plus `n`
+/// milliseconds.
+pub fn event_row(
+    prefix: &str,
+    n: usize,
+    source: aoc::normalize::Source,
+    at: DateTime<Utc>,
+) -> aoc::store::writer::EventRow {
+    aoc::store::writer::EventRow {
+        tenant_id: "contoso.example".into(),
+        source,
+        content_type: None,
+        record_id: format!("{prefix}-{n}"),
+        dedupe_key: format!("{}:{prefix}-{n}", source.as_str()),
+        occurred_at: at + chrono::Duration::milliseconds(n as i64),
+        service: "Exchange".into(),
+        operation: "Set-Mailbox".into(),
+        result: "success".into(),
+        actor_display: None,
+        actor_upn: Some("adele.vance@contoso.example".into()),
+        actor_app_id: None,
+        actor_ip: None,
+        targets: "[]".into(),
+        target_display: None,
+        summary: format!("event {n}"),
+        severity: 2,
+        correlation_id: None,
+        flattened: "{}".into(),
+        raw: format!(r#"{{"Id":"{prefix}-{n}","n":{n}}}"#),
+        normalize_error: None,
+        fallback_time: false,
+    }
+}
+
 impl TestApp {
+    /// A JSON request to the API: (status, body or null).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
