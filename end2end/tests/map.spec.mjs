@@ -55,7 +55,7 @@ test('the sign-in map draws the places of a search and a place opens its events'
   await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
   const rows = page.locator('#events-table tbody tr');
   await expect(rows.first()).toBeVisible();
-  const services = await page.locator('#events-table tbody td:nth-child(3)').allInnerTexts();
+  const services = await page.locator('#events-table tbody td.service').allInnerTexts();
   expect(new Set(services.map((s) => s.trim()))).toEqual(new Set(['Sign-ins']));
   expect(place.length).toBeGreaterThan(0);
   expect(errors).toEqual([]);
