@@ -4,7 +4,9 @@ import { defineConfig } from '@playwright/test';
 
 export default defineConfig({
   testDir: './tests',
-  timeout: 30_000,
+  // The demo pass collects while the tests run; pages can take seconds to hydrate under load.
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
   retries: 0,
   workers: 1,
   reporter: [['list']],
