@@ -176,18 +176,12 @@ pub async fn delete_rule(db: &impl ConnectionTrait, id: i64) -> Result<u64, DbEr
         sql.push(&format!("{p})"));
         db.execute(sql.statement()).await?;
     }
-    let mut sql = Sql::new(backend, "DELETE FROM rule_suppressions WHERE rule_id = ");
-    let p = sql.bind(id);
-    sql.push(&p);
-    db.execute(sql.statement()).await?;
-    let mut sql = Sql::new(backend, "DELETE FROM rule_observations WHERE rule_id = ");
-    let p = sql.bind(id);
-    sql.push(&p);
-    db.execute(sql.statement()).await?;
-    let mut sql = Sql::new(backend, "DELETE FROM alerts WHERE rule_id = ");
-    let p = sql.bind(id);
-    sql.push(&p);
-    db.execute(sql.statement()).await?;
+    for table in ["rule_suppressions", "rule_observations", "alerts"] {
+        let mut sql = Sql::new(backend, format!("DELETE FROM {table} WHERE rule_id = "));
+        let p = sql.bind(id);
+        sql.push(&p);
+        db.execute(sql.statement()).await?;
+    }
     let mut sql = Sql::new(backend, "DELETE FROM rules WHERE id = ");
     let p = sql.bind(id);
     sql.push(&p);
