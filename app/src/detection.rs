@@ -220,6 +220,8 @@ pub struct RuleForm {
 }
 
 /// What the editor sends: form mode or Sigma YAML.
+// One value per request, moved rarely: boxing the form would only add noise at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RuleBody {
     Form(RuleForm),

@@ -541,7 +541,7 @@ fn RuleFormView(
     let window = form.window_minutes.to_string();
     let (combine, rows) = (form.combine, form.rows);
     let part = form.kind_fields;
-    let count = (part.count > 0).then(|| part.count.to_string()).unwrap_or_default();
+    let count = if part.count > 0 { part.count.to_string() } else { String::new() };
     let lookback = if part.lookback_days > 0 { part.lookback_days } else { DEFAULT_LOOKBACK_DAYS }.to_string();
     let unshown = !from_draft && d.as_ref().is_some_and(|d| d.rows.is_none() || d.kind_fields.is_none());
     view! {
