@@ -6,6 +6,7 @@
 // demo tenant (events keep arriving, so the new rule raises its own alerts). Screenshots go to
 // AOC_SCREENSHOT_DIR (or test-results/screenshots).
 import { test, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 const shots = process.env.AOC_SCREENSHOT_DIR || 'test-results/screenshots';
 
@@ -111,6 +112,14 @@ test('a threshold rule is written in the form, backtested, saved, listed, suppre
   await row.locator('a.rule-link').click();
   await expect(page).toHaveURL(address);
   await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  // The stored rule's page (kind fields, suppressions, Delete) passes the accessibility scan.
+  await page.locator('#rule-delete-open').click();
+  const scan = await new AxeBuilder({ page }).analyze();
+  const bad = scan.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad, bad.join('\n')).toEqual([]);
+  await page.locator('#rule-delete-open').click();
 
   // A suppression added or ended shows at once, and what is being written stays.
   await page.locator('#rule-count').fill('3');
