@@ -1,6 +1,7 @@
 // The rule editor's stateful kinds without JavaScript (this file runs in the no-javascript
 // project): the chosen kind's fields show by the style sheet alone, a sequence rule is backtested
-// and saved through plain form posts, suppressed and unsuppressed, and deleted.
+// and saved through plain form posts, suppressed and unsuppressed, and deleted; a mistake is
+// answered on the page.
 import { test, expect } from '@playwright/test';
 
 test('a sequence rule is written, suppressed and deleted without JavaScript', async ({ page }) => {
@@ -43,4 +44,14 @@ test('a sequence rule is written, suppressed and deleted without JavaScript', as
   await expect(page).toHaveURL(/\/rules\?deleted=\d+$/);
   await expect(page.locator('#rule-deleted')).toBeVisible();
   await expect(page.locator(`#rules-table tr[data-rule-name="${name}"]`)).toHaveCount(0);
+});
+
+test('a threshold rule without its count is refused with the reason without JavaScript', async ({ page }) => {
+  await page.goto('/rules/new');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'false');
+  await page.locator('#rule-name').fill(`No-JS refused ${Date.now()}`);
+  await page.locator('#rule-kind-choice').selectOption('threshold');
+  await page.locator('#field-0').fill('operation');
+  await page.locator('#rule-save').click();
+  await expect(page.locator('#rule-error')).toContainText('a threshold rule needs the number of events');
 });
