@@ -602,6 +602,8 @@ fn server_fn_sample(path: &str) -> Vec<(&'static str, &'static str)> {
         "/api/get_rule" | "/api/get_alert" => vec![("id", "1")],
         "/api/edit_rule" => vec![("intent", "backtest"), ("mode", "sigma"), ("sigma", "title: [")],
         "/api/set_rule_enabled" => vec![("id", "999999"), ("enabled", "true")],
+        "/api/delete_rule" => vec![("id", "999999"), ("confirm", "on")],
+        "/api/rule_suppressions" => vec![("rule_id", "999999")],
         "/api/backtest_draft" => vec![("draft", "{}"), ("range", "24h")],
         "/api/triage_alert" => vec![("id", "999999"), ("status", "acknowledged")],
         "/api/comment_alert" => vec![("id", "999999"), ("body", "matrix")],

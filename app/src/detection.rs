@@ -1,5 +1,6 @@
 //! Detection as the Alerts and Rules pages see it: rules with their hit counts, alerts with why
-//! they fired, triage, and the rule editor's input (form mode's condition rows, or Sigma YAML).
+//! they fired, triage, and the rule editor's input (form mode's condition rows and the stateful
+//! kinds' parts, or Sigma YAML).
 //! The engine and its validation live on the server (`src/rules`); this module only shapes what
 //! travels and turns the editor's rows into the rule language's JSON.
 
@@ -53,6 +54,29 @@ pub const BACKTEST_RANGES: &[(&str, &str)] =
 /// Most condition rows form mode takes.
 pub const MAX_ROWS: usize = 50;
 
+/// The rule kinds form mode writes, with their labels.
+pub const KINDS: &[(&str, &str)] = &[
+    ("match", "Match: every matching event"),
+    ("threshold", "Threshold: N events in a window"),
+    ("first_seen", "First seen: a value new for the entity"),
+    ("sequence", "Sequence: A, then B"),
+];
+
+/// Most events (or distinct values) a threshold can ask for.
+pub const MAX_THRESHOLD: i64 = 100_000;
+
+/// Longest first-seen look-back, in days.
+pub const MAX_LOOKBACK_DAYS: i64 = 365;
+
+/// First-seen look-back when none is given, in days.
+pub const DEFAULT_LOOKBACK_DAYS: i64 = 30;
+
+/// Longest window, in minutes (a week).
+pub const MAX_WINDOW_MINUTES: i64 = 7 * 24 * 60;
+
+/// Longest field name a stateful part names.
+const MAX_FIELD_NAME: usize = 200;
+
 /// A rule as the list shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuleSummary {
@@ -98,6 +122,9 @@ pub struct RuleDetail {
     /// `all` or `any` and the rows, when the condition is one flat group of field tests (what
     /// form mode edits); `None` when it needs the REST API or Sigma to change.
     pub rows: Option<(String, Vec<ConditionRow>)>,
+    /// The kind's own part as form mode edits it (empty for match rules); `None` when the form
+    /// cannot show it (a sequence's second step with nested groups).
+    pub kind_fields: Option<KindFields>,
     pub sigma_yaml: Option<String>,
     /// A Sigma rule's author and references (SigmaHQ's licence asks to show the author).
     pub sigma_author: Option<String>,
@@ -121,6 +148,54 @@ pub struct SuppressionInfo {
 /// The spans a suppression can be set for from the pages: (hours, label).
 pub const SUPPRESSION_SPANS: &[(&str, &str)] = &[("24", "24 hours"), ("168", "7 days"), ("720", "30 days")];
 
+/// What a stateful kind adds to a rule written in form mode (the parts of the other kinds stay
+/// empty).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KindFields {
+    /// Threshold: the events (or distinct values) one window of an entity needs.
+    pub count: i64,
+    /// Threshold: count the distinct values of this field; empty: count the events.
+    pub distinct: String,
+    /// First seen: the field whose values new for the entity are reported.
+    pub remembered: String,
+    /// First seen: how many days before an event a value counts as known.
+    pub lookback_days: i64,
+    /// Sequence: `all` or `any` over the second step's rows.
+    pub then_combine: String,
+    /// Sequence: the second step (B); the rule's conditions are the first (A).
+    pub then_rows: Vec<ConditionRow>,
+}
+
+/// The kind part of the editor's form as posted: text as typed, blank where not filled in.
+#[derive(Clone, Debug, Default)]
+pub struct KindInput {
+    pub kind: Option<String>,
+    pub count: Option<String>,
+    pub distinct: Option<String>,
+    pub remembered: Option<String>,
+    pub lookback_days: Option<String>,
+    pub then_combine: Option<String>,
+    pub then_rows: Vec<ConditionRow>,
+}
+
+impl KindInput {
+    /// The input that gives `fields` back for `kind` (a draft carried in an address is checked
+    /// again like a posted form).
+    pub fn of(kind: &str, fields: &KindFields) -> Self {
+        let number = |n: i64| (n != 0).then(|| n.to_string());
+        Self {
+            kind: Some(kind.to_string()),
+            count: number(fields.count),
+            distinct: Some(fields.distinct.clone()),
+            remembered: Some(fields.remembered.clone()),
+            lookback_days: number(fields.lookback_days),
+            then_combine: Some(fields.then_combine.clone()),
+            then_rows: fields.then_rows.clone(),
+        }
+    }
+}
+
 /// A rule written in form mode.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleForm {
@@ -136,9 +211,17 @@ pub struct RuleForm {
     /// `all` or `any`.
     pub combine: String,
     pub rows: Vec<ConditionRow>,
+    /// `match`, `threshold`, `first_seen` or `sequence` (empty: `match`).
+    #[serde(default)]
+    pub kind: String,
+    /// The stateful kind's own part.
+    #[serde(default)]
+    pub kind_fields: KindFields,
 }
 
 /// What the editor sends: form mode or Sigma YAML.
+// One value per request, moved rarely: boxing the form would only add noise at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RuleBody {
     Form(RuleForm),
@@ -147,6 +230,81 @@ pub enum RuleBody {
 
 fn words(text: Option<&str>, separators: &[char]) -> Vec<String> {
     text.unwrap_or_default().split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Rows as posted, blank ones left out, checked: at least one, at most [`MAX_ROWS`], known
+/// operators. `what` names them in messages (`condition`, `step B`).
+fn clean_rows(rows: Vec<ConditionRow>, what: &str, empty: &str) -> Result<Vec<ConditionRow>, AppError> {
+    let rows: Vec<ConditionRow> = rows
+        .into_iter()
+        .map(|r| ConditionRow { field: r.field.trim().to_string(), op: r.op.trim().to_string(), value: r.value })
+        .filter(|r| !r.field.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return Err(AppError::invalid_input(what, empty));
+    }
+    if rows.len() > MAX_ROWS {
+        return Err(AppError::invalid_input(what, format!("at most {MAX_ROWS} conditions")));
+    }
+    if let Some(bad) = rows.iter().find(|r| !OPERATORS.iter().any(|(o, _)| *o == r.op)) {
+        return Err(AppError::invalid_input("op", format!("unknown operator `{}`", bad.op)));
+    }
+    Ok(rows)
+}
+
+/// `all` or `any` (blank: `all`).
+fn combine_of(text: Option<&str>, what: &str) -> Result<&'static str, AppError> {
+    match text.map(str::trim).unwrap_or("all") {
+        "" | "all" => Ok("all"),
+        "any" => Ok("any"),
+        _ => Err(AppError::invalid_input(what, "all or any")),
+    }
+}
+
+/// A whole number typed into the form, within `range`; blank gives `default` (or, without one,
+/// the message `missing`).
+fn number_of(
+    text: Option<&str>,
+    what: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: Option<i64>,
+    missing: &str,
+) -> Result<i64, AppError> {
+    let out_of_range = || format!("a whole number from {} to {}", range.start(), range.end());
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => default.ok_or_else(|| AppError::invalid_input(what, missing)),
+        Some(t) => t.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            AppError::invalid_input(
+                what,
+                format!("{} (not `{}`)", out_of_range(), t.chars().take(40).collect::<String>()),
+            )
+        }),
+    }
+}
+
+/// A field name typed into the form: trimmed, 1–200 characters (blank: `None`).
+fn field_name(text: Option<&str>, what: &str) -> Result<Option<String>, AppError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) if t.chars().count() > MAX_FIELD_NAME => {
+            Err(AppError::invalid_input(what, format!("a field name of at most {MAX_FIELD_NAME} characters")))
+        }
+        Some(t) => Ok(Some(t.to_string())),
+    }
+}
+
+/// The rule language's condition of form rows: `{"all": [{"field", "op", "value"}, …]}`.
+fn condition_of(combine: &str, rows: &[ConditionRow]) -> Value {
+    let tests: Vec<Value> = rows
+        .iter()
+        .map(|r| match r.op.as_str() {
+            "exists" => json!({"field": r.field, "op": "exists", "value": true}),
+            "not_exists" => json!({"field": r.field, "op": "exists", "value": false}),
+            "in" | "cidr" => json!({"field": r.field, "op": r.op, "value": words(Some(&r.value), &[','])}),
+            _ => json!({"field": r.field, "op": r.op, "value": r.value.trim()}),
+        })
+        .collect();
+    json!({ combine: tests })
 }
 
 impl RuleForm {
@@ -166,34 +324,10 @@ impl RuleForm {
         combine: Option<&str>,
         rows: Vec<ConditionRow>,
     ) -> Result<Self, AppError> {
-        let window_minutes = match window_minutes.map(str::trim).filter(|w| !w.is_empty()) {
-            None => 60,
-            Some(w) => {
-                w.parse::<i64>().map_err(|_| AppError::invalid_input("window_minutes", "a number of minutes"))?
-            }
-        };
-        let combine = match combine.map(str::trim).unwrap_or("all") {
-            "" | "all" => "all",
-            "any" => "any",
-            _ => return Err(AppError::invalid_input("combine", "all or any")),
-        };
-        let rows: Vec<ConditionRow> = rows
-            .into_iter()
-            .map(|r| ConditionRow { field: r.field.trim().to_string(), op: r.op.trim().to_string(), value: r.value })
-            .filter(|r| !r.field.is_empty())
-            .collect();
-        if rows.is_empty() {
-            return Err(AppError::invalid_input(
-                "condition",
-                "add at least one condition (a field, an operator, a value)",
-            ));
-        }
-        if rows.len() > MAX_ROWS {
-            return Err(AppError::invalid_input("condition", format!("at most {MAX_ROWS} conditions")));
-        }
-        if let Some(bad) = rows.iter().find(|r| !OPERATORS.iter().any(|(o, _)| *o == r.op)) {
-            return Err(AppError::invalid_input("op", format!("unknown operator `{}`", bad.op)));
-        }
+        let window_minutes =
+            number_of(window_minutes, "window_minutes", 1..=MAX_WINDOW_MINUTES, Some(60), "a number of minutes")?;
+        let combine = combine_of(combine, "combine")?;
+        let rows = clean_rows(rows, "condition", "add at least one condition (a field, an operator, a value)")?;
         Ok(Self {
             name: name.trim().to_string(),
             description: description.unwrap_or_default().trim().to_string(),
@@ -206,22 +340,80 @@ impl RuleForm {
             window_minutes,
             combine: combine.into(),
             rows,
+            kind: "match".into(),
+            kind_fields: KindFields::default(),
         })
+    }
+
+    /// The form with its kind (`match`, `threshold`, `first_seen`, `sequence`; blank: `match`)
+    /// and that kind's part, checked: a threshold needs its count (1–100,000) and may name the
+    /// field whose distinct values it counts; a first-seen rule needs the remembered field and a
+    /// look-back of 1–365 days (default 30); a sequence needs at least one step-B condition.
+    /// The other kinds' parts are dropped.
+    pub fn with_kind(self, input: KindInput) -> Result<Self, AppError> {
+        let kind = input.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()).unwrap_or("match");
+        let Some((kind, _)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+            return Err(AppError::invalid_input("kind", "match, threshold, first_seen or sequence"));
+        };
+        let fields = match *kind {
+            "threshold" => KindFields {
+                count: number_of(
+                    input.count.as_deref(),
+                    "count",
+                    1..=MAX_THRESHOLD,
+                    None,
+                    "a threshold rule needs the number of events (or distinct values) a window must hold",
+                )?,
+                distinct: field_name(input.distinct.as_deref(), "distinct")?.unwrap_or_default(),
+                ..Default::default()
+            },
+            "first_seen" => KindFields {
+                remembered: field_name(input.remembered.as_deref(), "remembered")?.ok_or_else(|| {
+                    AppError::invalid_input(
+                        "remembered",
+                        "a first-seen rule needs the field whose new values it reports (e.g. location)",
+                    )
+                })?,
+                lookback_days: number_of(
+                    input.lookback_days.as_deref(),
+                    "lookback_days",
+                    1..=MAX_LOOKBACK_DAYS,
+                    Some(DEFAULT_LOOKBACK_DAYS),
+                    "",
+                )?,
+                ..Default::default()
+            },
+            "sequence" => KindFields {
+                then_combine: combine_of(input.then_combine.as_deref(), "then_combine")?.into(),
+                then_rows: clean_rows(
+                    input.then_rows,
+                    "then",
+                    "a sequence rule needs at least one condition for its second step (B)",
+                )?,
+                ..Default::default()
+            },
+            _ => KindFields::default(),
+        };
+        Ok(Self { kind: kind.to_string(), kind_fields: fields, ..self })
+    }
+
+    /// The kind, `match` when none was set.
+    pub fn kind(&self) -> &str {
+        if self.kind.is_empty() {
+            "match"
+        } else {
+            &self.kind
+        }
     }
 
     /// The condition in the rule language: `{"all": [{"field", "op", "value"}, …]}`.
     pub fn condition(&self) -> Value {
-        let tests: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| match r.op.as_str() {
-                "exists" => json!({"field": r.field, "op": "exists", "value": true}),
-                "not_exists" => json!({"field": r.field, "op": "exists", "value": false}),
-                "in" | "cidr" => json!({"field": r.field, "op": r.op, "value": words(Some(&r.value), &[','])}),
-                _ => json!({"field": r.field, "op": r.op, "value": r.value.trim()}),
-            })
-            .collect();
-        json!({ self.combine.as_str(): tests })
+        condition_of(&self.combine, &self.rows)
+    }
+
+    /// A sequence's second step in the rule language.
+    pub fn then_condition(&self) -> Value {
+        condition_of(&self.kind_fields.then_combine, &self.kind_fields.then_rows)
     }
 }
 
@@ -424,6 +616,8 @@ pub trait DetectionPort: Send + Sync {
     async fn rule(&self, id: i64) -> Result<RuleDetail, AppError>;
     /// Creates (`id` absent) or changes a rule; returns its id.
     async fn save_rule(&self, caller: &crate::auth::Caller, id: Option<i64>, body: RuleBody) -> Result<i64, AppError>;
+    /// Deletes a rule with its alerts, suppressions and observations.
+    async fn delete_rule(&self, caller: &crate::auth::Caller, id: i64) -> Result<(), AppError>;
     /// Enables or disables a rule.
     async fn set_rule_enabled(&self, caller: &crate::auth::Caller, id: i64, enabled: bool) -> Result<(), AppError>;
     /// Runs a rule being edited (over the stored rule `id`, when given) over the stored events
@@ -448,6 +642,8 @@ pub trait DetectionPort: Send + Sync {
     ) -> Result<(), AppError>;
     /// Ends a suppression.
     async fn unsuppress(&self, caller: &crate::auth::Caller, id: i64) -> Result<(), AppError>;
+    /// A rule's suppressions that have not ended.
+    async fn suppressions(&self, rule_id: i64) -> Result<Vec<SuppressionInfo>, AppError>;
 }
 
 #[cfg(test)]
@@ -507,5 +703,143 @@ mod tests {
         assert!(rows_of(&json!({"all": [{"not": {"field": "a", "value": "b"}}]})).is_none());
         assert!(rows_of(&json!({"all": [{"field": "a", "value": "b", "case_sensitive": true}]})).is_none());
         assert_eq!(rows_of(&json!({"field": "a", "value": "b"})).unwrap().1, vec![row("a", "equals", "b")]);
+    }
+
+    fn base() -> RuleForm {
+        RuleForm::parse(
+            "n",
+            None,
+            None,
+            None,
+            None,
+            false,
+            true,
+            Some("ip"),
+            None,
+            None,
+            vec![row("ResultType", "in", "50126, 50053")],
+        )
+        .unwrap()
+    }
+
+    fn kind(kind: &str) -> KindInput {
+        KindInput { kind: Some(kind.into()), ..Default::default() }
+    }
+
+    fn refusal(input: KindInput) -> String {
+        base().with_kind(input).unwrap_err().message
+    }
+
+    #[test]
+    fn a_threshold_form_keeps_its_count_and_distinct_field_and_drops_the_other_kinds_parts() {
+        let form = base()
+            .with_kind(KindInput {
+                count: Some(" 10 ".into()),
+                distinct: Some(" actor ".into()),
+                remembered: Some("location".into()),
+                then_rows: vec![row("Operation", "equals", "x")],
+                ..kind("threshold")
+            })
+            .unwrap();
+        assert_eq!(form.kind(), "threshold");
+        assert_eq!(form.kind_fields, KindFields { count: 10, distinct: "actor".into(), ..Default::default() });
+        let counting =
+            base().with_kind(KindInput { count: Some("25".into()), distinct: Some("  ".into()), ..kind("threshold") });
+        assert_eq!(counting.unwrap().kind_fields.distinct, "", "a blank distinct field counts events");
+    }
+
+    #[test]
+    fn a_threshold_form_without_a_usable_count_is_refused_with_the_reason() {
+        assert!(refusal(kind("threshold")).contains("invalid `count`: a threshold rule needs the number"));
+        for bad in ["0", "-3", "100001", "ten", "1.5"] {
+            let message = refusal(KindInput { count: Some(bad.into()), ..kind("threshold") });
+            assert!(message.contains("invalid `count`: a whole number from 1 to 100000"), "{bad}: {message}");
+        }
+        let long = "x".repeat(201);
+        let message = refusal(KindInput { count: Some("5".into()), distinct: Some(long), ..kind("threshold") });
+        assert!(message.contains("invalid `distinct`"), "{message}");
+    }
+
+    #[test]
+    fn a_first_seen_form_needs_the_remembered_field_and_a_look_back_within_a_year() {
+        let form = base().with_kind(KindInput { remembered: Some("location".into()), ..kind("first_seen") }).unwrap();
+        assert_eq!(form.kind_fields.remembered, "location");
+        assert_eq!(form.kind_fields.lookback_days, DEFAULT_LOOKBACK_DAYS, "blank look-back: 30 days");
+        let form = base()
+            .with_kind(KindInput {
+                remembered: Some("location".into()),
+                lookback_days: Some("90".into()),
+                ..kind("first_seen")
+            })
+            .unwrap();
+        assert_eq!(form.kind_fields.lookback_days, 90);
+        assert!(refusal(kind("first_seen")).contains("invalid `remembered`: a first-seen rule needs the field"));
+        for bad in ["0", "366", "a month"] {
+            let message = refusal(KindInput {
+                remembered: Some("location".into()),
+                lookback_days: Some(bad.into()),
+                ..kind("first_seen")
+            });
+            assert!(message.contains("invalid `lookback_days`: a whole number from 1 to 365"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_sequence_form_needs_a_second_step_and_writes_it_in_the_rule_language() {
+        let form = base()
+            .with_kind(KindInput {
+                then_combine: Some("any".into()),
+                then_rows: vec![row("", "equals", "blank"), row("Operation", "equals", "Remove-MailboxPermission")],
+                ..kind("sequence")
+            })
+            .unwrap();
+        assert_eq!(
+            form.then_condition(),
+            json!({"any": [{"field": "Operation", "op": "equals", "value": "Remove-MailboxPermission"}]})
+        );
+        let blank = refusal(KindInput { then_rows: vec![row(" ", "equals", "x")], ..kind("sequence") });
+        assert!(blank.contains("invalid `then`: a sequence rule needs at least one condition"), "{blank}");
+        let bad_op = refusal(KindInput { then_rows: vec![row("a", "like", "x")], ..kind("sequence") });
+        assert!(bad_op.contains("unknown operator `like`"), "{bad_op}");
+        let bad_combine = refusal(KindInput {
+            then_combine: Some("most".into()),
+            then_rows: vec![row("a", "equals", "x")],
+            ..kind("sequence")
+        });
+        assert!(bad_combine.contains("invalid `then_combine`"), "{bad_combine}");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_and_a_blank_one_is_match() {
+        assert!(refusal(kind("burst")).contains("invalid `kind`: match, threshold, first_seen or sequence"));
+        let form = base().with_kind(KindInput::default()).unwrap();
+        assert_eq!(form.kind(), "match");
+        assert_eq!(form.kind_fields, KindFields::default());
+    }
+
+    #[test]
+    fn a_stateful_draft_checked_again_gives_itself_back() {
+        let form = base()
+            .with_kind(KindInput {
+                then_rows: vec![row("Operation", "equals", "Remove-MailboxPermission")],
+                ..kind("sequence")
+            })
+            .unwrap();
+        let again = base().with_kind(KindInput::of(form.kind(), &form.kind_fields)).unwrap();
+        assert_eq!(again, form);
+        let window = RuleForm::parse(
+            "n",
+            None,
+            None,
+            None,
+            None,
+            false,
+            true,
+            None,
+            Some("20000"),
+            None,
+            vec![row("a", "equals", "b")],
+        );
+        assert!(window.unwrap_err().message.contains("invalid `window_minutes`: a whole number from 1 to 10080"));
     }
 }

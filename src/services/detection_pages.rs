@@ -12,7 +12,7 @@ use serde_json::Value;
 use app::auth::Caller;
 use app::detection::{
     AlertDetail, AlertFilter, AlertNote, AlertPage, AlertSummary, BacktestAlert, BacktestOutcome, DetectionPort,
-    EventField, RuleBody, RuleDetail, RuleSummary, TriageChange,
+    EventField, KindFields, RuleBody, RuleDetail, RuleSummary, SuppressionInfo, TriageChange,
 };
 use app::dto::Severity;
 use app::error::{AppError, ErrorCode};
@@ -21,6 +21,7 @@ use app::services::EventService;
 
 use super::db_failure;
 use super::detection::{DetectionService, Entities, RuleInput, Triage};
+use crate::rules::{Definition, FirstSeenSpec, ThresholdSpec};
 use crate::store::detection::{self as store, AlertRow, RuleRow};
 
 /// Events whose fields the editor's suggestions are drawn from.
@@ -89,6 +90,24 @@ fn sigma_credits(r: &RuleRow) -> (Option<String>, Vec<String>) {
     }
 }
 
+/// A stored definition's kind part as form mode edits it; `None` when the form cannot show it
+/// (a second step with nested groups).
+fn kind_fields(definition: &Definition) -> Option<KindFields> {
+    let mut fields = KindFields::default();
+    if let Some(t) = &definition.threshold {
+        fields.count = t.count;
+        fields.distinct = t.distinct.clone().unwrap_or_default();
+    }
+    if let Some(f) = &definition.first_seen {
+        fields.remembered = f.field.clone();
+        fields.lookback_days = f.lookback_days;
+    }
+    if let Some(then) = &definition.then {
+        (fields.then_combine, fields.then_rows) = app::detection::rows_of(then)?;
+    }
+    Some(fields)
+}
+
 /// Parses Sigma YAML for its error: a syntax error has its line and column already; a
 /// semantic one gets the line of the key or value it names, where the text has one.
 fn sigma_error(yaml: &str, hunting: bool) -> Option<AppError> {
@@ -107,6 +126,15 @@ fn rule_input(body: RuleBody) -> Result<RuleInput, AppError> {
         }
         RuleBody::Form(form) => {
             let condition = form.condition();
+            let kind = form.kind().to_string();
+            let part = &form.kind_fields;
+            let threshold = (kind == "threshold").then(|| ThresholdSpec {
+                count: part.count,
+                distinct: Some(part.distinct.clone()).filter(|d| !d.is_empty()),
+            });
+            let first_seen = (kind == "first_seen")
+                .then(|| FirstSeenSpec { field: part.remembered.clone(), lookback_days: part.lookback_days });
+            let then = (kind == "sequence").then(|| form.then_condition());
             RuleInput {
                 name: Some(form.name),
                 description: Some(form.description),
@@ -115,10 +143,13 @@ fn rule_input(body: RuleBody) -> Result<RuleInput, AppError> {
                 enabled: Some(form.enabled),
                 sources: Some(form.sources),
                 hunting: Some(form.hunting),
-                kind: Some("match".into()),
+                kind: Some(kind),
                 condition: Some(condition),
                 group_by: Some(form.group_by),
                 window_minutes: Some(form.window_minutes),
+                threshold,
+                first_seen,
+                then,
                 ..Default::default()
             }
         }
@@ -203,6 +234,7 @@ impl DetectionPort for DbDetectionPort {
         let row = self.service.rule(id).await?;
         let definition: Value = serde_json::from_str(&row.definition).unwrap_or(Value::Null);
         let condition = definition.get("condition").cloned().unwrap_or(Value::Null);
+        let parsed: Option<Definition> = serde_json::from_value(definition.clone()).ok();
         let (sigma_author, sigma_references) = sigma_credits(&row);
         Ok(RuleDetail {
             rule: summary(&row),
@@ -211,7 +243,8 @@ impl DetectionPort for DbDetectionPort {
             // Stateful rules: the whole definition (their threshold, look-back or second step).
             condition_json: serde_json::to_string_pretty(if row.kind == "match" { &condition } else { &definition })
                 .unwrap_or_default(),
-            rows: if row.kind == "match" { app::detection::rows_of(&condition) } else { None },
+            rows: app::detection::rows_of(&condition),
+            kind_fields: parsed.as_ref().and_then(kind_fields),
             sigma_yaml: row.sigma_yaml.clone(),
             sigma_author,
             sigma_references,
@@ -220,21 +253,15 @@ impl DetectionPort for DbDetectionPort {
     }
 
     async fn save_rule(&self, caller: &Caller, id: Option<i64>, body: RuleBody) -> Result<i64, AppError> {
-        let is_form = matches!(body, RuleBody::Form(_));
         let input = rule_input(body)?;
         match id {
             None => Ok(self.service.create_rule(caller, input).await?.id),
-            Some(id) => {
-                let row = self.service.rule(id).await?;
-                if is_form && row.kind != "match" {
-                    return Err(AppError::invalid_input(
-                        "kind",
-                        format!("a `{}` rule is changed through the REST API (PUT /api/rules/{id})", row.kind),
-                    ));
-                }
-                Ok(self.service.update_rule(caller, id, input).await?.id)
-            }
+            Some(id) => Ok(self.service.update_rule(caller, id, input).await?.id),
         }
+    }
+
+    async fn delete_rule(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        self.service.delete_rule(caller, id).await
     }
 
     async fn set_rule_enabled(&self, caller: &Caller, id: i64, enabled: bool) -> Result<(), AppError> {
@@ -398,16 +425,13 @@ impl DetectionPort for DbDetectionPort {
     async fn unsuppress(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
         self.service.unsuppress(caller, id).await
     }
-}
 
-impl DbDetectionPort {
-    /// A rule's suppressions that have not ended.
-    async fn suppressions(&self, rule_id: i64) -> Result<Vec<app::detection::SuppressionInfo>, AppError> {
+    async fn suppressions(&self, rule_id: i64) -> Result<Vec<SuppressionInfo>, AppError> {
         Ok(store::suppressions(&self.db, Some(rule_id), Utc::now())
             .await
             .map_err(|e| db_failure("suppressions", e))?
             .into_iter()
-            .map(|s| app::detection::SuppressionInfo {
+            .map(|s| SuppressionInfo {
                 id: s.id,
                 entity: s.entity,
                 starts_at: s.starts_at,
@@ -422,6 +446,14 @@ impl DbDetectionPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forms_limits_are_the_engines() {
+        assert_eq!(app::detection::MAX_LOOKBACK_DAYS, crate::rules::MAX_LOOKBACK_DAYS);
+        assert_eq!(app::detection::MAX_WINDOW_MINUTES, crate::rules::MAX_WINDOW_MINUTES);
+        let kinds: Vec<&str> = app::detection::KINDS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, crate::rules::KINDS);
+    }
 
     #[test]
     fn history_entries_read_as_sentences() {

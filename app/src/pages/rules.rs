@@ -1,9 +1,11 @@
 //! The Rules page (every rule with its kind, severity, sources, hit counts and last hit; an
 //! enable/disable switch for administrators; the Sigma export) and the rule editor: form mode
-//! (conditions as rows of field, operator and value, fields suggested from the stored events)
-//! or Sigma YAML mode (errors shown with their line and column), a backtest over the stored
-//! events on the same page, and Save. The forms are server-function forms, so saving works
-//! before hydration (the browser lands on the saved rule).
+//! (the kind — match, threshold, first seen, sequence — and conditions as rows of field,
+//! operator and value, fields suggested from the stored events) or Sigma YAML mode (errors shown
+//! with their line and column), a backtest over the stored events on the same page, Save, the
+//! rule's suppressions and Delete. The forms are server-function forms, so they work before
+//! hydration (the browser lands on the saved rule, or on the list after a delete); the kind's
+//! own fields are shown for the chosen kind by the style sheet alone.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -13,16 +15,22 @@ use crate::auth::Permission;
 use crate::components::{ErrorBanner, SeverityBadge};
 use crate::detection::{
     BacktestOutcome, ConditionRow, EditorOutcome, RuleBody, RuleDetail, RuleForm, RuleSummary, BACKTEST_RANGES,
-    OPERATORS, SOURCES,
+    DEFAULT_LOOKBACK_DAYS, KINDS, OPERATORS, SOURCES, SUPPRESSION_SPANS,
 };
 use crate::error::{AppError, ErrorCode};
-use crate::server::{backtest_draft, get_rule, get_server_info, list_rules, rule_fields, EditRule, SetRuleEnabled};
+use crate::server::{
+    backtest_draft, get_rule, get_server_info, list_rules, rule_fields, rule_suppressions, DeleteRule, EditRule,
+    EndSuppression, SetRuleEnabled, SuppressRule,
+};
 
 /// The Rules page.
 #[component]
 pub fn RulesPage() -> impl IntoView {
     let toggle = ServerAction::<SetRuleEnabled>::new();
-    let rules = Resource::new(move || toggle.version().get(), |_| list_rules());
+    let query = use_query_map();
+    // Only a number is taken from the address, so a link cannot put words in the notice.
+    let deleted = move || query.read().get("deleted").and_then(|d| d.parse::<i64>().ok());
+    let rules = Resource::new(move || (toggle.version().get(), deleted()), |_| list_rules());
     let info = Resource::new(|| (), |_| get_server_info());
     let toggle_error = move || toggle.value().get().and_then(|r| r.err()).map(|e| e.message);
     view! {
@@ -31,6 +39,11 @@ pub fn RulesPage() -> impl IntoView {
                 <h1>"Rules"</h1>
                 <p class="subtitle">"Detection rules run on every newly stored event; their matches become alerts."</p>
             </header>
+            {move || deleted().map(|id| view! {
+                <p class="notice-inline" role="status" id="rule-deleted">
+                    {format!("Rule {id} was deleted, with its alerts, suppressions and observations.")}
+                </p>
+            })}
             <Transition fallback=|| view! { <p class="loading">"Loading rules…"</p> }>
                 {move || Suspend::new(async move {
                     let can_edit = info.await.ok().is_some_and(|i| i.caller.can(Permission::ManageRules));
@@ -124,6 +137,9 @@ pub fn RuleEditorPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let edit = ServerAction::<EditRule>::new();
+    let delete = ServerAction::<DeleteRule>::new();
+    let suppress = ServerAction::<SuppressRule>::new();
+    let end = ServerAction::<EndSuppression>::new();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     // Keyed on the address only: a backtest must not reset what is being written; a save lands
     // on `?saved=1`, which reloads the rule.
@@ -136,6 +152,16 @@ pub fn RuleEditorPage() -> impl IntoView {
                 Some(id) => Some(get_rule(id).await),
                 None if is_new => None,
                 None => Some(Err(AppError::new(ErrorCode::NotFound, "the rule does not exist"))),
+            }
+        },
+    );
+    // Apart from the rule, so adding or ending one does not reset what is being written.
+    let suppressions = Resource::new(
+        move || (id(), suppress.version().get(), end.version().get()),
+        |(id, ..)| async move {
+            match id {
+                Some(id) => Some(rule_suppressions(id).await),
+                None => None,
             }
         },
     );
@@ -154,12 +180,24 @@ pub fn RuleEditorPage() -> impl IntoView {
     );
     let info = Resource::new(|| (), |_| get_server_info());
     let navigate = use_navigate();
+    let to_list = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(EditorOutcome::Saved(saved))) = edit.value().get() {
             navigate(&format!("/rules/{saved}?saved=1"), Default::default());
         }
     });
+    Effect::new(move |_| {
+        if let Some(Ok(deleted)) = delete.value().get() {
+            to_list(&format!("/rules?deleted={deleted}"), Default::default());
+        }
+    });
     let outcome_error = move || edit.value().get().and_then(|r| r.err()).map(|e| e.message);
+    let other_error = move || {
+        [delete.value().get(), suppress.value().get().map(|r| r.map(|_| 0)), end.value().get().map(|r| r.map(|_| 0))]
+            .into_iter()
+            .find_map(|r| r.and_then(|r| r.err()))
+            .map(|e| e.message)
+    };
     let backtest = move || match edit.value().get() {
         Some(Ok(EditorOutcome::Backtest(b))) => Some(b),
         _ => None,
@@ -176,12 +214,13 @@ pub fn RuleEditorPage() -> impl IntoView {
                     let fields = fields.await.unwrap_or_default();
                     match rule.await {
                         Some(Err(error)) => view! { <ErrorBanner error/> }.into_any(),
-                        Some(Ok(detail)) => view! { <Editor detail=Some(detail) draft fields can_edit mode saved edit/> }.into_any(),
-                        None => view! { <Editor detail=None draft fields can_edit mode saved edit/> }.into_any(),
+                        Some(Ok(detail)) => view! { <Editor detail=Some(detail) draft fields can_edit mode saved edit delete/> }.into_any(),
+                        None => view! { <Editor detail=None draft fields can_edit mode saved edit delete/> }.into_any(),
                     }
                 })}
             </Transition>
             {move || outcome_error().map(|m| view! { <p class="error-banner" role="alert" id="rule-error">{m}</p> })}
+            {move || other_error().map(|m| view! { <p class="error-banner" role="alert" id="rule-action-error">{m}</p> })}
             {move || backtest().map(|b| view! { <BacktestView outcome=b/> })}
             <Show when=move || edit.value().get().is_none()>
                 <Transition fallback=|| ()>
@@ -193,11 +232,59 @@ pub fn RuleEditorPage() -> impl IntoView {
                     })}
                 </Transition>
             </Show>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let can_manage = info.await.ok().is_some_and(|i| i.caller.can(Permission::ManageRules));
+                    let rule_id = id();
+                    suppressions.await.map(|list| match (list, rule_id) {
+                        (Ok(list), Some(rule_id)) => view! {
+                            <RuleSuppressions rule_id list can_manage suppress end/>
+                        }.into_any(),
+                        (Err(error), _) => view! { <ErrorBanner error/> }.into_any(),
+                        (Ok(_), None) => ().into_any(),
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The rule's suppressions, with End and (for administrators) a form to add one.
+#[component]
+fn RuleSuppressions(
+    rule_id: i64,
+    list: Vec<crate::detection::SuppressionInfo>,
+    can_manage: bool,
+    suppress: ServerAction<SuppressRule>,
+    end: ServerAction<EndSuppression>,
+) -> impl IntoView {
+    view! {
+        <section class="rule-suppressions" id="rule-suppressions" aria-labelledby="rule-suppressions-title">
+            <h2 id="rule-suppressions-title">"Suppressions"</h2>
+            <crate::pages::alerts::Suppressions list can_manage end/>
+            {can_manage.then(|| view! {
+                <ActionForm action=suppress attr:id="rule-suppress-form" attr:class="suppress-form">
+                    <input type="hidden" name="rule_id" value=rule_id.to_string()/>
+                    <label>"Keep the rule quiet for "
+                        <input type="text" name="entity" id="rule-suppress-entity" maxlength="500" placeholder="every entity"/>
+                    </label>
+                    <label>"for "
+                        <select name="hours" id="rule-suppress-hours">
+                            {SUPPRESSION_SPANS.iter().map(|(h, l)| view! { <option value=*h>{*l}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Reason "
+                        <input type="text" name="reason" id="rule-suppress-reason" required maxlength="1000" placeholder="why"/>
+                    </label>
+                    <button type="submit" id="rule-suppress-save">"Suppress"</button>
+                </ActionForm>
+            })}
         </section>
     }
 }
 
 #[component]
+#[allow(clippy::too_many_arguments)]
 fn Editor(
     detail: Option<RuleDetail>,
     draft: Option<RuleBody>,
@@ -206,12 +293,11 @@ fn Editor(
     mode: Option<String>,
     saved: bool,
     edit: ServerAction<EditRule>,
+    delete: ServerAction<DeleteRule>,
 ) -> impl IntoView {
-    let end = ServerAction::<crate::server::EndSuppression>::new();
     let title = detail.as_ref().map(|d| d.rule.name.clone()).unwrap_or_else(|| "New rule".into());
     let base = detail.as_ref().map(|d| format!("/rules/{}", d.rule.id)).unwrap_or_else(|| "/rules/new".into());
     let is_sigma = detail.as_ref().is_some_and(|d| d.sigma_yaml.is_some());
-    let is_match = detail.as_ref().is_none_or(|d| d.rule.kind == "match");
     let sigma_mode = match mode.as_deref() {
         Some("sigma") => true,
         Some("form") => false,
@@ -236,6 +322,7 @@ fn Editor(
             })}
         </header>
         {saved.then(|| view! { <p class="notice-inline" role="status" id="rule-saved">"Saved."</p> })}
+        {detail.as_ref().filter(|_| can_edit).map(|d| view! { <DeleteRuleForm rule=d.rule.clone() delete/> })}
         {detail.as_ref().filter(|d| d.sigma_yaml.is_some()).map(|d| view! {
             <dl class="fields" id="rule-sigma-credits">
                 {d.rule.sigma_id.clone().map(|s| view! { <dt>"Sigma id"</dt><dd><code>{s}</code></dd> })}
@@ -245,20 +332,8 @@ fn Editor(
                 })}
             </dl>
         })}
-        {detail.as_ref().filter(|d| !d.suppressions.is_empty()).map(|d| view! {
-            <h2>"Suppressions"</h2>
-            <crate::pages::alerts::Suppressions list=d.suppressions.clone() can_manage=can_edit end/>
-        })}
-        {(!can_edit || !is_match).then(|| {
-            let d = detail.clone();
-            view! {
-                {(!is_match).then(|| view! {
-                    <p class="notice-inline" role="note">"Rules of this kind are changed through the REST API; the page shows them."</p>
-                })}
-                {d.map(|d| view! { <ReadOnlyRule detail=d/> })}
-            }
-        })}
-        {(can_edit && is_match).then(|| view! {
+        {(!can_edit).then(|| detail.clone().map(|d| view! { <ReadOnlyRule detail=d/> }))}
+        {can_edit.then(|| view! {
             <nav class="mode-tabs" aria-label="How to write the rule">
                 {(!is_sigma).then(|| view! {
                     <a href=form_href.clone() id="mode-form" aria-current=(!sigma_mode).then_some("page")>"Form"</a>
@@ -271,6 +346,27 @@ fn Editor(
                 view! { <RuleFormView detail=detail.clone() draft=draft.clone() fields=fields.clone() edit/> }.into_any()
             }}
         })}
+    }
+}
+
+/// Delete, behind a disclosure and a confirmation box (both work without JavaScript).
+#[component]
+fn DeleteRuleForm(rule: RuleSummary, delete: ServerAction<DeleteRule>) -> impl IntoView {
+    let consequence = format!(
+        "Delete “{}” with its {} alert(s), its suppressions and what it has observed; this cannot be undone.",
+        rule.name, rule.alerts
+    );
+    view! {
+        <details class="danger-zone" id="rule-delete">
+            <summary id="rule-delete-open">"Delete this rule…"</summary>
+            <ActionForm action=delete attr:id="rule-delete-form" attr:class="inline-form">
+                <input type="hidden" name="id" value=rule.id.to_string()/>
+                <label>
+                    <input type="checkbox" name="confirm" id="rule-delete-confirm" required/>" "{consequence}
+                </label>
+                <button type="submit" id="rule-delete-button" class="danger">"Delete rule"</button>
+            </ActionForm>
+        </details>
     }
 }
 
@@ -354,6 +450,8 @@ fn initial_form(detail: Option<&RuleDetail>, draft: Option<RuleBody>) -> RuleFor
                 window_minutes: d.window_minutes,
                 combine,
                 rows,
+                kind: d.rule.kind.clone(),
+                kind_fields: d.kind_fields.clone().unwrap_or_default(),
             }
         }
         (_, None) => RuleForm {
@@ -362,8 +460,64 @@ fn initial_form(detail: Option<&RuleDetail>, draft: Option<RuleBody>) -> RuleFor
             group_by: "actor".into(),
             window_minutes: 60,
             combine: "all".into(),
+            kind: "match".into(),
             ..Default::default()
         },
+    }
+}
+
+/// One condition row: `prefix` is empty for the rule's conditions, `then_` for a sequence's
+/// second step (the names the server function reads, and the element ids).
+fn condition_row(prefix: &'static str, step: &'static str, i: usize, row: ConditionRow) -> impl IntoView {
+    let id = |part: &str| format!("{}{part}-{i}", prefix.replace('_', "-"));
+    let (f, o, v) = (id("field"), id("op"), id("value"));
+    view! {
+        <div class="condition-row" data-row=i.to_string()>
+            <label class="visually-hidden" for=f.clone()>{format!("Field of {step}condition {}", i + 1)}</label>
+            <input type="text" name=format!("{prefix}field[{i}]") id=f list="rule-field-names" value=row.field
+                placeholder="field, e.g. Operation" maxlength="300"/>
+            <label class="visually-hidden" for=o.clone()>{format!("Operator of {step}condition {}", i + 1)}</label>
+            <select name=format!("{prefix}op[{i}]") id=o>
+                {OPERATORS.iter().map(|(op, label)| {
+                    let selected = *op == row.op.as_str() || (row.op.is_empty() && *op == "equals");
+                    view! { <option value=*op selected=selected>{*label}</option> }
+                }).collect_view()}
+            </select>
+            <label class="visually-hidden" for=v.clone()>{format!("Value of {step}condition {}", i + 1)}</label>
+            <input type="text" name=format!("{prefix}value[{i}]") id=v value=row.value placeholder="value" maxlength="2000"/>
+        </div>
+    }
+}
+
+/// A list of condition rows with blank ones to fill in, and (once hydrated) a button adding more.
+/// The blank rows are rendered once; rows added after hydration come after them, so adding one
+/// never re-renders (and empties) a row being written.
+#[component]
+fn ConditionRows(
+    prefix: &'static str,
+    step: &'static str,
+    rows: Vec<ConditionRow>,
+    add_id: &'static str,
+) -> impl IntoView {
+    let shown = rows.len() + BLANK_ROWS + usize::from(rows.is_empty());
+    let added = RwSignal::new(0usize);
+    view! {
+        {rows.into_iter().chain(std::iter::repeat(ConditionRow::default())).take(shown).enumerate()
+            .map(|(i, row)| condition_row(prefix, step, i, row)).collect_view()}
+        {move || (shown..shown + added.get()).map(|i| condition_row(prefix, step, i, ConditionRow::default())).collect_view()}
+        <button type="button" class="link" id=add_id on:click=move |_| added.update(|n| *n += 1)>"Add a condition"</button>
+    }
+}
+
+/// `all`/`any` for a list of rows (`any`: the second is chosen).
+fn combine_select(name: &'static str, id: &'static str, any: bool) -> impl IntoView {
+    view! {
+        <label>"Fire when "
+            <select name=name id=id>
+                <option value="all" selected=!any>"all of these hold"</option>
+                <option value="any" selected=any>"any of these holds"</option>
+            </select>
+        </label>
     }
 }
 
@@ -378,6 +532,7 @@ fn RuleFormView(
     let id = d.as_ref().map(|d| d.rule.id.to_string()).unwrap_or_default();
     let from_draft = matches!(draft, Some(RuleBody::Form(_)));
     let form = initial_form(d.as_ref(), draft);
+    let kind = form.kind().to_string();
     let (name, description, severity) = (form.name, form.description, form.severity);
     let sources = form.sources;
     let tags = form.tags.join(", ");
@@ -385,30 +540,10 @@ fn RuleFormView(
     let group_by = form.group_by;
     let window = form.window_minutes.to_string();
     let (combine, rows) = (form.combine, form.rows);
-    let unshown = !from_draft && d.as_ref().is_some_and(|d| d.rows.is_none());
-    // The blank rows are rendered once; rows added after hydration come after them, so adding
-    // one never re-renders (and empties) a row being written.
-    let shown = rows.len() + BLANK_ROWS + usize::from(rows.is_empty());
-    let added = RwSignal::new(0usize);
-    let row_view = move |i: usize, row: ConditionRow| {
-        let (f, o, v) = (format!("field-{i}"), format!("op-{i}"), format!("value-{i}"));
-        view! {
-            <div class="condition-row" data-row=i.to_string()>
-                <label class="visually-hidden" for=f.clone()>{format!("Field of condition {}", i + 1)}</label>
-                <input type="text" name=format!("field[{i}]") id=f list="rule-field-names" value=row.field
-                    placeholder="field, e.g. Operation" maxlength="300"/>
-                <label class="visually-hidden" for=o.clone()>{format!("Operator of condition {}", i + 1)}</label>
-                <select name=format!("op[{i}]") id=o>
-                    {OPERATORS.iter().map(|(op, label)| {
-                        let selected = *op == row.op.as_str() || (row.op.is_empty() && *op == "equals");
-                        view! { <option value=*op selected=selected>{*label}</option> }
-                    }).collect_view()}
-                </select>
-                <label class="visually-hidden" for=v.clone()>{format!("Value of condition {}", i + 1)}</label>
-                <input type="text" name=format!("value[{i}]") id=v value=row.value placeholder="value" maxlength="2000"/>
-            </div>
-        }
-    };
+    let part = form.kind_fields;
+    let count = if part.count > 0 { part.count.to_string() } else { String::new() };
+    let lookback = if part.lookback_days > 0 { part.lookback_days } else { DEFAULT_LOOKBACK_DAYS }.to_string();
+    let unshown = !from_draft && d.as_ref().is_some_and(|d| d.rows.is_none() || d.kind_fields.is_none());
     view! {
         {unshown.then(|| view! {
             <p class="notice-inline" role="note">
@@ -420,6 +555,11 @@ fn RuleFormView(
             <input type="hidden" name="id" value=id/>
             <input type="hidden" name="mode" value="form"/>
             <label>"Name "<input type="text" name="name" id="rule-name" value=name required maxlength="200"/></label>
+            <label>"Kind "
+                <select name="kind" id="rule-kind-choice">
+                    {KINDS.iter().map(|(k, label)| view! { <option value=*k selected=*k == kind.as_str()>{*label}</option> }).collect_view()}
+                </select>
+            </label>
             <label>"Severity "
                 <select name="severity" id="rule-severity">
                     {["info", "low", "medium", "high", "critical"].into_iter().map(|s| view! { <option value=s selected=s == severity.as_str()>{s}</option> }).collect_view()}
@@ -433,24 +573,45 @@ fn RuleFormView(
                 }).collect_view()}
             </fieldset>
             <label>"Tags "<input type="text" name="tags" id="rule-tags" value=tags placeholder="attack.t1114.003, …" maxlength="5000"/></label>
-            <label>"Group alerts by "<input type="text" name="group_by" id="rule-group-by" value=group_by list="rule-group-names" maxlength="300"/></label>
+            <label>"Entity (alerts are grouped by it) "<input type="text" name="group_by" id="rule-group-by" value=group_by list="rule-group-names" maxlength="300"/></label>
             <datalist id="rule-group-names">
-                {["actor", "target", "ip", "app", "tenant"].into_iter().map(|g| view! { <option value=g></option> }).collect_view()}
+                {["actor", "target", "ip", "app", "tenant", "field:"].into_iter().map(|g| view! { <option value=g></option> }).collect_view()}
             </datalist>
             <label>"Window (minutes) "<input type="number" name="window_minutes" id="rule-window" value=window min="1" max="10080"/></label>
             <label><input type="checkbox" name="enabled" id="rule-enabled" checked=enabled/>" Enabled"</label>
             <label><input type="checkbox" name="hunting" id="rule-hunting" checked=hunting/>" Hunting (kept out of the triage queue)"</label>
             <fieldset class="conditions wide">
-                <legend>"Conditions"</legend>
-                <label>"Fire when "
-                    <select name="combine" id="rule-combine">
-                        <option value="all" selected=combine == "all">"all of these hold"</option>
-                        <option value="any" selected=combine == "any">"any of these holds"</option>
-                    </select>
+                <legend>
+                    "Conditions"
+                    <span class="kind-part kind-threshold kind-first_seen">" (the events counted or remembered)"</span>
+                    <span class="kind-part kind-sequence">" — step A, the first event"</span>
+                </legend>
+                {combine_select("combine", "rule-combine", combine == "any")}
+                <ConditionRows prefix="" step="" rows add_id="rule-add-row"/>
+            </fieldset>
+            <fieldset class="kind-part kind-threshold wide" id="rule-threshold">
+                <legend>"Threshold: alert when one entity reaches, within one window"</legend>
+                <label>"At least (events, or distinct values) "
+                    <input type="number" name="count" id="rule-count" value=count inputmode="numeric" placeholder="e.g. 10"/>
                 </label>
-                {rows.into_iter().chain(std::iter::repeat(ConditionRow::default())).take(shown).enumerate().map(|(i, row)| row_view(i, row)).collect_view()}
-                {move || (shown..shown + added.get()).map(|i| row_view(i, ConditionRow::default())).collect_view()}
-                <button type="button" class="link" id="rule-add-row" on:click=move |_| added.update(|n| *n += 1)>"Add a condition"</button>
+                <label>"Distinct values of (blank: count the events) "
+                    <input type="text" name="distinct" id="rule-distinct" value=part.distinct list="rule-field-names" maxlength="200" placeholder="e.g. actor"/>
+                </label>
+                <p class="muted">"Windows are fixed and aligned to the clock; a burst across a boundary counts in two halves."</p>
+            </fieldset>
+            <fieldset class="kind-part kind-first_seen wide" id="rule-first-seen">
+                <legend>"First seen: alert on a value the entity has not shown before"</legend>
+                <label>"Remembered field "
+                    <input type="text" name="remembered" id="rule-remembered" value=part.remembered list="rule-field-names" maxlength="200" placeholder="e.g. location"/>
+                </label>
+                <label>"Look-back (days, 1–365) "
+                    <input type="number" name="lookback_days" id="rule-lookback" value=lookback inputmode="numeric"/>
+                </label>
+            </fieldset>
+            <fieldset class="kind-part kind-sequence wide" id="rule-then">
+                <legend>"Step B: then, by the same entity, within the window"</legend>
+                {combine_select("then_combine", "rule-then-combine", part.then_combine == "any")}
+                <ConditionRows prefix="then_" step="step B " rows=part.then_rows add_id="rule-then-add-row"/>
             </fieldset>
             <datalist id="rule-field-names">
                 {fields.into_iter().map(|f| view! { <option value=f></option> }).collect_view()}

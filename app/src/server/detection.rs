@@ -1,5 +1,5 @@
 //! Server functions of the Alerts and Rules pages: the alert queue, one alert and its triage,
-//! the rule list, and the rule editor (save and backtest).
+//! the rule list, the rule editor (save, backtest, delete) and suppressions.
 
 use leptos::prelude::*;
 
@@ -38,7 +38,9 @@ pub async fn rule_fields() -> Result<Vec<String>, AppError> {
 
 /// The rule editor's form: `intent` `save` stores the rule (`id` absent: a new one), `backtest`
 /// runs it over the stored events of `range` without saving. `mode` is `form` (the condition
-/// from the rows `field`/`op`/`value`) or `sigma` (the YAML in `sigma`).
+/// from the rows `field`/`op`/`value`, the `kind` and its part: `count` and `distinct` for a
+/// threshold, `remembered` and `lookback_days` for first seen, the step-B rows
+/// `then_field`/`then_op`/`then_value` for a sequence) or `sigma` (the YAML in `sigma`).
 #[server(endpoint = "edit_rule")]
 #[allow(clippy::too_many_arguments)]
 pub async fn edit_rule(
@@ -60,10 +62,34 @@ pub async fn edit_rule(
     value: Option<Vec<String>>,
     sigma: Option<String>,
     range: Option<String>,
+    kind: Option<String>,
+    count: Option<String>,
+    distinct: Option<String>,
+    remembered: Option<String>,
+    lookback_days: Option<String>,
+    then_combine: Option<String>,
+    then_field: Option<Vec<String>>,
+    then_op: Option<Vec<String>>,
+    then_value: Option<Vec<String>>,
 ) -> Result<EditorOutcome, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
-    use crate::detection::{ConditionRow, RuleBody, RuleForm};
+    use crate::detection::{ConditionRow, KindInput, RuleBody, RuleForm};
+
+    /// Rows from the parallel lists a form posts (an operator or value missing: the default).
+    fn rows(fields: Option<Vec<String>>, ops: Option<Vec<String>>, values: Option<Vec<String>>) -> Vec<ConditionRow> {
+        let (ops, values) = (ops.unwrap_or_default(), values.unwrap_or_default());
+        fields
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, field)| ConditionRow {
+                field,
+                op: ops.get(i).cloned().unwrap_or_else(|| "equals".into()),
+                value: values.get(i).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
 
     let caller = caller()?;
     caller.require(Permission::ManageRules)?;
@@ -79,30 +105,33 @@ pub async fn edit_rule(
             enabled: on(&enabled),
         },
         "form" => {
-            let (fields, ops, values) = (field.unwrap_or_default(), op.unwrap_or_default(), value.unwrap_or_default());
-            let rows = fields
-                .into_iter()
-                .enumerate()
-                .map(|(i, field)| ConditionRow {
-                    field,
-                    op: ops.get(i).cloned().unwrap_or_else(|| "equals".into()),
-                    value: values.get(i).cloned().unwrap_or_default(),
-                })
-                .collect();
+            let kind = KindInput {
+                kind,
+                count,
+                distinct,
+                remembered,
+                lookback_days,
+                then_combine,
+                then_rows: rows(then_field, then_op, then_value),
+            };
+            let rows = rows(field, op, value);
             let sources = sources.unwrap_or_default().join(",");
-            RuleBody::Form(RuleForm::parse(
-                name.as_deref().unwrap_or_default(),
-                description.as_deref(),
-                severity.as_deref(),
-                Some(&sources),
-                tags.as_deref(),
-                on(&hunting),
-                on(&enabled),
-                group_by.as_deref(),
-                window_minutes.as_deref(),
-                combine.as_deref(),
-                rows,
-            )?)
+            RuleBody::Form(
+                RuleForm::parse(
+                    name.as_deref().unwrap_or_default(),
+                    description.as_deref(),
+                    severity.as_deref(),
+                    Some(&sources),
+                    tags.as_deref(),
+                    on(&hunting),
+                    on(&enabled),
+                    group_by.as_deref(),
+                    window_minutes.as_deref(),
+                    combine.as_deref(),
+                    rows,
+                )?
+                .with_kind(kind)?,
+            )
         }
         _ => return Err(AppError::invalid_input("mode", "form or sigma")),
     };
@@ -133,6 +162,36 @@ pub async fn edit_rule(
         }
         _ => Err(AppError::invalid_input("intent", "save or backtest")),
     }
+}
+
+/// Deletes a rule with its alerts, suppressions and observations; `confirm` must be set (the
+/// page's confirmation box). A browser without JavaScript is sent to the Rules page, which says
+/// so; answers the deleted rule's id.
+#[server(endpoint = "delete_rule")]
+pub async fn delete_rule(id: i64, confirm: Option<String>) -> Result<i64, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ManageRules)?;
+    if !confirm.as_deref().is_some_and(|c| matches!(c, "on" | "true" | "1" | "yes")) {
+        return Err(AppError::invalid_input("confirm", "tick the box to confirm that the rule and its alerts go"));
+    }
+    services()?.detection.delete_rule(&caller, id).await?;
+    if super::tokens::plain_form_post() {
+        leptos_axum::redirect(&format!("/rules?deleted={id}"));
+    }
+    Ok(id)
+}
+
+/// A rule's suppressions that have not ended.
+#[server(endpoint = "rule_suppressions")]
+pub async fn rule_suppressions(rule_id: i64) -> Result<Vec<crate::detection::SuppressionInfo>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    services()?.detection.suppressions(rule_id).await
 }
 
 /// Enables or disables a rule.
@@ -257,7 +316,7 @@ pub async fn backtest_draft(
 ) -> Result<crate::detection::BacktestOutcome, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
-    use crate::detection::{RuleBody, RuleForm};
+    use crate::detection::{KindInput, RuleBody, RuleForm};
 
     caller()?.require(Permission::ManageRules)?;
     let id =
@@ -266,19 +325,25 @@ pub async fn backtest_draft(
         serde_json::from_str(&draft).map_err(|_| AppError::invalid_input("draft", "not a rule draft of the editor"))?;
     // A draft from an address is checked like a posted form.
     let body = match body {
-        RuleBody::Form(f) => RuleBody::Form(RuleForm::parse(
-            &f.name,
-            Some(&f.description),
-            Some(&f.severity),
-            Some(&f.sources.join(",")),
-            Some(&f.tags.join(",")),
-            f.hunting,
-            f.enabled,
-            Some(&f.group_by),
-            Some(&f.window_minutes.to_string()),
-            Some(&f.combine),
-            f.rows,
-        )?),
+        RuleBody::Form(f) => {
+            let kind = KindInput::of(f.kind(), &f.kind_fields);
+            RuleBody::Form(
+                RuleForm::parse(
+                    &f.name,
+                    Some(&f.description),
+                    Some(&f.severity),
+                    Some(&f.sources.join(",")),
+                    Some(&f.tags.join(",")),
+                    f.hunting,
+                    f.enabled,
+                    Some(&f.group_by),
+                    Some(&f.window_minutes.to_string()),
+                    Some(&f.combine),
+                    f.rows,
+                )?
+                .with_kind(kind)?,
+            )
+        }
         sigma => sigma,
     };
     services()?.detection.backtest(id, body, &range).await

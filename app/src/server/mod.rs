@@ -72,6 +72,8 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/edit_rule", Permission::ManageRules),
     ("/api/backtest_draft", Permission::ManageRules),
     ("/api/set_rule_enabled", Permission::ManageRules),
+    ("/api/delete_rule", Permission::ManageRules),
+    ("/api/rule_suppressions", Permission::ViewEvents),
     ("/api/list_alerts", Permission::ViewEvents),
     ("/api/get_alert", Permission::ViewEvents),
     ("/api/triage_alert", Permission::HandleAlerts),
