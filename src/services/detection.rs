@@ -458,15 +458,24 @@ async fn apply_stateful(
                     span.1 = span.1.max(m.occurred_at);
                 }
                 for (value, (low, high)) in spans {
-                    let until = high + *lookback + chrono::Duration::seconds(1);
-                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, low - *lookback, until).await?;
-                    for shape in st::first_seen(&obs, *lookback) {
-                        if shape.value.as_deref() != Some(value)
-                            || shape.window_start < low
-                            || shape.window_start > high + *lookback
-                        {
+                    // The alerts of `value` in [low, high + lookback] (`st::first_seen` over the
+                    // entity's observations there) are among the span's candidates: this pass
+                    // stored the value at `high` (see `st::first_seen_candidates`).
+                    let span = store::value_observations(txn, rule.id, &tenant, &entity, value, low, high).await?;
+                    let before = store::latest_value_before(txn, rule.id, &tenant, &entity, value, low).await?;
+                    for o in st::first_seen_candidates(&span, before, *lookback) {
+                        let from = o.occurred_at - *lookback;
+                        let others =
+                            store::earliest_other_values(txn, rule.id, &tenant, &entity, value, from, o.occurred_at)
+                                .await?;
+                        if !others.iter().any(|p| st::is_history_of(p, &o, *lookback)) {
                             continue;
                         }
+                        let shape = st::Shape {
+                            window_start: o.occurred_at,
+                            events: vec![(o.event_id, o.occurred_at)],
+                            value: Some(o.value.clone()),
+                        };
                         let key = format!("{entity} · {value}");
                         let start = shape.window_start;
                         let window = Window {
