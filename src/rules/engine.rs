@@ -146,7 +146,13 @@ pub struct FieldSet {
     keys: std::collections::HashSet<String>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
+    /// Decisions by raw key (the lookup key when wanted): events repeat their keys, so most
+    /// are decided once instead of lower-cased and looked up for every event.
+    decided: std::cell::RefCell<HashMap<Box<str>, Option<Box<str>>>>,
 }
+
+/// Most raw keys a `FieldSet` remembers (keys are the records' own: bounded, whatever they hold).
+const MAX_DECIDED_KEYS: usize = 50_000;
 
 impl FieldSet {
     /// Adds what a field reference reads.
@@ -250,15 +256,32 @@ impl EventDoc {
         self.fields.clear();
         let mut key = String::new();
         let fields = &mut self.fields;
+        let mut add = |lookup: &str, v: std::borrow::Cow<'_, str>| match fields.get_mut(lookup) {
+            Some(values) => values.push(v.into_owned()),
+            None => {
+                fields.insert(lookup.to_string(), vec![v.into_owned()]);
+            }
+        };
         let complete = each_string_entry(flattened, |k, v| {
-            field_key_into(k, &mut key);
-            if wanted.is_none_or(|w| w.wants(&key)) {
-                match fields.get_mut(key.as_str()) {
-                    Some(values) => values.push(v.into_owned()),
-                    None => {
-                        fields.insert(key.clone(), vec![v.into_owned()]);
-                    }
+            let Some(wanted) = wanted else {
+                field_key_into(k, &mut key);
+                add(&key, v);
+                return;
+            };
+            let mut decided = wanted.decided.borrow_mut();
+            if let Some(decision) = decided.get(k) {
+                if let Some(lookup) = decision {
+                    add(lookup, v);
                 }
+                return;
+            }
+            field_key_into(k, &mut key);
+            let wants = wanted.wants(&key);
+            if decided.len() < MAX_DECIDED_KEYS {
+                decided.insert(k.into(), wants.then(|| Box::from(key.as_str())));
+            }
+            if wants {
+                add(&key, v);
             }
         });
         if !complete {
