@@ -1284,6 +1284,51 @@ mod tests {
     }
 
     #[test]
+    fn indexing_only_the_fields_rules_read_and_looking_rules_up_by_operation_change_no_decision() {
+        let pack = pack();
+        let rules: Vec<CompiledRule> = pack.iter().map(compiled).collect();
+        let mut wanted = crate::rules::engine::FieldSet::default();
+        rules.iter().for_each(|r| r.note_fields(&mut wanted));
+        let index = crate::rules::RuleIndex::new(&rules);
+        // Every example record and every scenario event (and near miss) of the pack.
+        let mut records: Vec<(&str, Option<&str>, String)> = Vec::new();
+        for b in &pack {
+            records.extend(b.examples.iter().map(|e| (e.source, e.content_type, e.record.to_string())));
+            let config = ActivityConfig { seed: 21, events_per_day: 2_000, scenarios: true };
+            let tenant = build_tenant(21, 0);
+            for near_miss in [false, true] {
+                let Some(scenario) = b.scenario else { continue };
+                for (feed, r) in scenario_records(&config, &tenant, scenario, near_miss, 20_000).unwrap_or_default() {
+                    let (source, content_type) = source_of(feed);
+                    records.push((source, content_type, r.json));
+                }
+            }
+        }
+        let (mut fired, mut candidates) = (0, Vec::new());
+        for (source, content_type, raw) in &records {
+            let parsed = crate::normalize::Source::parse(source).unwrap();
+            let Ok(n) = crate::normalize::normalize(parsed, *content_type, raw, &Default::default()) else { continue };
+            let flattened = serde_json::to_string(&n.flattened).unwrap();
+            let mut full = EventDoc::from_normalized("t", source, *content_type, &n);
+            full.set_flattened(&flattened);
+            let mut part = full.clone();
+            part.set_flattened_for(&flattened, &wanted);
+            assert!(part.fields.len() <= full.fields.len());
+            index.candidates(&part, &mut candidates);
+            for (i, rule) in rules.iter().enumerate() {
+                let decided = (rule.fires_on(&full), rule.observations(&full));
+                assert_eq!((rule.fires_on(&part), rule.observations(&part)), decided, "rule {i} on {raw}");
+                assert_eq!(rule.condition.explain(&part), rule.condition.explain(&full), "rule {i} on {raw}");
+                if decided.0 || !decided.1.is_empty() {
+                    fired += 1;
+                    assert!(candidates.contains(&i), "rule {i} fires on {raw} but is no candidate");
+                }
+            }
+        }
+        assert!(fired > 40, "{fired} decisions that fired");
+    }
+
+    #[test]
     fn every_builtin_rule_decides_its_examples_as_expected() {
         for b in pack() {
             let rule = compiled(&b);

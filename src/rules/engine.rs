@@ -116,6 +116,13 @@ pub struct EventDoc {
 /// The lookup key of a flattened field: lower case, array positions dropped.
 pub fn field_key(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
+    field_key_into(name, &mut out);
+    out
+}
+
+/// `field_key` written into `out` (cleared first), so the evaluator reuses one buffer.
+fn field_key_into(name: &str, out: &mut String) {
+    out.clear();
     for part in name.split('.') {
         if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
             continue;
@@ -123,20 +130,163 @@ pub fn field_key(name: &str) -> String {
         if !out.is_empty() {
             out.push('.');
         }
-        out.push_str(&part.to_lowercase());
+        if part.is_ascii() {
+            out.extend(part.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            out.push_str(&part.to_lowercase());
+        }
     }
-    out
+}
+
+/// The flattened keys some rule reads (exact keys, `prefix.*` and `*suffix` patterns): events
+/// are indexed for these only, which gives the same answers as indexing every field for the
+/// rules the set was built from, at a fraction of the cost.
+#[derive(Clone, Debug, Default)]
+pub struct FieldSet {
+    keys: std::collections::HashSet<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    /// Decisions by raw key (the lookup key when wanted): events repeat their keys, so most
+    /// are decided once instead of lower-cased and looked up for every event.
+    decided: std::cell::RefCell<HashMap<Box<str>, Option<Box<str>>>>,
+}
+
+/// Most raw keys a `FieldSet` remembers (keys are the records' own: bounded, whatever they hold).
+const MAX_DECIDED_KEYS: usize = 50_000;
+
+impl FieldSet {
+    /// Adds what a field reference reads.
+    pub fn add(&mut self, field: &FieldRef) {
+        self.keys.extend(field.keys.iter().cloned());
+        if let Some(prefix) = &field.prefix {
+            if !self.prefixes.contains(prefix) {
+                self.prefixes.push(prefix.clone());
+            }
+        }
+        if let Some(suffix) = &field.suffix {
+            self.keys.insert(suffix[1..].to_string());
+            if !self.suffixes.contains(suffix) {
+                self.suffixes.push(suffix.clone());
+            }
+        }
+    }
+
+    /// Whether a field of this (lookup) key can be read by the rules.
+    fn wants(&self, key: &str) -> bool {
+        self.keys.contains(key)
+            || self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+            || self.suffixes.iter().any(|s| key.ends_with(s.as_str()))
+    }
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct JsonText<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for JsonText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = JsonText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonText(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonText(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonText(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
+}
+
+/// Calls `each` with every (key, value) of a JSON object of strings, borrowing what it can;
+/// false (after some calls, perhaps) when the text is not such an object.
+fn each_string_entry<'a>(text: &'a str, mut each: impl FnMut(&str, std::borrow::Cow<'a, str>)) -> bool {
+    struct Visit<'f, F>(&'f mut F);
+    impl<'de, F: FnMut(&str, std::borrow::Cow<'de, str>)> serde::de::Visitor<'de> for Visit<'_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of strings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some((k, v)) = map.next_entry::<JsonText<'de>, JsonText<'de>>()? {
+                (self.0)(&k.0, v.0);
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserializer::deserialize_map(&mut de, Visit(&mut each)).and_then(|()| de.end()).is_ok()
 }
 
 impl EventDoc {
+    /// Calls `each` with every value of the operation column and of the flattened `keys`,
+    /// normalized as an operation test compares them.
+    pub fn each_operation(&self, keys: &[String], mut each: impl FnMut(&str)) {
+        let mut buffer = String::new();
+        if !self.operation.is_empty() {
+            normalize_into(&self.operation, false, &mut buffer);
+            each(&buffer);
+        }
+        for key in keys {
+            for value in self.fields.get(key).into_iter().flatten() {
+                normalize_into(value, false, &mut buffer);
+                each(&buffer);
+            }
+        }
+    }
+
     /// Indexes the flattened fields (the `flattened` column's JSON object).
     pub fn set_flattened(&mut self, flattened: &str) {
+        self.index_flattened(flattened, None);
+    }
+
+    /// Indexes the flattened fields some rule of `wanted` reads; the rules it was built from
+    /// see the same event as with `set_flattened`.
+    pub fn set_flattened_for(&mut self, flattened: &str, wanted: &FieldSet) {
+        self.index_flattened(flattened, Some(wanted));
+    }
+
+    fn index_flattened(&mut self, flattened: &str, wanted: Option<&FieldSet>) {
         self.fields.clear();
-        if let Ok(map) = serde_json::from_str::<HashMap<String, String>>(flattened) {
-            self.fields.reserve(map.len());
-            for (k, v) in map {
-                self.fields.entry(field_key(&k)).or_default().push(v);
+        let mut key = String::new();
+        let fields = &mut self.fields;
+        let mut add = |lookup: &str, v: std::borrow::Cow<'_, str>| match fields.get_mut(lookup) {
+            Some(values) => values.push(v.into_owned()),
+            None => {
+                fields.insert(lookup.to_string(), vec![v.into_owned()]);
             }
+        };
+        let complete = each_string_entry(flattened, |k, v| {
+            let Some(wanted) = wanted else {
+                field_key_into(k, &mut key);
+                add(&key, v);
+                return;
+            };
+            let mut decided = wanted.decided.borrow_mut();
+            if let Some(decision) = decided.get(k) {
+                if let Some(lookup) = decision {
+                    add(lookup, v);
+                }
+                return;
+            }
+            field_key_into(k, &mut key);
+            let wants = wanted.wants(&key);
+            if decided.len() < MAX_DECIDED_KEYS {
+                decided.insert(k.into(), wants.then(|| Box::from(key.as_str())));
+            }
+            if wants {
+                add(&key, v);
+            }
+        });
+        if !complete {
+            // Not an object of strings: no flattened fields at all.
+            self.fields.clear();
         }
     }
 
@@ -191,6 +341,36 @@ impl EventDoc {
                 }
             }
         }
+    }
+
+    /// Whether any value of a field reference satisfies `test` (the values of `values`, in
+    /// the same order, without collecting them).
+    fn any_value(&self, field: &FieldRef, mut test: impl FnMut(&str) -> bool) -> bool {
+        if let Some(column) = field.column {
+            if self.column(column).is_some_and(|v| test(&v)) {
+                return true;
+            }
+        }
+        for key in &field.keys {
+            if self.fields.get(key).is_some_and(|values| values.iter().any(|v| test(v))) {
+                return true;
+            }
+        }
+        if let Some(prefix) = &field.prefix {
+            for (key, values) in &self.fields {
+                if key.starts_with(prefix.as_str()) && values.iter().any(|v| test(v)) {
+                    return true;
+                }
+            }
+        }
+        if let Some(suffix) = &field.suffix {
+            for (key, values) in &self.fields {
+                if (key.ends_with(suffix.as_str()) || key == &suffix[1..]) && values.iter().any(|v| test(v)) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Whether an address in `value` is outside the tenant: an e-mail address (`smtp:` prefixes
@@ -411,24 +591,54 @@ pub enum Condition {
 
 /// Normalizes a value for comparison: dashes, a trailing ".", surrounding space, and case.
 fn normalize(text: &str, case_sensitive: bool) -> String {
+    let mut out = String::new();
+    normalize_into(text, case_sensitive, &mut out);
+    out
+}
+
+/// `normalize` written into `out` (cleared first); ASCII text, the common case, is copied
+/// without allocating.
+fn normalize_into(text: &str, case_sensitive: bool, out: &mut String) {
+    out.clear();
     let t = text.trim();
     let t = t.strip_suffix('.').unwrap_or(t);
+    if t.is_ascii() {
+        if case_sensitive {
+            out.push_str(t);
+        } else {
+            out.extend(t.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        }
+        return;
+    }
     let t: String = t.chars().map(|c| if matches!(c, '\u{2013}' | '\u{2014}') { '-' } else { c }).collect();
     if case_sensitive {
-        t
+        out.push_str(&t);
     } else {
-        t.to_lowercase()
+        // `str::to_lowercase`, not per character: a final sigma lowers differently.
+        out.push_str(&t.to_lowercase());
     }
 }
 
 /// The outcome words Microsoft uses for a result, as AOC's normalized result.
 fn normalize_result(text: &str) -> String {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "success" | "succeeded" | "true" | "0" => "success".into(),
-        "failure" | "failed" | "false" => "failure".into(),
-        "partialsuccess" | "partial_success" => "partial_success".into(),
-        other => other.into(),
-    }
+    let mut out = String::new();
+    normalize_result_into(text, &mut out);
+    out
+}
+
+/// `normalize_result` written into `out` (cleared first).
+fn normalize_result_into(text: &str, out: &mut String) {
+    out.clear();
+    out.push_str(text.trim());
+    out.make_ascii_lowercase();
+    let word = match out.as_str() {
+        "success" | "succeeded" | "true" | "0" => "success",
+        "failure" | "failed" | "false" => "failure",
+        "partialsuccess" | "partial_success" => "partial_success",
+        _ => return,
+    };
+    out.clear();
+    out.push_str(word);
 }
 
 /// An IP address from `1.2.3.4`, `1.2.3.4:443`, `[2001:db8::1]:443` or `2001:db8::1`.
@@ -593,22 +803,28 @@ impl Predicate {
     fn holds_for(&self, value: &str) -> bool {
         match self {
             Predicate::Text { op, values, all, case_sensitive, result } => {
-                let v = if *result && matches!(op, Op::Equals | Op::In) {
-                    normalize_result(value)
-                } else {
-                    normalize(value, *case_sensitive)
-                };
-                let test = |want: &String| match op {
-                    Op::Equals | Op::In => v == *want,
-                    Op::Contains => v.contains(want.as_str()),
-                    Op::StartsWith => v.starts_with(want.as_str()),
-                    _ => v.ends_with(want.as_str()),
-                };
-                if *all {
-                    values.iter().all(test)
-                } else {
-                    values.iter().any(test)
+                thread_local! {
+                    // One buffer per thread for the normalized value: no allocation per test.
+                    static NORMALIZED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
                 }
+                NORMALIZED.with_borrow_mut(|v| {
+                    if *result && matches!(op, Op::Equals | Op::In) {
+                        normalize_result_into(value, v);
+                    } else {
+                        normalize_into(value, *case_sensitive, v);
+                    }
+                    let test = |want: &String| match op {
+                        Op::Equals | Op::In => v.as_str() == want.as_str(),
+                        Op::Contains => v.contains(want.as_str()),
+                        Op::StartsWith => v.starts_with(want.as_str()),
+                        _ => v.ends_with(want.as_str()),
+                    };
+                    if *all {
+                        values.iter().all(test)
+                    } else {
+                        values.iter().any(test)
+                    }
+                })
             }
             Predicate::Regex(re) => re.is_match(value),
             Predicate::Cidr(nets) => parse_ip(value).is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
@@ -626,23 +842,19 @@ impl Predicate {
 impl Condition {
     /// Whether the event satisfies the condition.
     pub fn matches(&self, doc: &EventDoc) -> bool {
-        let mut scratch = Vec::new();
-        self.eval(doc, &mut scratch)
+        self.eval(doc)
     }
 
-    fn eval<'a>(&'a self, doc: &'a EventDoc, scratch: &mut Vec<std::borrow::Cow<'a, str>>) -> bool {
+    fn eval(&self, doc: &EventDoc) -> bool {
         match self {
-            Condition::All(items) => items.iter().all(|c| c.eval(doc, scratch)),
-            Condition::Any(items) => items.iter().any(|c| c.eval(doc, scratch)),
-            Condition::Not(inner) => !inner.eval(doc, scratch),
-            Condition::Test { field, predicate, .. } => {
-                doc.values(field, scratch);
-                match predicate {
-                    Predicate::Exists(want) => scratch.iter().any(|v| !v.is_empty()) == *want,
-                    Predicate::External => scratch.iter().any(|v| doc.has_external_address(v)),
-                    p => scratch.iter().any(|v| p.holds_for(v)),
-                }
-            }
+            Condition::All(items) => items.iter().all(|c| c.eval(doc)),
+            Condition::Any(items) => items.iter().any(|c| c.eval(doc)),
+            Condition::Not(inner) => !inner.eval(doc),
+            Condition::Test { field, predicate, .. } => match predicate {
+                Predicate::Exists(want) => doc.any_value(field, |v| !v.is_empty()) == *want,
+                Predicate::External => doc.any_value(field, |v| doc.has_external_address(v)),
+                p => doc.any_value(field, |v| p.holds_for(v)),
+            },
         }
     }
 
@@ -677,6 +889,45 @@ impl Condition {
                     out.push((label.clone(), v.chars().take(200).collect()));
                 }
             }
+        }
+    }
+
+    /// The operations (normalized, lower case) one of which the event must have for the
+    /// condition to hold, when the condition says so (`operation in [...]`, alone, in an `all`,
+    /// or in every branch of an `any`), with the flattened keys its tests also read the
+    /// operation from.
+    pub fn operation_gate(&self) -> Option<(Vec<String>, Vec<String>)> {
+        match self {
+            Condition::Test {
+                field,
+                predicate:
+                    Predicate::Text { op: Op::Equals | Op::In, values, all: false, case_sensitive: false, result: false },
+                ..
+            } if field.column == Some(Column::Operation) && field.prefix.is_none() && field.suffix.is_none() => {
+                Some((values.clone(), field.keys.clone()))
+            }
+            Condition::All(items) => {
+                items.iter().filter_map(Condition::operation_gate).min_by_key(|(values, _)| values.len())
+            }
+            Condition::Any(items) => {
+                let mut all = (Vec::new(), Vec::new());
+                for item in items {
+                    let (values, keys) = item.operation_gate()?;
+                    all.0.extend(values);
+                    all.1.extend(keys);
+                }
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the flattened keys the condition reads to `set`.
+    pub fn note_fields(&self, set: &mut FieldSet) {
+        match self {
+            Condition::All(items) | Condition::Any(items) => items.iter().for_each(|c| c.note_fields(set)),
+            Condition::Not(inner) => inner.note_fields(set),
+            Condition::Test { field, .. } => set.add(field),
         }
     }
 

@@ -290,6 +290,21 @@ impl CompiledRule {
         })
     }
 
+    /// Adds every flattened key the rule reads (condition, second step, grouping, counted or
+    /// remembered field) to `set`.
+    pub fn note_fields(&self, set: &mut engine::FieldSet) {
+        self.condition.note_fields(set);
+        match &self.logic {
+            stateful::Logic::Match | stateful::Logic::Threshold { distinct: None, .. } => {}
+            stateful::Logic::Threshold { distinct: Some(field), .. } => set.add(field),
+            stateful::Logic::FirstSeen { field, .. } => set.add(field),
+            stateful::Logic::Sequence { then } => then.note_fields(set),
+        }
+        if let GroupBy::Field(field) = &self.group_by {
+            set.add(field);
+        }
+    }
+
     /// Whether the rule fires on the event.
     pub fn fires_on(&self, doc: &EventDoc) -> bool {
         self.applies_to(doc) && self.condition.matches(doc)
@@ -342,6 +357,61 @@ impl CompiledRule {
             }
         }
         out
+    }
+}
+
+/// Which rules can fire on an event, decided before evaluating them: rules whose condition
+/// names the operations it needs (most do) are looked up by the event's operation; the others
+/// are always evaluated. Only rules that cannot hold are left out, so evaluating the candidates
+/// gives the same matches as evaluating every rule.
+#[derive(Clone, Debug, Default)]
+pub struct RuleIndex {
+    by_operation: std::collections::HashMap<String, Vec<usize>>,
+    always: Vec<usize>,
+    /// The flattened keys gated tests read the operation from (besides the column).
+    keys: Vec<String>,
+}
+
+impl RuleIndex {
+    pub fn new(rules: &[CompiledRule]) -> Self {
+        let mut index = Self::default();
+        for (i, rule) in rules.iter().enumerate() {
+            // A stateful rule's second step can hold without the first: those are always run.
+            let gate = match rule.logic {
+                stateful::Logic::Sequence { .. } => None,
+                _ => rule.condition.operation_gate(),
+            };
+            match gate {
+                Some((operations, keys)) => {
+                    for operation in operations {
+                        let list = index.by_operation.entry(operation).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                    for key in keys {
+                        if !index.keys.contains(&key) {
+                            index.keys.push(key);
+                        }
+                    }
+                }
+                None => index.always.push(i),
+            }
+        }
+        index
+    }
+
+    /// The indexes of the rules that can fire on `doc`, ascending, into `out` (cleared first).
+    pub fn candidates(&self, doc: &EventDoc, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        doc.each_operation(&self.keys, |operation| {
+            if let Some(list) = self.by_operation.get(operation) {
+                out.extend_from_slice(list);
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
     }
 }
 

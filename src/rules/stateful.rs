@@ -158,6 +158,39 @@ pub fn first_seen(obs: &[Obs], lookback: Duration) -> Vec<Shape> {
     out
 }
 
+/// The observations of `value` in `[low, high]` that have no observation of that value in the
+/// look-back before them: the candidates of `first_seen` among them. `span` holds every
+/// observation of the value in `[low, high]`; `before` is the time of the newest one before
+/// `low`. A candidate is an alert when the entity showed another value in its look-back
+/// (`first_seen` decides the same, given all the entity's observations).
+///
+/// When the span's observations are new and the newest is at `high`, no observation after
+/// `high` can be first seen within the look-back (that one comes before it), so the first-seen
+/// alerts of `value` in `[low, high + lookback]` are found from this little: the evaluator
+/// reads the span, not the two look-backs around it.
+pub fn first_seen_candidates(span: &[Obs], before: Option<DateTime<Utc>>, lookback: Duration) -> Vec<Obs> {
+    let mut list: Vec<&Obs> = span.iter().filter(|o| !o.value.is_empty()).collect();
+    list.sort_by_key(|o| (o.occurred_at, o.event_id, o.step));
+    let mut previous = before;
+    let mut out = Vec::new();
+    for o in list {
+        let known = previous.is_some_and(|p| p >= o.occurred_at - lookback);
+        if o.step == STEP_MATCH && !known {
+            out.push(o.clone());
+        }
+        previous = Some(o.occurred_at);
+    }
+    out
+}
+
+/// Whether an observation `other` (of another, non-empty value) counts as history before the
+/// candidate `o` in the look-back: earlier in (time, event, step) order and of another event.
+pub fn is_history_of(other: &Obs, o: &Obs, lookback: Duration) -> bool {
+    other.event_id != o.event_id
+        && other.occurred_at >= o.occurred_at - lookback
+        && (other.occurred_at, other.event_id, other.step) < (o.occurred_at, o.event_id, o.step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +233,48 @@ mod tests {
         assert!(sequence(&[obs(1, 10, 1, ""), obs(2, 20, 0, "")], w).is_empty());
         // One event matching both steps is not a sequence by itself.
         assert!(sequence(&[obs(1, 10, 0, ""), obs(1, 10, 1, "")], w).is_empty());
+    }
+
+    #[test]
+    fn candidates_of_a_new_span_give_the_same_first_seen_alerts_as_every_observation() {
+        use rand::{Rng, SeedableRng};
+        let l = Duration::days(3);
+        let day = 24 * 60;
+        for seed in 0..400u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let values = ["NL", "BR", "PT", ""];
+            let n = rng.random_range(2..40);
+            let mut list: Vec<Obs> = (0..n)
+                .map(|i| {
+                    let step = if rng.random_bool(0.2) { STEP_BASELINE } else { STEP_MATCH };
+                    // Coarse times, so that ties and exact look-back edges happen.
+                    obs(i, rng.random_range(0..10) * day / 2, step, values[rng.random_range(0..values.len())])
+                })
+                .collect();
+            // The pass: observations of one value, the newest at `high`.
+            let value = values[rng.random_range(0..3)];
+            let (a, b) = (rng.random_range(0..10) * day / 2, rng.random_range(0..10) * day / 2);
+            let (low, high) = (at(a.min(b)), at(a.max(b)));
+            list.push(obs(100, a.max(b), STEP_MATCH, value));
+            list.push(obs(101, a.min(b), STEP_MATCH, value));
+            let expected: Vec<Shape> = first_seen(&list, l)
+                .into_iter()
+                .filter(|s| s.value.as_deref() == Some(value) && s.window_start >= low && s.window_start <= high + l)
+                .collect();
+            let of_value: Vec<&Obs> = list.iter().filter(|o| o.value == value).collect();
+            let span: Vec<Obs> = of_value
+                .iter()
+                .filter(|o| o.occurred_at >= low && o.occurred_at <= high)
+                .map(|o| (*o).clone())
+                .collect();
+            let before = of_value.iter().filter(|o| o.occurred_at < low).map(|o| o.occurred_at).max();
+            let got: Vec<Shape> = first_seen_candidates(&span, before, l)
+                .into_iter()
+                .filter(|o| list.iter().any(|p| !p.value.is_empty() && p.value != value && is_history_of(p, o, l)))
+                .map(|o| shape(o.occurred_at, BTreeSet::from([(o.occurred_at, o.event_id)]), Some(o.value.clone())))
+                .collect();
+            assert_eq!(got, expected, "seed {seed}: {list:?}");
+        }
     }
 
     #[test]

@@ -73,7 +73,28 @@ impl Entities {
 
 /// The event an evaluator row becomes.
 pub fn event_doc(e: &EventForRules) -> EventDoc {
-    let mut doc = EventDoc {
+    let mut doc = event_columns(e);
+    doc.set_flattened(&e.flattened);
+    doc
+}
+
+/// The event an evaluator row becomes, with the flattened fields `rules` read (all they can
+/// tell apart, for less work than every field).
+pub fn event_doc_for(e: &EventForRules, wanted: &rules::engine::FieldSet) -> EventDoc {
+    let mut doc = event_columns(e);
+    doc.set_flattened_for(&e.flattened, wanted);
+    doc
+}
+
+/// The flattened keys any of `rules` reads.
+pub fn fields_read(rules: &[CompiledRule]) -> rules::engine::FieldSet {
+    let mut set = rules::engine::FieldSet::default();
+    rules.iter().for_each(|r| r.note_fields(&mut set));
+    set
+}
+
+fn event_columns(e: &EventForRules) -> EventDoc {
+    EventDoc {
         tenant_id: e.tenant_id.clone(),
         source: e.source.clone(),
         content_type: e.content_type.clone(),
@@ -88,9 +109,7 @@ pub fn event_doc(e: &EventForRules) -> EventDoc {
         severity: e.severity,
         record_id: e.record_id.clone(),
         ..Default::default()
-    };
-    doc.set_flattened(&e.flattened);
-    doc
+    }
 }
 
 /// Every watchlist's items by lower-case list name (rules name watchlists; Sigma `expand`).
@@ -151,10 +170,14 @@ pub struct Match {
 /// Every match of `rules` on `events` (in event order); for stateful rules, every observation.
 pub fn evaluate(rules: &[CompiledRule], events: &[EventForRules]) -> Vec<Match> {
     let mut matches = Vec::new();
+    let wanted = fields_read(rules);
+    let index = rules::RuleIndex::new(rules);
+    let mut candidates = Vec::with_capacity(rules.len());
     for e in events {
-        let doc = event_doc(e);
-        let mut shared: Option<Arc<EventDoc>> = None;
-        for (i, rule) in rules.iter().enumerate() {
+        let doc = Arc::new(event_doc_for(e, &wanted));
+        index.candidates(&doc, &mut candidates);
+        for &i in &candidates {
+            let rule = &rules[i];
             let found = if rule.logic.is_stateful() {
                 rule.observations(&doc)
             } else if rule.fires_on(&doc) {
@@ -163,7 +186,7 @@ pub fn evaluate(rules: &[CompiledRule], events: &[EventForRules]) -> Vec<Match> 
                 continue;
             };
             for (step, value) in found {
-                let doc = shared.get_or_insert_with(|| Arc::new(doc.clone())).clone();
+                let doc = doc.clone();
                 matches.push(Match {
                     rule: i,
                     event_id: e.id,
@@ -435,15 +458,24 @@ async fn apply_stateful(
                     span.1 = span.1.max(m.occurred_at);
                 }
                 for (value, (low, high)) in spans {
-                    let until = high + *lookback + chrono::Duration::seconds(1);
-                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, low - *lookback, until).await?;
-                    for shape in st::first_seen(&obs, *lookback) {
-                        if shape.value.as_deref() != Some(value)
-                            || shape.window_start < low
-                            || shape.window_start > high + *lookback
-                        {
+                    // The alerts of `value` in [low, high + lookback] (`st::first_seen` over the
+                    // entity's observations there) are among the span's candidates: this pass
+                    // stored the value at `high` (see `st::first_seen_candidates`).
+                    let span = store::value_observations(txn, rule.id, &tenant, &entity, value, low, high).await?;
+                    let before = store::latest_value_before(txn, rule.id, &tenant, &entity, value, low).await?;
+                    for o in st::first_seen_candidates(&span, before, *lookback) {
+                        let from = o.occurred_at - *lookback;
+                        let others =
+                            store::earliest_other_values(txn, rule.id, &tenant, &entity, value, from, o.occurred_at)
+                                .await?;
+                        if !others.iter().any(|p| st::is_history_of(p, &o, *lookback)) {
                             continue;
                         }
+                        let shape = st::Shape {
+                            window_start: o.occurred_at,
+                            events: vec![(o.event_id, o.occurred_at)],
+                            value: Some(o.value.clone()),
+                        };
                         let key = format!("{entity} · {value}");
                         let start = shape.window_start;
                         let window = Window {

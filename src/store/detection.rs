@@ -751,6 +751,17 @@ struct ObsRow {
     value: String,
 }
 
+impl ObsRow {
+    fn into_obs(self) -> crate::rules::stateful::Obs {
+        crate::rules::stateful::Obs {
+            occurred_at: self.occurred_at,
+            event_id: self.event_id,
+            step: self.step,
+            value: self.value,
+        }
+    }
+}
+
 /// Most observations read for one decision (a window of one entity).
 pub const MAX_OBSERVATIONS: u64 = 50_000;
 
@@ -791,6 +802,94 @@ pub async fn observations(
             value: o.value,
         })
         .collect())
+}
+
+/// The observations of one value of a rule's entity in `[from, to]`, in (time, event, step) order.
+#[allow(clippy::too_many_arguments)]
+pub async fn value_observations(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    tenant_id: &str,
+    entity: &str,
+    value: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<crate::rules::stateful::Obs>, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let r = sql.bind(rule_id);
+    let t = sql.bind(tenant_id.to_string());
+    let e = sql.bind(entity.to_string());
+    let v = sql.bind(value.to_string());
+    let f = sql.bind(from);
+    let u = sql.bind(to);
+    sql.text = format!(
+        "SELECT occurred_at, event_id, step, value FROM rule_observations WHERE rule_id = {r} AND tenant_id = {t} \
+         AND entity = {e} AND value = {v} AND occurred_at >= {f} AND occurred_at <= {u} \
+         ORDER BY occurred_at, event_id, step LIMIT {MAX_OBSERVATIONS}"
+    );
+    Ok(ObsRow::find_by_statement(sql.statement()).all(txn).await?.into_iter().map(ObsRow::into_obs).collect())
+}
+
+#[derive(FromQueryResult)]
+struct TimeRow {
+    occurred_at: DateTime<Utc>,
+}
+
+/// The time of the newest observation of one value of a rule's entity before `before`.
+pub async fn latest_value_before(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    tenant_id: &str,
+    entity: &str,
+    value: &str,
+    before: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    let r = sql.bind(rule_id);
+    let t = sql.bind(tenant_id.to_string());
+    let e = sql.bind(entity.to_string());
+    let v = sql.bind(value.to_string());
+    let b = sql.bind(before);
+    sql.text = format!(
+        "SELECT occurred_at FROM rule_observations WHERE rule_id = {r} AND tenant_id = {t} AND entity = {e} \
+         AND value = {v} AND occurred_at < {b} ORDER BY occurred_at DESC LIMIT 1"
+    );
+    Ok(TimeRow::find_by_statement(sql.statement()).one(txn).await?.map(|row| row.occurred_at))
+}
+
+/// The earliest observations of a rule's entity in `[from, to]` with a non-empty value other
+/// than `value`: every one at the earliest such time.
+#[allow(clippy::too_many_arguments)]
+pub async fn earliest_other_values(
+    txn: &impl ConnectionTrait,
+    rule_id: i64,
+    tenant_id: &str,
+    entity: &str,
+    value: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<crate::rules::stateful::Obs>, DbErr> {
+    let mut sql = Sql::new(txn.get_database_backend(), "");
+    // Bound twice: SQLite's placeholders are positional.
+    let filter = |sql: &mut Sql| {
+        let r = sql.bind(rule_id);
+        let t = sql.bind(tenant_id.to_string());
+        let e = sql.bind(entity.to_string());
+        let v = sql.bind(value.to_string());
+        let f = sql.bind(from);
+        let u = sql.bind(to);
+        format!(
+            "rule_id = {r} AND tenant_id = {t} AND entity = {e} AND value <> {v} AND value <> '' \
+             AND occurred_at >= {f} AND occurred_at <= {u}"
+        )
+    };
+    let outer = filter(&mut sql);
+    let inner = filter(&mut sql);
+    sql.text = format!(
+        "SELECT occurred_at, event_id, step, value FROM rule_observations WHERE {outer} AND occurred_at = \
+         (SELECT MIN(occurred_at) FROM rule_observations WHERE {inner}) LIMIT {MAX_OBSERVATIONS}"
+    );
+    Ok(ObsRow::find_by_statement(sql.statement()).all(txn).await?.into_iter().map(ObsRow::into_obs).collect())
 }
 
 /// Forgets a rule's observations (its definition changed).
