@@ -65,7 +65,7 @@ fn sorted(map: HashMap<String, u64>) -> Vec<FacetValue> {
 /// Counts every event matching `query` by service, operation, result and actor: one pass over
 /// the matching rows grouped by the plain columns, folded per dimension here (the combinations
 /// are few: operations × actors seen, not events). Plain columns, not [`ACTOR_SQL`], so the
-/// pass can read `ix_events_service_time`, which holds them all, instead of the fat rows; the
+/// pass can read `ix_events_service_overview`, which holds them all, instead of the fat rows; the
 /// actor is the same first non-NULL of UPN, display name and app id.
 pub async fn overview_counts(store: &EventStore, query: &EventQuery) -> Result<OverviewCounts, DbErr> {
     let db = store.db();
