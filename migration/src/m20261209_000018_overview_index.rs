@@ -1,10 +1,10 @@
 //! The investigation overview reads an index instead of the events: `ix_events_service_time`
-//! (service, occurred_at) becomes `ix_events_service_overview`, the same key followed by the other columns the overview counts and filters on most —
-//! operation, result, source and the three actor columns — so its counts over any time range or
-//! source are an index-only scan, without reading the fat rows (raw record and flattened fields,
-//! several KB each). Widening the existing index, not adding one, keeps one B-tree insert per
-//! stored event. The same statements on SQLite and PostgreSQL (there on the partitioned parent,
-//! so every partition gets it).
+//! (service, occurred_at) becomes `ix_events_service_overview`, the same key followed by the
+//! other columns the overview counts and filters on most — operation, result, source and the
+//! three actor columns — so its counts are an index-only scan, without reading the fat rows (raw
+//! record and flattened fields, several KB each). Replacing the index, not adding one, keeps one
+//! B-tree insert per stored event. The same statements on SQLite and PostgreSQL (there on the
+//! partitioned parent, so every partition gets it).
 
 use sea_orm_migration::prelude::*;
 
