@@ -18,6 +18,7 @@ mod m20261207_000012_api_tokens;
 mod m20261208_000013_rule_state;
 mod m20261208_000014_rule_suppressions;
 mod m20261208_000017_saved_searches;
+mod m20261209_000018_overview_index;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_rule_state::Migration),
             Box::new(m20261208_000014_rule_suppressions::Migration),
             Box::new(m20261208_000017_saved_searches::Migration),
+            Box::new(m20261209_000018_overview_index::Migration),
         ]
     }
 }

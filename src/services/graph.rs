@@ -3,7 +3,7 @@
 //! edges, laid out by a deterministic force layout (Fruchterman–Reingold, fixed start, fixed
 //! iterations) so the page can draw it as SVG before hydration, and written as GraphML.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use app::investigate::{EntityGraph, GraphEdge, GraphNode};
 
@@ -49,13 +49,21 @@ pub fn build(rows: &[GraphRow], edge_cap: u32, kinds: &[String]) -> EntityGraph 
         (shown("actor"), shown("operation"), shown("target"), shown("ip"));
     let mut total = 0u64;
     let mut nodes: HashMap<String, (String, String, u64)> = HashMap::new();
-    let mut edges: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Edges are sorted below by count and names, so their map's order does not matter.
+    let mut edges: HashMap<(String, String), u64> = HashMap::new();
     let mut add_node = |kind: &str, value: &str, n: u64| {
         let id = node_id(kind, value);
-        let shown = if kind == "actor" { app::appnames::display(value) } else { value.to_string() };
-        nodes.entry(id.clone()).or_insert_with(|| (kind.to_string(), label(&shown), 0)).2 += n;
+        nodes
+            .entry(id.clone())
+            .or_insert_with(|| {
+                let shown = if kind == "actor" { app::appnames::display(value) } else { value.to_string() };
+                (kind.to_string(), label(&shown), 0)
+            })
+            .2 += n;
         id
     };
+    // The rows repeat few distinct targets lists: each is parsed once.
+    let mut parsed: HashMap<&str, Vec<String>> = HashMap::new();
     for row in rows {
         let n = row.n.max(0) as u64;
         total += n;
@@ -66,8 +74,9 @@ pub fn build(rows: &[GraphRow], edge_cap: u32, kinds: &[String]) -> EntityGraph 
             *edges.entry((a.clone(), o.clone())).or_default() += n;
         }
         if show_target {
-            for target in target_names(&row.targets) {
-                let target = add_node("target", &target, n);
+            let targets = parsed.entry(row.targets.as_str()).or_insert_with(|| target_names(&row.targets));
+            for target in targets.iter() {
+                let target = add_node("target", target, n);
                 if let Some(from) = operation.as_ref().or(actor.as_ref()) {
                     *edges.entry((from.clone(), target)).or_default() += n;
                 }
