@@ -791,17 +791,7 @@ pub async fn observations(
         sql.push(&format!(" AND value = {v}"));
     }
     sql.push(&format!(" ORDER BY occurred_at, event_id LIMIT {MAX_OBSERVATIONS}"));
-    Ok(ObsRow::find_by_statement(sql.statement())
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|o| crate::rules::stateful::Obs {
-            occurred_at: o.occurred_at,
-            event_id: o.event_id,
-            step: o.step,
-            value: o.value,
-        })
-        .collect())
+    Ok(ObsRow::find_by_statement(sql.statement()).all(txn).await?.into_iter().map(ObsRow::into_obs).collect())
 }
 
 /// The observations of one value of a rule's entity in `[from, to]`, in (time, event, step) order.
