@@ -165,6 +165,9 @@ pub struct KindFields {
     pub then_combine: String,
     /// Sequence: the second step (B); the rule's conditions are the first (A).
     pub then_rows: Vec<ConditionRow>,
+    /// Sequence: A and B in either order, not only A then B.
+    #[serde(default)]
+    pub any_order: bool,
 }
 
 /// The kind part of the editor's form as posted: text as typed, blank where not filled in.
@@ -177,6 +180,7 @@ pub struct KindInput {
     pub lookback_days: Option<String>,
     pub then_combine: Option<String>,
     pub then_rows: Vec<ConditionRow>,
+    pub any_order: bool,
 }
 
 impl KindInput {
@@ -192,6 +196,7 @@ impl KindInput {
             lookback_days: number(fields.lookback_days),
             then_combine: Some(fields.then_combine.clone()),
             then_rows: fields.then_rows.clone(),
+            any_order: fields.any_order,
         }
     }
 }
@@ -390,6 +395,7 @@ impl RuleForm {
                     "then",
                     "a sequence rule needs at least one condition for its second step (B)",
                 )?,
+                any_order: input.any_order,
                 ..Default::default()
             },
             _ => KindFields::default(),

@@ -1,7 +1,7 @@
 // The rule editor's stateful kinds without JavaScript (this file runs in the no-javascript
 // project): the chosen kind's fields show by the style sheet alone, a sequence rule is backtested
 // and saved through plain form posts, suppressed and unsuppressed, and deleted; a mistake is
-// answered on the page.
+// answered on the page with the form as it was sent.
 import { test, expect } from '@playwright/test';
 
 test('a sequence rule is written, suppressed and deleted without JavaScript', async ({ page }) => {
@@ -52,6 +52,26 @@ test('a threshold rule without its count is refused with the reason without Java
   await page.locator('#rule-name').fill(`No-JS refused ${Date.now()}`);
   await page.locator('#rule-kind-choice').selectOption('threshold');
   await page.locator('#field-0').fill('operation');
+  await page.locator('#op-0').selectOption('exists');
+  await page.locator('#rule-distinct').fill('actor');
+  await page.locator('#rule-group-by').fill('ip, actor');
   await page.locator('#rule-save').click();
   await expect(page.locator('#rule-error')).toContainText('a threshold rule needs the number of events');
+  // Nothing typed is lost: the form comes back as it was sent.
+  await expect(page).toHaveURL(/\/rules\/new\?mode=form&refused=/);
+  await expect(page.locator('#rule-name')).toHaveValue(/^No-JS refused /);
+  await expect(page.locator('#rule-kind-choice')).toHaveValue('threshold');
+  await expect(page.locator('#field-0')).toHaveValue('operation');
+  await expect(page.locator('#op-0')).toHaveValue('exists');
+  await expect(page.locator('#rule-distinct')).toHaveValue('actor');
+  await expect(page.locator('#rule-group-by')).toHaveValue('ip, actor');
+  // Completed, it saves.
+  await page.locator('#rule-count').fill('2');
+  await page.locator('#rule-save').click();
+  await expect(page).toHaveURL(/\/rules\/\d+\?saved=1$/);
+  await expect(page.locator('#rule-group-by')).toHaveValue('ip, actor');
+  await page.locator('#rule-delete-open').click();
+  await page.locator('#rule-delete-confirm').check();
+  await page.locator('#rule-delete-button').click();
+  await expect(page).toHaveURL(/\/rules\?deleted=\d+$/);
 });

@@ -80,6 +80,9 @@ pub struct ApiRule {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub then: Option<Value>,
+    /// Sequence rules: whether the steps may come in either order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub any_order: Option<bool>,
     pub sigma_id: Option<String>,
     pub created_by: String,
     pub created_at: String,
@@ -111,6 +114,7 @@ impl From<RuleRow> for ApiRule {
             window_minutes: definition.get("window_minutes").and_then(Value::as_i64).unwrap_or(60),
             threshold: definition.get("threshold").cloned(),
             first_seen: definition.get("first_seen").cloned(),
+            any_order: definition.get("then").map(|_| definition["any_order"].as_bool().unwrap_or(false)),
             then: definition.get("then").cloned(),
             sigma_id: r.sigma_id,
             created_by: r.created_by,

@@ -1248,7 +1248,7 @@ mod tests {
                 Logic::Threshold { count, distinct } => {
                     st::threshold(obs, rule.window, *count, distinct.is_some()).len()
                 }
-                Logic::Sequence { .. } => st::sequence(obs, rule.window).len(),
+                Logic::Sequence { any_order, .. } => st::sequence(obs, rule.window, *any_order).len(),
                 Logic::FirstSeen { lookback, .. } => st::first_seen(obs, *lookback).len(),
                 Logic::Match => 0,
             })

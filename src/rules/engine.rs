@@ -204,24 +204,37 @@ impl<'de> serde::Deserialize<'de> for JsonText<'de> {
     }
 }
 
-/// Calls `each` with every (key, value) of a JSON object of strings, borrowing what it can;
-/// false (after some calls, perhaps) when the text is not such an object.
-fn each_string_entry<'a>(text: &'a str, mut each: impl FnMut(&str, std::borrow::Cow<'a, str>)) -> bool {
-    struct Visit<'f, F>(&'f mut F);
-    impl<'de, F: FnMut(&str, std::borrow::Cow<'de, str>)> serde::de::Visitor<'de> for Visit<'_, F> {
+/// Calls `pick` with every key of a JSON object of strings; where it answers a lookup key,
+/// calls `each` with that and the value (borrowed where it can). The values of keys not picked
+/// are skipped without being read. False (after some calls, perhaps) when the text is not an
+/// object or a picked value is not a string.
+fn each_picked_entry<'a, K>(
+    text: &'a str,
+    mut pick: impl FnMut(&str) -> Option<K>,
+    mut each: impl FnMut(K, std::borrow::Cow<'a, str>),
+) -> bool {
+    struct Visit<'f, P, F>(&'f mut P, &'f mut F);
+    impl<'de, K, P: FnMut(&str) -> Option<K>, F: FnMut(K, std::borrow::Cow<'de, str>)> serde::de::Visitor<'de>
+        for Visit<'_, P, F>
+    {
         type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an object of strings")
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some((k, v)) = map.next_entry::<JsonText<'de>, JsonText<'de>>()? {
-                (self.0)(&k.0, v.0);
+            while let Some(k) = map.next_key::<JsonText<'de>>()? {
+                match (self.0)(&k.0) {
+                    Some(lookup) => (self.1)(lookup, map.next_value::<JsonText<'de>>()?.0),
+                    None => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
             }
             Ok(())
         }
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    serde::Deserializer::deserialize_map(&mut de, Visit(&mut each)).and_then(|()| de.end()).is_ok()
+    serde::Deserializer::deserialize_map(&mut de, Visit(&mut pick, &mut each)).and_then(|()| de.end()).is_ok()
 }
 
 impl EventDoc {
@@ -254,37 +267,31 @@ impl EventDoc {
 
     fn index_flattened(&mut self, flattened: &str, wanted: Option<&FieldSet>) {
         self.fields.clear();
-        let mut key = String::new();
         let fields = &mut self.fields;
-        let mut add = |lookup: &str, v: std::borrow::Cow<'_, str>| match fields.get_mut(lookup) {
+        let add = |lookup: String, v: std::borrow::Cow<'_, str>| match fields.get_mut(lookup.as_str()) {
             Some(values) => values.push(v.into_owned()),
             None => {
-                fields.insert(lookup.to_string(), vec![v.into_owned()]);
+                fields.insert(lookup, vec![v.into_owned()]);
             }
         };
-        let complete = each_string_entry(flattened, |k, v| {
+        let pick = |k: &str| {
+            let mut key = String::new();
             let Some(wanted) = wanted else {
                 field_key_into(k, &mut key);
-                add(&key, v);
-                return;
+                return Some(key);
             };
             let mut decided = wanted.decided.borrow_mut();
             if let Some(decision) = decided.get(k) {
-                if let Some(lookup) = decision {
-                    add(lookup, v);
-                }
-                return;
+                return decision.as_deref().map(str::to_string);
             }
             field_key_into(k, &mut key);
             let wants = wanted.wants(&key);
             if decided.len() < MAX_DECIDED_KEYS {
                 decided.insert(k.into(), wants.then(|| Box::from(key.as_str())));
             }
-            if wants {
-                add(&key, v);
-            }
-        });
-        if !complete {
+            wants.then_some(key)
+        };
+        if !each_picked_entry(flattened, pick, add) {
             // Not an object of strings: no flattened fields at all.
             self.fields.clear();
         }
@@ -401,7 +408,8 @@ impl EventDoc {
         values.into_iter().map(|v| v.trim().to_string()).find(|v| !v.is_empty())
     }
 
-    /// The entity of a kind, for grouping and the alert's entity lists.
+    /// The entity of a kind, for grouping and the alert's entity lists. Several keys give
+    /// their values joined by " · " (a missing one as "(none)"); none at all gives `None`.
     pub fn entity(&self, group_by: &GroupBy) -> Option<String> {
         match group_by {
             GroupBy::Actor => self.column(Column::Actor).map(|v| v.into_owned()),
@@ -413,6 +421,13 @@ impl EventDoc {
                 let mut values = Vec::new();
                 self.values(field, &mut values);
                 values.into_iter().next().map(|v| v.into_owned())
+            }
+            GroupBy::Several(keys) => {
+                let parts: Vec<Option<String>> = keys.iter().map(|k| self.entity(k)).collect();
+                if parts.iter().all(Option::is_none) {
+                    return None;
+                }
+                Some(parts.into_iter().map(|p| p.unwrap_or_else(|| "(none)".into())).collect::<Vec<_>>().join(" · "))
             }
         }
     }
@@ -428,11 +443,32 @@ pub enum GroupBy {
     Tenant,
     /// Any field (`field:<name>`).
     Field(FieldRef),
+    /// Several of the above, comma-separated (`actor, ip`, `field:UserId, field:ClientIP`): one
+    /// group per combination of their values.
+    Several(Vec<GroupBy>),
 }
 
+/// At most this many keys in one grouping.
+const MAX_GROUP_KEYS: usize = 5;
+
 impl GroupBy {
-    /// Parses `actor`, `target`, `ip`, `app`, `tenant` or `field:<name>`.
+    /// Parses `actor`, `target`, `ip`, `app`, `tenant` or `field:<name>`, or several of them
+    /// separated by commas.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.contains(',') {
+            let keys: Vec<&str> = text.split(',').map(str::trim).collect();
+            if keys.iter().any(|k| k.is_empty()) {
+                return Err(format!("group_by `{text}` has an empty key between its commas"));
+            }
+            if keys.len() > MAX_GROUP_KEYS {
+                return Err(format!("group_by names {} keys; at most {MAX_GROUP_KEYS}", keys.len()));
+            }
+            return Ok(GroupBy::Several(keys.into_iter().map(Self::parse_one).collect::<Result<_, _>>()?));
+        }
+        Self::parse_one(text)
+    }
+
+    fn parse_one(text: &str) -> Result<Self, String> {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
             "" | "actor" | "user" => GroupBy::Actor,
             "target" => GroupBy::Target,
@@ -443,11 +479,20 @@ impl GroupBy {
                 Some(name) if !name.trim().is_empty() => GroupBy::Field(FieldRef::new(name.trim())),
                 _ => {
                     return Err(format!(
-                        "unknown group_by `{text}`: use actor, target, ip, app, tenant or field:<name>"
+                        "unknown group_by `{text}`: use actor, target, ip, app, tenant or field:<name>, or several separated by commas"
                     ))
                 }
             },
         })
+    }
+
+    /// Adds the flattened keys the grouping reads to `set`.
+    pub fn note_fields(&self, set: &mut FieldSet) {
+        match self {
+            GroupBy::Field(field) => set.add(field),
+            GroupBy::Several(keys) => keys.iter().for_each(|k| k.note_fields(set)),
+            _ => {}
+        }
     }
 }
 

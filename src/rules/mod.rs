@@ -73,6 +73,10 @@ pub struct Definition {
     /// Sequence rules: the second step's condition (the first is `condition`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then: Option<Value>,
+    /// Sequence rules: the two steps in either order (Sigma `temporal`), not only `condition`
+    /// then `then`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_order: bool,
 }
 
 impl Default for Definition {
@@ -84,6 +88,7 @@ impl Default for Definition {
             threshold: None,
             first_seen: None,
             then: None,
+            any_order: false,
         }
     }
 }
@@ -232,6 +237,9 @@ impl RuleDraft {
         if let Some(then) = &d.then {
             engine::compile(then, "then").map_err(|e| RuleError::new("then", e))?;
         }
+        if d.any_order && d.then.is_none() {
+            return Err(RuleError::new("any_order", "`any_order` belongs to rules of kind sequence"));
+        }
         Ok(Self { name, ..self })
     }
 }
@@ -273,7 +281,10 @@ impl CompiledRule {
                 lookback: chrono::Duration::days(f.lookback_days.clamp(1, MAX_LOOKBACK_DAYS)),
             }
         } else if let Some(then) = &definition.then {
-            stateful::Logic::Sequence { then: Box::new(engine::compile(then, "then")?) }
+            stateful::Logic::Sequence {
+                then: Box::new(engine::compile(then, "then")?),
+                any_order: definition.any_order,
+            }
         } else {
             stateful::Logic::Match
         };
@@ -298,11 +309,9 @@ impl CompiledRule {
             stateful::Logic::Match | stateful::Logic::Threshold { distinct: None, .. } => {}
             stateful::Logic::Threshold { distinct: Some(field), .. } => set.add(field),
             stateful::Logic::FirstSeen { field, .. } => set.add(field),
-            stateful::Logic::Sequence { then } => then.note_fields(set),
+            stateful::Logic::Sequence { then, .. } => then.note_fields(set),
         }
-        if let GroupBy::Field(field) = &self.group_by {
-            set.add(field);
-        }
+        self.group_by.note_fields(set);
     }
 
     /// Whether the rule fires on the event.
@@ -347,7 +356,7 @@ impl CompiledRule {
                     out.extend(doc.first_value(field).map(|v| (stateful::STEP_MATCH, v)));
                 }
             }
-            stateful::Logic::Sequence { then } => {
+            stateful::Logic::Sequence { then, .. } => {
                 if first {
                     out.push((stateful::STEP_MATCH, String::new()));
                 }

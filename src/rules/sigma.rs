@@ -16,7 +16,8 @@
 //!   `%placeholders%` name watchlists (the rule loads when they exist).
 //! - Correlation rules, loaded with the rules they name (one file of several YAML documents):
 //!   `event_count` and `value_count` become threshold rules, `temporal_ordered` of two rules a
-//!   sequence rule; `temporal` (any order) is refused.
+//!   sequence rule, `temporal` of two rules a sequence rule in either order; several group-by
+//!   fields group by each combination of their values.
 //! - Conditions: `and`, `or`, `not`, parentheses, `1 of x*`, `all of x*`, `1 of them`, `all of them`.
 
 use base64::Engine as _;
@@ -531,7 +532,8 @@ fn translate(doc: &Yaml) -> Result<Translated, SigmaError> {
 }
 
 /// A Sigma correlation rule over the rules of its collection, as a stateful rule: `event_count`
-/// and `value_count` become threshold rules, `temporal_ordered` of two rules a sequence rule.
+/// and `value_count` become threshold rules, `temporal_ordered` of two rules a sequence rule,
+/// `temporal` of two rules a sequence rule in either order.
 fn correlation(doc: &Yaml, docs: &[Yaml]) -> Result<(&'static str, Definition, Vec<&'static str>), SigmaError> {
     let c = &doc["correlation"];
     let kind = text(&c["type"]).unwrap_or_default();
@@ -562,8 +564,8 @@ fn correlation(doc: &Yaml, docs: &[Yaml]) -> Result<(&'static str, Definition, V
     };
     let group_by = match strings(&c["group-by"]).as_slice() {
         [] => "tenant".to_string(),
-        [field] => format!("field:{}", rename(field)),
-        _ => return Err(refuse("a correlation grouped by several fields is not supported; group by one")),
+        fields if fields.len() > 5 => return Err(refuse("a correlation grouped by more than five fields")),
+        fields => fields.iter().map(|f| format!("field:{}", rename(f))).collect::<Vec<_>>().join(", "),
     };
     let span = text(&c["timespan"])
         .or_else(|| text(&c["timeframe"]))
@@ -609,7 +611,14 @@ fn correlation(doc: &Yaml, docs: &[Yaml]) -> Result<(&'static str, Definition, V
             let then = Some(bases[1].condition.clone());
             Ok(("sequence", Definition { condition: bases[0].condition.clone(), then, ..base }, sources))
         }
-        "temporal" => Err(refuse("`temporal` correlations (any order) are not supported; `temporal_ordered` is")),
+        "temporal" => {
+            if bases.len() != 2 {
+                return Err(refuse("temporal correlations of exactly two rules are supported"));
+            }
+            let then = Some(bases[1].condition.clone());
+            let definition = Definition { condition: bases[0].condition.clone(), then, any_order: true, ..base };
+            Ok(("sequence", definition, sources))
+        }
         other => Err(refuse(format!("unknown correlation type `{other}`"))),
     }
 }
@@ -920,9 +929,19 @@ level: medium
         let d = parse(&ordered, false).unwrap_or_else(|e| panic!("{e}")).draft;
         assert_eq!(d.kind, "sequence");
         assert!(d.definition.then.is_some());
+        assert!(!d.definition.any_order);
+        let any =
+            parse(&ordered.replace("temporal_ordered", "temporal"), false).unwrap_or_else(|e| panic!("{e}")).draft;
+        assert_eq!((any.kind.as_str(), any.definition.any_order), ("sequence", true));
+        assert_eq!(any.definition.then, d.definition.then);
+        let several = parse(&ordered.replace("group-by: [IpAddress]", "group-by: [IpAddress, Username]"), false)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .draft;
+        assert_eq!(several.definition.group_by, "field:IpAddress, field:userPrincipalName");
+        assert!(crate::rules::GroupBy::parse(&several.definition.group_by).is_ok());
 
         let reason = |yaml: &str| parse(yaml, false).unwrap_err().message;
-        assert!(reason(&ordered.replace("temporal_ordered", "temporal")).contains("any order"));
+        assert!(reason(&count.replace("type: event_count", "type: temporal")).contains("exactly two rules"));
         assert!(reason(&count.replace("rules: failed_signin", "rules: other"))
             .contains("`other`, which is not a rule of this file"));
         assert!(reason(&count.replace("gt: 19", "lte: 3")).contains("`gte` and `gt`"));

@@ -11,7 +11,9 @@
 //!   `count` different values of that field. The alert holds every matching event of the window.
 //! - **sequence**: step A (the condition) then step B (`then`) by the same entity, B at most
 //!   `window` after A. The alert of a window holds each B of that window that had an A before it
-//!   within `window`, and those A events.
+//!   within `window`, and those A events. With `any_order`, A and B at most `window` apart in
+//!   either order (Sigma's `temporal`): the alert of a window holds each event of that window
+//!   that had an event of the other step before it within `window`, and those events.
 //! - **first seen**: an event whose value the entity has not shown in the `lookback` before it
 //!   (counting the baseline: what was stored before the rule existed), from an entity that did
 //!   show other values in that time. The alert reports that first event.
@@ -49,6 +51,8 @@ pub enum Logic {
     },
     Sequence {
         then: Box<Condition>,
+        /// A and B in either order (Sigma `temporal`), not only A then B.
+        any_order: bool,
     },
 }
 
@@ -109,22 +113,29 @@ pub fn threshold(obs: &[Obs], window: Duration, count: i64, distinct: bool) -> V
         .collect()
 }
 
-/// Sequence alerts of one entity's observations.
-pub fn sequence(obs: &[Obs], window: Duration) -> Vec<Shape> {
-    let mut firsts: Vec<&Obs> = obs.iter().filter(|o| o.step == STEP_MATCH).collect();
-    firsts.sort();
+/// Sequence alerts of one entity's observations: each event of a step (B, or with `any_order`
+/// either) that has an event of the other step at most `window` before it opens the pair into
+/// the window of the later event.
+pub fn sequence(obs: &[Obs], window: Duration, any_order: bool) -> Vec<Shape> {
+    let mut steps: Vec<&Obs> = obs.iter().filter(|o| o.step == STEP_MATCH || o.step == STEP_THEN).collect();
+    steps.sort();
     let mut windows: BTreeMap<DateTime<Utc>, BTreeSet<(DateTime<Utc>, i64)>> = BTreeMap::new();
-    for b in obs.iter().filter(|o| o.step == STEP_THEN) {
-        let from = b.occurred_at - window;
-        let before: Vec<&&Obs> = firsts
+    for later in steps.iter().filter(|o| any_order || o.step == STEP_THEN) {
+        let from = later.occurred_at - window;
+        let before: Vec<&&Obs> = steps
             .iter()
-            .filter(|a| a.occurred_at >= from && a.occurred_at <= b.occurred_at && a.event_id != b.event_id)
+            .filter(|a| {
+                a.step != later.step
+                    && a.occurred_at >= from
+                    && a.occurred_at <= later.occurred_at
+                    && a.event_id != later.event_id
+            })
             .collect();
         if before.is_empty() {
             continue;
         }
-        let events = windows.entry(window_of(b.occurred_at, window)).or_default();
-        events.insert((b.occurred_at, b.event_id));
+        let events = windows.entry(window_of(later.occurred_at, window)).or_default();
+        events.insert((later.occurred_at, later.event_id));
         events.extend(before.iter().map(|a| (a.occurred_at, a.event_id)));
     }
     windows.into_iter().map(|(start, events)| shape(start, events, None)).collect()
@@ -226,13 +237,38 @@ mod tests {
         let w = Duration::minutes(60);
         // A at 0, B at 30 → alert; B at 200 with A at 100 (100 minutes before) → none.
         let list = [obs(1, 0, 0, ""), obs(2, 30, 1, ""), obs(3, 100, 0, ""), obs(4, 200, 1, "")];
-        let shapes = sequence(&list, w);
+        let shapes = sequence(&list, w, false);
         assert_eq!(shapes.len(), 1);
         assert_eq!(shapes[0].events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
         // B before A is no sequence.
-        assert!(sequence(&[obs(1, 10, 1, ""), obs(2, 20, 0, "")], w).is_empty());
+        assert!(sequence(&[obs(1, 10, 1, ""), obs(2, 20, 0, "")], w, false).is_empty());
         // One event matching both steps is not a sequence by itself.
-        assert!(sequence(&[obs(1, 10, 0, ""), obs(1, 10, 1, "")], w).is_empty());
+        assert!(sequence(&[obs(1, 10, 0, ""), obs(1, 10, 1, "")], w, false).is_empty());
+        assert!(sequence(&[obs(1, 10, 0, ""), obs(1, 10, 1, "")], w, true).is_empty());
+    }
+
+    #[test]
+    fn any_order_sequences_pair_both_steps_within_the_window_whichever_comes_first() {
+        let w = Duration::minutes(60);
+        // B at 10 then A at 40: a pair in either order only.
+        let list = [obs(1, 10, 1, ""), obs(2, 40, 0, "")];
+        assert!(sequence(&list, w, false).is_empty());
+        let shapes = sequence(&list, w, true);
+        assert_eq!(shapes.len(), 1);
+        assert_eq!(shapes[0].window_start, at(0));
+        assert_eq!(shapes[0].events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
+        // Two A events and no B: nothing; A and B 61 minutes apart: nothing.
+        assert!(sequence(&[obs(1, 0, 0, ""), obs(2, 5, 0, "")], w, true).is_empty());
+        assert!(sequence(&[obs(1, 0, 1, ""), obs(2, 61, 0, "")], w, true).is_empty());
+        // The pair lands in the window of the later event, whatever order the set is given in.
+        let list = [obs(1, 50, 0, ""), obs(2, 70, 1, ""), obs(3, 75, 0, "")];
+        let mut reversed = list.to_vec();
+        reversed.reverse();
+        let shapes = sequence(&list, w, true);
+        assert_eq!(shapes, sequence(&reversed, w, true));
+        assert_eq!(shapes.len(), 1);
+        assert_eq!(shapes[0].window_start, at(60));
+        assert_eq!(shapes[0].events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]

@@ -430,21 +430,26 @@ async fn apply_stateful(
                     }
                 }
             }
-            Logic::Sequence { .. } => {
+            Logic::Sequence { any_order, .. } => {
                 let mut windows = BTreeSet::new();
                 for m in &list {
                     windows.insert(st::window_of(m.occurred_at, w));
-                    if m.step == st::STEP_MATCH {
+                    if m.step == st::STEP_MATCH || *any_order {
                         windows.insert(st::window_of(m.occurred_at + w, w));
                     }
                 }
                 for start in windows {
                     let obs = store::observations(txn, rule.id, &tenant, &entity, None, start - w, start + w).await?;
-                    if let Some(shape) = st::sequence(&obs, w).into_iter().find(|s| s.window_start == start) {
+                    if let Some(shape) = st::sequence(&obs, w, *any_order).into_iter().find(|s| s.window_start == start)
+                    {
                         let window = Window {
                             group_key: &entity,
                             lookup: (start, start),
-                            detail: format!("first step then second step within {} min", w.num_minutes()),
+                            detail: if *any_order {
+                                format!("both steps, in either order, within {} min", w.num_minutes())
+                            } else {
+                                format!("first step then second step within {} min", w.num_minutes())
+                            },
                         };
                         upsert_window(txn, rule, &tenant, window, shape, &docs, now, outcome).await?;
                     }
@@ -727,7 +732,8 @@ pub struct RuleInput {
     /// The condition (see the README's rule language).
     #[schema(value_type = Object)]
     pub condition: Option<Value>,
-    /// actor (default), target, ip, app, tenant or field:<name>.
+    /// actor (default), target, ip, app, tenant or field:<name>, or several of them separated
+    /// by commas (`actor, ip`).
     pub group_by: Option<String>,
     /// 1–10080, default 60.
     pub window_minutes: Option<i64>,
@@ -738,6 +744,9 @@ pub struct RuleInput {
     /// Sequence rules: the second step's condition.
     #[schema(value_type = Object)]
     pub then: Option<Value>,
+    /// Sequence rules: the two steps in either order (Sigma `temporal`); default false (the
+    /// condition, then `then`).
+    pub any_order: Option<bool>,
     /// A Sigma rule's YAML text.
     pub sigma: Option<String>,
 }
@@ -801,6 +810,7 @@ fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
         ("threshold", input.threshold.is_some(), "threshold"),
         ("first_seen", input.first_seen.is_some(), "first_seen"),
         ("then", input.then.is_some(), "sequence"),
+        ("any_order", input.any_order == Some(true), "sequence"),
     ] {
         if given && kind != of {
             return Err(AppError::invalid_input(field, format!("`{field}` belongs to rules of kind {of}, not {kind}")));
@@ -825,6 +835,7 @@ fn merge(base: RuleDraft, input: RuleInput) -> Result<RuleDraft, AppError> {
             threshold: input.threshold.or(base.definition.threshold).filter(|_| kind == "threshold"),
             first_seen: input.first_seen.or(base.definition.first_seen).filter(|_| kind == "first_seen"),
             then: input.then.or(base.definition.then).filter(|_| kind == "sequence"),
+            any_order: input.any_order.unwrap_or(base.definition.any_order) && kind == "sequence",
         },
         sigma_id: base.sigma_id,
         sigma_yaml: base.sigma_yaml,
@@ -1542,7 +1553,7 @@ async fn backtest_stateful(
     for ((tenant, entity), obs) in entities {
         let shapes = match &rule.logic {
             Logic::Threshold { count, distinct } => st::threshold(&obs, rule.window, *count, distinct.is_some()),
-            Logic::Sequence { .. } => st::sequence(&obs, rule.window),
+            Logic::Sequence { any_order, .. } => st::sequence(&obs, rule.window, *any_order),
             Logic::FirstSeen { lookback, .. } => st::first_seen(&obs, *lookback),
             Logic::Match => Vec::new(),
         };

@@ -104,6 +104,7 @@ fn kind_fields(definition: &Definition) -> Option<KindFields> {
     }
     if let Some(then) = &definition.then {
         (fields.then_combine, fields.then_rows) = app::detection::rows_of(then)?;
+        fields.any_order = definition.any_order;
     }
     Some(fields)
 }
@@ -135,6 +136,7 @@ fn rule_input(body: RuleBody) -> Result<RuleInput, AppError> {
             let first_seen = (kind == "first_seen")
                 .then(|| FirstSeenSpec { field: part.remembered.clone(), lookback_days: part.lookback_days });
             let then = (kind == "sequence").then(|| form.then_condition());
+            let any_order = Some(kind == "sequence" && part.any_order);
             RuleInput {
                 name: Some(form.name),
                 description: Some(form.description),
@@ -150,6 +152,7 @@ fn rule_input(body: RuleBody) -> Result<RuleInput, AppError> {
                 threshold,
                 first_seen,
                 then,
+                any_order,
                 ..Default::default()
             }
         }

@@ -191,7 +191,11 @@ pub fn RuleEditorPage() -> impl IntoView {
             to_list(&format!("/rules?deleted={deleted}"), Default::default());
         }
     });
-    let outcome_error = move || edit.value().get().and_then(|r| r.err()).map(|e| e.message);
+    // Without JavaScript a refused form comes back as the draft in the address with the reason.
+    let outcome_error = move || match edit.value().get() {
+        Some(result) => result.err().map(|e| e.message),
+        None => query.read().get("refused"),
+    };
     let other_error = move || {
         [delete.value().get(), suppress.value().get().map(|r| r.map(|_| 0)), end.value().get().map(|r| r.map(|_| 0))]
             .into_iter()
@@ -573,7 +577,7 @@ fn RuleFormView(
                 }).collect_view()}
             </fieldset>
             <label>"Tags "<input type="text" name="tags" id="rule-tags" value=tags placeholder="attack.t1114.003, …" maxlength="5000"/></label>
-            <label>"Entity (alerts are grouped by it) "<input type="text" name="group_by" id="rule-group-by" value=group_by list="rule-group-names" maxlength="300"/></label>
+            <label>"Entity (alerts are grouped by it; several: actor, ip) "<input type="text" name="group_by" id="rule-group-by" value=group_by list="rule-group-names" maxlength="300"/></label>
             <datalist id="rule-group-names">
                 {["actor", "target", "ip", "app", "tenant", "field:"].into_iter().map(|g| view! { <option value=g></option> }).collect_view()}
             </datalist>
@@ -612,6 +616,7 @@ fn RuleFormView(
                 <legend>"Step B: then, by the same entity, within the window"</legend>
                 {combine_select("then_combine", "rule-then-combine", part.then_combine == "any")}
                 <ConditionRows prefix="then_" step="step B " rows=part.then_rows add_id="rule-then-add-row"/>
+                <label><input type="checkbox" name="any_order" id="rule-any-order" checked=part.any_order/>" In either order (B before A counts too)"</label>
             </fieldset>
             <datalist id="rule-field-names">
                 {fields.into_iter().map(|f| view! { <option value=f></option> }).collect_view()}

@@ -71,6 +71,7 @@ pub async fn edit_rule(
     then_field: Option<Vec<String>>,
     then_op: Option<Vec<String>>,
     then_value: Option<Vec<String>>,
+    any_order: Option<String>,
 ) -> Result<EditorOutcome, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
@@ -96,72 +97,140 @@ pub async fn edit_rule(
     let id =
         id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::input::parse_id("id", s)).transpose()?;
     let on = |v: &Option<String>| v.as_deref().is_some_and(|v| matches!(v, "on" | "true" | "1"));
-    let body = match mode.as_deref().unwrap_or("form") {
-        "sigma" => RuleBody::Sigma {
-            yaml: sigma.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-                AppError::invalid_input("sigma", "paste a Sigma rule (YAML with title, logsource and detection)")
-            })?,
+    let plain = super::tokens::plain_form_post();
+    let sigma_mode = mode.as_deref() == Some("sigma");
+    // What was typed, unchecked: a browser without JavaScript whose form is refused gets the
+    // page again filled with it, and the reason.
+    let as_posted = plain.then(|| {
+        if sigma_mode {
+            return RuleBody::Sigma {
+                yaml: sigma.clone().unwrap_or_default(),
+                hunting: on(&hunting),
+                enabled: on(&enabled),
+            };
+        }
+        let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        let split = |v: &Option<String>| {
+            v.as_deref().unwrap_or_default().split([',', ' ']).filter(|w| !w.is_empty()).map(str::to_string).collect()
+        };
+        RuleBody::Form(RuleForm {
+            name: name.clone().unwrap_or_default(),
+            description: description.clone().unwrap_or_default(),
+            severity: severity.clone().unwrap_or_default(),
+            sources: sources.clone().unwrap_or_default(),
+            tags: split(&tags),
             hunting: on(&hunting),
             enabled: on(&enabled),
-        },
-        "form" => {
-            let kind = KindInput {
-                kind,
-                count,
-                distinct,
-                remembered,
-                lookback_days,
-                then_combine,
-                then_rows: rows(then_field, then_op, then_value),
-            };
-            let rows = rows(field, op, value);
-            let sources = sources.unwrap_or_default().join(",");
-            RuleBody::Form(
-                RuleForm::parse(
-                    name.as_deref().unwrap_or_default(),
-                    description.as_deref(),
-                    severity.as_deref(),
-                    Some(&sources),
-                    tags.as_deref(),
-                    on(&hunting),
-                    on(&enabled),
-                    group_by.as_deref(),
-                    window_minutes.as_deref(),
-                    combine.as_deref(),
-                    rows,
-                )?
-                .with_kind(kind)?,
-            )
-        }
-        _ => return Err(AppError::invalid_input("mode", "form or sigma")),
-    };
-    let service = services()?.detection;
-    match intent.as_deref().unwrap_or("save") {
-        "backtest" => {
-            let range = range.unwrap_or_else(|| "7d".into());
-            if super::tokens::plain_form_post() {
-                // A browser without JavaScript gets the page again with the draft in the address;
-                // the page runs the backtest (`backtest_draft`) and fills the form from it.
-                let draft = serde_json::to_string(&body).map_err(|_| AppError::invalid_input("draft", "unreadable"))?;
-                let page = id.map(|i| i.to_string()).unwrap_or_else(|| "new".into());
-                let mode = if matches!(body, RuleBody::Sigma { .. }) { "sigma" } else { "form" };
-                let encode = crate::pages::events::encode;
-                let address = format!("/rules/{page}?mode={mode}&backtest={}&draft={}", encode(&range), encode(&draft));
-                leptos_axum::redirect(&address);
-                return Ok(EditorOutcome::ShownAt(address));
+            group_by: group_by.clone().unwrap_or_default(),
+            window_minutes: window_minutes.as_deref().and_then(|v| v.trim().parse().ok()).unwrap_or(60),
+            combine: combine.clone().unwrap_or_default(),
+            rows: rows(field.clone(), op.clone(), value.clone()),
+            kind: kind.clone().unwrap_or_default(),
+            kind_fields: crate::detection::KindFields {
+                count: number(&count),
+                distinct: distinct.clone().unwrap_or_default(),
+                remembered: remembered.clone().unwrap_or_default(),
+                lookback_days: number(&lookback_days),
+                then_combine: then_combine.clone().unwrap_or_default(),
+                then_rows: rows(then_field.clone(), then_op.clone(), then_value.clone()),
+                any_order: on(&any_order),
+            },
+        })
+    });
+    let outcome = async {
+        let body = match mode.as_deref().unwrap_or("form") {
+            "sigma" => RuleBody::Sigma {
+                yaml: sigma.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                    AppError::invalid_input("sigma", "paste a Sigma rule (YAML with title, logsource and detection)")
+                })?,
+                hunting: on(&hunting),
+                enabled: on(&enabled),
+            },
+            "form" => {
+                let kind = KindInput {
+                    kind,
+                    count,
+                    distinct,
+                    remembered,
+                    lookback_days,
+                    then_combine,
+                    then_rows: rows(then_field, then_op, then_value),
+                    any_order: on(&any_order),
+                };
+                let rows = rows(field, op, value);
+                let sources = sources.unwrap_or_default().join(",");
+                RuleBody::Form(
+                    RuleForm::parse(
+                        name.as_deref().unwrap_or_default(),
+                        description.as_deref(),
+                        severity.as_deref(),
+                        Some(&sources),
+                        tags.as_deref(),
+                        on(&hunting),
+                        on(&enabled),
+                        group_by.as_deref(),
+                        window_minutes.as_deref(),
+                        combine.as_deref(),
+                        rows,
+                    )?
+                    .with_kind(kind)?,
+                )
             }
-            service.backtest(id, body, &range).await.map(EditorOutcome::Backtest)
-        }
-        "save" => {
-            let saved = service.save_rule(&caller, id, body).await?;
-            // A browser without JavaScript lands on the saved rule.
-            if super::tokens::plain_form_post() {
-                leptos_axum::redirect(&format!("/rules/{saved}?saved=1"));
+            _ => return Err(AppError::invalid_input("mode", "form or sigma")),
+        };
+        let service = services()?.detection;
+        match intent.as_deref().unwrap_or("save") {
+            "backtest" => {
+                let range = range.unwrap_or_else(|| "7d".into());
+                if plain {
+                    // A browser without JavaScript gets the page again with the draft in the
+                    // address; the page runs the backtest (`backtest_draft`) and fills the form
+                    // from it.
+                    let address = draft_address(id, &body, &[("backtest", &range)])?;
+                    leptos_axum::redirect(&address);
+                    return Ok(EditorOutcome::ShownAt(address));
+                }
+                service.backtest(id, body, &range).await.map(EditorOutcome::Backtest)
             }
-            Ok(EditorOutcome::Saved(saved))
+            "save" => {
+                let saved = service.save_rule(&caller, id, body).await?;
+                // A browser without JavaScript lands on the saved rule.
+                if plain {
+                    leptos_axum::redirect(&format!("/rules/{saved}?saved=1"));
+                }
+                Ok(EditorOutcome::Saved(saved))
+            }
+            _ => Err(AppError::invalid_input("intent", "save or backtest")),
         }
-        _ => Err(AppError::invalid_input("intent", "save or backtest")),
     }
+    .await;
+    match (outcome, as_posted) {
+        (Err(error), Some(draft)) if error.code == crate::error::ErrorCode::InvalidInput => {
+            let address = draft_address(id, &draft, &[("refused", &error.message)])?;
+            leptos_axum::redirect(&address);
+            Ok(EditorOutcome::ShownAt(address))
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+/// The editor's address showing `draft` (form or Sigma mode) with `extra` parameters.
+#[cfg(feature = "ssr")]
+fn draft_address(
+    id: Option<i64>,
+    draft: &crate::detection::RuleBody,
+    extra: &[(&str, &str)],
+) -> Result<String, AppError> {
+    let encode = crate::pages::events::encode;
+    let text = serde_json::to_string(draft).map_err(|_| AppError::invalid_input("draft", "unreadable"))?;
+    let page = id.map(|i| i.to_string()).unwrap_or_else(|| "new".into());
+    let mode = if matches!(draft, crate::detection::RuleBody::Sigma { .. }) { "sigma" } else { "form" };
+    let mut address = format!("/rules/{page}?mode={mode}");
+    for (key, value) in extra {
+        address.push_str(&format!("&{key}={}", encode(value)));
+    }
+    address.push_str(&format!("&draft={}", encode(&text)));
+    Ok(address)
 }
 
 /// Deletes a rule with its alerts, suppressions and observations; `confirm` must be set (the
