@@ -244,6 +244,35 @@ async fn threshold_and_sequence_alerts_hold_what_fired(backend: Backend) {
     assert!(detail.to_string().contains("3 distinct actor in 30 min"), "{detail}");
     let (_, page) = call(&app, reqwest::Method::GET, &format!("/api/alerts?rule={sequence}"), None).await;
     assert_eq!(page["items"][0]["event_ids"], json!(["q2", "q3"]), "{page}");
+    // An event names the alerts it is part of; one that is in none names none.
+    let (status, event) = call(&app, reqwest::Method::GET, &format!("/api/events/q3?tenant={tenant}"), None).await;
+    assert_eq!(status, 200, "{event}");
+    assert_eq!(event["alerts"].as_array().unwrap().len(), 1, "{event}");
+    assert_eq!(event["alerts"][0]["id"], page["items"][0]["id"], "{event}");
+    assert_eq!(event["alerts"][0]["rule"], "Mailbox permission added then removed", "{event}");
+    assert_eq!(event["alerts"][0]["status"], "new", "{event}");
+    let (_, event) = call(&app, reqwest::Method::GET, &format!("/api/events/q1?tenant={tenant}"), None).await;
+    assert_eq!(event["alerts"], json!([]), "{event}");
+    // `alert:ID` searches an alert's events; anything but an id is refused with the reason.
+    let alert_id = page["items"][0]["id"].as_i64().unwrap();
+    let (status, found) = call(&app, reqwest::Method::GET, &format!("/api/events?search=alert:{alert_id}"), None).await;
+    assert_eq!(status, 200, "{found}");
+    let mut found: Vec<String> =
+        found["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    found.sort();
+    assert_eq!(found, ["q2", "q3"]);
+    let (status, found) = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/events?search=-alert:{alert_id}%20operation:Add-MailboxPermission"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["items"].as_array().unwrap().len(), 0, "{found}");
+    let (status, refused) = call(&app, reqwest::Method::GET, "/api/events?search=alert:latest", None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("alert's id"), "{refused}");
     // The next window starts afresh.
     store(
         &app.db,

@@ -182,6 +182,25 @@ pub struct EventDetail {
     /// Who tagged or commented on the event and when (AOC's audit trail), newest first.
     #[serde(default)]
     pub history: Vec<AuditEntry>,
+    /// The alerts the event is part of, newest first.
+    #[serde(default)]
+    pub alerts: Vec<EventAlert>,
+}
+
+/// An alert an event is part of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EventAlert {
+    pub id: i64,
+    pub title: String,
+    /// The rule's name.
+    pub rule: String,
+    /// info, low, medium, high or critical.
+    pub severity: String,
+    /// new, acknowledged, in_progress, resolved, false_positive or benign.
+    pub status: String,
+    pub hunting: bool,
+    pub last_seen: DateTime<Utc>,
 }
 
 /// One value of a facet and how many events under the current filter have it.

@@ -12,6 +12,7 @@
 //! - `watchlist:NAME`: the actor, its app id or IP address is on that watchlist (for a domain
 //!   list: the actor's UPN is in one of its domains);
 //! - `app:"Microsoft Teams"` or `app:<app id>`: the actor's application;
+//! - `alert:42`: the events of alert 42;
 //! - a leading `-` negates any of the above.
 //!
 //! Parsing is pure and total: every problem is an `invalid_input` error naming the parameter.
@@ -101,6 +102,8 @@ pub enum Field {
     Watchlist,
     /// The actor's application: a first-party name (see [`crate::appnames`]) or an app id.
     App,
+    /// The events of an alert (`alert:42`, the alert's id).
+    Alert,
 }
 
 impl Field {
@@ -120,6 +123,7 @@ impl Field {
             "correlation" => Field::Correlation,
             "watchlist" => Field::Watchlist,
             "app" => Field::App,
+            "alert" => Field::Alert,
             _ => return None,
         })
     }
@@ -240,6 +244,10 @@ fn check_field(parameter: &str, field: Field, v: &str) -> Result<String, AppErro
         Field::Severity => Ok(parse_severity(parameter, v)?.to_string()),
         Field::Tag => crate::dto::normalize_tag(v).map_err(|problem| AppError::invalid_input(parameter, problem)),
         Field::Watchlist => crate::watchlist::parse_name(parameter, v),
+        Field::Alert => match v.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(id.to_string()),
+            _ => Err(AppError::invalid_input(parameter, "alert: takes an alert's id, a whole number such as alert:42")),
+        },
         _ => Ok(v.to_string()),
     }
 }

@@ -210,6 +210,26 @@ test('an alert is acknowledged, assigned, commented on and resolved', async ({ p
   await expect(page.locator('#alert-status')).toHaveText('Resolved');
   await expect(page.locator('#alert-history')).toContainText('Acknowledged → Resolved');
   await page.screenshot({ path: `${shots}/alert.png`, fullPage: true });
+
+  // The alert's first event leads back to the alert.
+  await page.locator('#alert-events a').first().click();
+  await expect(page).toHaveURL(/\/events\/\d+$/);
+  const back = page.locator(`#event-alerts a[href="${href}"]`);
+  await expect(back).toBeVisible();
+  await expect(back.locator('xpath=..')).toContainText('Resolved');
+  await back.click();
+  await expect(page).toHaveURL(new RegExp(`${href}$`));
+  await expect(page.locator('#alert-title')).toBeVisible();
+  // Its events as a search, and their overview.
+  const alertId = href.split('/').pop();
+  await page.locator('#alert-open-events').click();
+  await expect(page).toHaveURL(new RegExp(`/events\\?search=alert%3A${alertId}$`));
+  await expect(page.locator('#filter-search')).toHaveValue(`alert:${alertId}`);
+  await expect(page.locator('#events-table tbody tr').first()).toBeVisible();
+  await hydrated(page, href);
+  await page.locator('#alert-summarize').click();
+  await expect(page).toHaveURL(new RegExp(`/investigate\\?search=alert%3A${alertId}$`));
+  await expect(page.locator('#overview-total')).toBeVisible();
   expect(errors).toEqual([]);
 });
 

@@ -176,6 +176,8 @@ pub struct ApiEventDetail {
     pub comments: Vec<Comment>,
     /// Same correlation id, or same actor within an hour (without raw records).
     pub related: Vec<ApiEvent>,
+    /// The alerts the event is part of, newest first (at most 20).
+    pub alerts: Vec<app::dto::EventAlert>,
 }
 
 /// The error body.
@@ -201,6 +203,7 @@ impl From<StoredDetail> for ApiEventDetail {
             tag_details: d.tags,
             comments: d.comments,
             related: d.related.into_iter().map(ApiEvent::from_stored).collect(),
+            alerts: d.alerts,
         }
     }
 }

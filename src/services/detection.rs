@@ -641,6 +641,9 @@ pub async fn record_baseline(
 /// Most events a first-seen rule's baseline reads.
 pub const BASELINE_MAX_EVENTS: u64 = 500_000;
 
+/// How long the evaluator lets announced batches gather before a pass.
+const GATHER: Duration = Duration::from_millis(500);
+
 /// Runs passes until the cursor reaches the newest event.
 pub async fn catch_up(db: &DatabaseConnection) -> Result<PassOutcome, DbErr> {
     let rules = load_rules(db).await?;
@@ -684,6 +687,14 @@ pub fn spawn_evaluator(
                 received = announcements.recv() => {
                     if matches!(received, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                         tokio::time::sleep(tick).await;
+                    } else {
+                        // Collection stores in bursts of batches: gathering them into one pass
+                        // takes the writer (and reloads the rules) once instead of once a batch.
+                        tokio::time::sleep(GATHER.min(tick)).await;
+                        while matches!(
+                            announcements.try_recv(),
+                            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
+                        ) {}
                     }
                 }
                 _ = tokio::time::sleep(tick) => {}

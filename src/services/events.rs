@@ -22,6 +22,8 @@ pub use crate::store::query::{StoredEvent, StoredPage};
 pub const FACET_LIMIT: u32 = 50;
 /// Related events shown on a detail page.
 pub const RELATED_LIMIT: u32 = 20;
+/// Most alerts an event's detail lists.
+pub const EVENT_ALERTS_LIMIT: u64 = 20;
 /// Rows read per step of an export.
 const EXPORT_PAGE: u32 = 500;
 
@@ -43,6 +45,8 @@ pub struct StoredDetail {
     pub related: Vec<StoredEvent>,
     /// The event's entries in AOC's audit trail, newest first.
     pub history: Vec<app::dto::AuditEntry>,
+    /// The alerts the event is part of, newest first.
+    pub alerts: Vec<app::dto::EventAlert>,
 }
 
 impl StoredDetail {
@@ -107,6 +111,7 @@ impl From<StoredDetail> for EventDetail {
             comments: d.comments,
             related: d.related.into_iter().map(EventSummary::from).collect(),
             history: d.history,
+            alerts: d.alerts,
             event: event.into(),
         }
     }
@@ -176,14 +181,27 @@ impl DbEventService {
         let id = self.resolve(event).await?;
         let fail = |e| db_failure("event_detail", e);
         let event = self.store.by_row_id(id).await.map_err(fail)?.ok_or_else(not_found)?;
-        let (related, tags, comments, history) = tokio::try_join!(
+        let (related, tags, comments, history, alerts) = tokio::try_join!(
             self.store.related(&event, RELATED_LIMIT),
             self.annotations.tags(id),
             self.annotations.comments(id),
             self.annotations.history(id),
+            crate::store::detection::event_alerts(&self.db, id, EVENT_ALERTS_LIMIT),
         )
         .map_err(fail)?;
-        Ok(StoredDetail { event, tags, comments, related, history })
+        let alerts = alerts
+            .into_iter()
+            .map(|a| app::dto::EventAlert {
+                id: a.id,
+                title: a.title,
+                rule: a.rule_name,
+                severity: app::dto::Severity::from_level(a.severity).as_str().into(),
+                status: a.status,
+                hunting: a.hunting,
+                last_seen: a.last_seen,
+            })
+            .collect();
+        Ok(StoredDetail { event, tags, comments, related, history, alerts })
     }
 
     /// The comments of an event, oldest first.

@@ -637,6 +637,17 @@ pub async fn alert_event_ids(
     Ok(out)
 }
 
+/// The alerts an event is part of, newest first, at most `limit`.
+pub async fn event_alerts(db: &impl ConnectionTrait, event_id: i64, limit: u64) -> Result<Vec<AlertRow>, DbErr> {
+    let mut sql = Sql::new(db.get_database_backend(), ALERT_SELECT);
+    let p = sql.bind(event_id);
+    sql.push(&format!(
+        " WHERE a.id IN (SELECT alert_id FROM alert_events WHERE event_id = {p}) ORDER BY a.last_seen DESC, a.id DESC \
+         LIMIT {limit}"
+    ));
+    AlertRow::find_by_statement(sql.statement()).all(db).await
+}
+
 /// Sets an alert's status and assignee.
 pub async fn set_triage(
     txn: &impl ConnectionTrait,

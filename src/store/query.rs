@@ -183,6 +183,11 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
                 sql.push(&format!("EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = {p})"));
             }
             Field::Watchlist => super::watchlists::watchlist_condition(sql, value),
+            Field::Alert => {
+                let id: i64 = value.parse().unwrap_or(0);
+                let p = sql.bind(id);
+                sql.push(&format!("e.id IN (SELECT ae.event_id FROM alert_events ae WHERE ae.alert_id = {p})"));
+            }
             Field::App => {
                 // A first-party name stands for its ids; anything else is an app id.
                 let mut ids: Vec<String> = app::appnames::ids_named(value).into_iter().map(str::to_string).collect();

@@ -335,6 +335,8 @@ fn AlertView(
     let references: Vec<String> = detail.sigma_references.clone();
     let events_total = a.count;
     let shown_events = detail.events.len();
+    // The alert's events as a search (`alert:ID`): the Events and Investigate pages take it.
+    let of_alert = EventFilter { search: Some(format!("alert:{}", a.id)), ..EventFilter::default() };
     view! {
         <header class="page-header">
             <h1 id="alert-title">{a.title.clone()}</h1>
@@ -345,6 +347,12 @@ fn AlertView(
                 " · "{format!("{} event(s), {} – {} UTC", a.count, a.first_seen.format("%Y-%m-%d %H:%M"), a.last_seen.format("%Y-%m-%d %H:%M"))}
                 " · assigned to "<strong id="alert-assignee">{a.assignee.clone().unwrap_or_else(|| "nobody".into())}</strong>
             </p>
+            <nav class="toolbar alert-views" aria-label="The alert's events">
+                <a href=events_href(&of_alert, None) id="alert-open-events">"Its events in search"</a>
+                <a href=crate::pages::investigate::investigate_href(&of_alert) id="alert-summarize">"Overview and summary"</a>
+                <a href=crate::pages::investigate::graph_href(&of_alert, "") id="alert-graph">"Graph"</a>
+                <a href=crate::pages::investigate::map_href(&of_alert) id="alert-map">"Map"</a>
+            </nav>
         </header>
         <div class="detail-grid">
             <div class="alert-main">

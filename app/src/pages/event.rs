@@ -138,6 +138,27 @@ fn Detail(
         {detail.normalize_error_message.clone().map(|m| view! {
             <div class="error-banner" role="note">"Stored raw: this record could not be normalized: "{m}</div>
         })}
+        {(!detail.alerts.is_empty()).then(|| {
+            let alerts = detail.alerts.clone();
+            view! {
+                <section class="event-alerts" aria-labelledby="event-alerts-heading">
+                    <h2 id="event-alerts-heading">"Part of alerts"</h2>
+                    <ul id="event-alerts">
+                        {alerts.into_iter().map(|a| {
+                            let status = crate::detection::status_label(&a.status).to_string();
+                            view! {
+                                <li>
+                                    <SeverityBadge level=a.severity/>" "
+                                    <A href=format!("/alerts/{}", a.id)>{a.title}</A>
+                                    <span class="muted">{format!(" · {status} · {}", a.rule)}</span>
+                                    {a.hunting.then(|| view! { " "<span class="tag">"hunting"</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </section>
+            }
+        })}
         <div class="detail-grid">
             <dl class="fields" id="event-fields">
                 {fields.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}

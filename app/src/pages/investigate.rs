@@ -375,7 +375,7 @@ fn short(text: &str) -> String {
 }
 
 /// The Graph tab for `filter`, drawing the node kinds `kinds` (comma-separated; empty: all).
-fn graph_href(filter: &EventFilter, kinds: &str) -> String {
+pub(crate) fn graph_href(filter: &EventFilter, kinds: &str) -> String {
     let base = tab_href(filter, "graph");
     if kinds.is_empty() {
         base
