@@ -723,6 +723,28 @@ async fn the_map_places_sign_ins_and_addresses_and_flags_new_countries_and_trave
     let (status, body) = app.server_fn("event_map", &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["located"], 5, "every event: ann's first London sign-in too");
+    assert!(map["points"].as_array().unwrap().iter().all(|p| p["watchlists"] == json!([])), "{map}");
+
+    // With ann on a watchlist, her places and findings name it; the others do not.
+    let created = app
+        .client
+        .post(app.url("/api/watchlists"))
+        .json(&json!({"name": "suspects", "kind": "user", "items": [{"value": "ann@contoso.example"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let map: Value = app.client.get(app.url("/api/events/map?last=1d")).send().await.unwrap().json().await.unwrap();
+    let lists = |country: &str| {
+        map["points"].as_array().unwrap().iter().find(|p| p["country"] == country).unwrap()["watchlists"].clone()
+    };
+    assert_eq!(lists("RU"), json!(["suspects"]), "{map}");
+    assert_eq!(lists("US"), json!([]), "{map}");
+    assert_eq!(map["new_countries"][0]["watchlists"], json!(["suspects"]), "{map}");
+    assert_eq!(map["travel"][0]["watchlists"], json!(["suspects"]), "{map}");
+    let html = app.client.get(app.url("/investigate?last=1d&tab=map")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("map-point on-watchlist") || html.contains("on-watchlist\""), "{html}");
+    assert!(html.contains("class=\"tag watchlist-tag\""), "{html}");
 }
 
 async fn without_an_ip_database_addresses_are_unlocated(backend: Backend) {

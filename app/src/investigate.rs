@@ -237,6 +237,9 @@ pub struct MapPoint {
     pub sample_ips: Vec<String>,
     /// People (actors) seen here.
     pub users: u64,
+    /// The watchlists of the people or addresses seen here.
+    #[serde(default)]
+    pub watchlists: Vec<String>,
     /// The search (query language) that lists these events on the Events page, added to the
     /// map's own filters; absent when no search selects exactly them.
     pub search: Option<String>,
@@ -267,6 +270,9 @@ pub struct NewCountry {
     pub visit: MapVisit,
     /// The countries seen for this person before (at most 10).
     pub known_countries: Vec<String>,
+    /// The watchlists the person is on.
+    #[serde(default)]
+    pub watchlists: Vec<String>,
 }
 
 /// Two consecutive events of one person too far apart for the time between them.
@@ -279,6 +285,9 @@ pub struct TravelPair {
     pub distance_km: u32,
     /// km/h; absent when both happened in the same second.
     pub speed_kmh: Option<u32>,
+    /// The watchlists the person is on.
+    #[serde(default)]
+    pub watchlists: Vec<String>,
 }
 
 /// Where the events of a search result come from.

@@ -111,6 +111,17 @@ test('an event shows its raw record as a tree, filters by a value and edits and 
   await expect(page.locator('#event-raw-tree details').first()).toBeVisible();
   await page.screenshot({ path: `${shots}/event.png`, fullPage: true });
 
+  // A value of the tree, and the whole record, copy to the clipboard.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const scalar = page.locator('#event-raw-tree .json-scalar').first();
+  const value = await scalar.locator('.json-string, .json-number, .json-literal').first().textContent();
+  await scalar.locator('.copy-button').click();
+  await expect(scalar.locator('.copy-button')).toHaveText('copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(value);
+  await page.locator('h2 .copy-button').click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(JSON.parse(copied)).toBeTruthy();
+
   // Comment, edit, delete (the local administrator may do all three).
   const text = `workspace check ${Date.now()}`;
   await page.locator('#comment-input').fill(text);

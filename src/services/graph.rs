@@ -115,25 +115,30 @@ pub fn build(rows: &[GraphRow], edge_cap: u32, kinds: &[String]) -> EntityGraph 
     EntityGraph { total_events: total, nodes, edges, edges_total, edge_cap }
 }
 
-/// Marks the actor and address nodes that are on a watchlist, as `watchlist:NAME` would match
-/// them: `items` are (list name, kind, lower-case value).
+/// The watchlists an actor (`kind` "actor") or address ("ip") is on, as `watchlist:NAME` would
+/// match it: `items` are (list name, kind, lower-case value); sorted, each once.
+pub fn lists_of(items: &[(String, String, String)], kind: &str, value: &str) -> Vec<String> {
+    let value = value.to_lowercase();
+    let mut on: Vec<String> = items
+        .iter()
+        .filter(|(_, list_kind, item)| match (kind, list_kind.as_str()) {
+            ("actor", "user" | "app") => *item == value,
+            ("actor", "domain") => value.ends_with(&format!("@{item}")),
+            ("ip", "ip") => *item == value,
+            _ => false,
+        })
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    on.sort();
+    on.dedup();
+    on
+}
+
+/// Marks the actor and address nodes that are on a watchlist (see [`lists_of`]).
 pub fn mark_watchlists(graph: &mut EntityGraph, items: &[(String, String, String)]) {
     for node in &mut graph.nodes {
         let Some((kind, value)) = node.id.split_once(':') else { continue };
-        let value = value.to_lowercase();
-        let mut on: Vec<String> = items
-            .iter()
-            .filter(|(_, list_kind, item)| match (kind, list_kind.as_str()) {
-                ("actor", "user" | "app") => *item == value,
-                ("actor", "domain") => value.ends_with(&format!("@{item}")),
-                ("ip", "ip") => *item == value,
-                _ => false,
-            })
-            .map(|(name, _, _)| name.clone())
-            .collect();
-        on.sort();
-        on.dedup();
-        node.watchlists = on;
+        node.watchlists = lists_of(items, kind, value);
     }
 }
 

@@ -114,10 +114,11 @@ impl DbInvestigationService {
             }
             None => Vec::new(),
         };
+        let items = crate::store::watchlists::all_items(&self.db).await.map_err(|e| db_failure("map_watchlists", e))?;
         let geoip = self.geoip.clone();
         tokio::task::spawn_blocking(move || {
             let mut locator = super::map::Locator::new(geoip.as_deref());
-            super::map::build(&rows, &seen, &mut locator, cap, capped)
+            super::map::build(&rows, &seen, &mut locator, cap, capped, &items)
         })
         .await
         .map_err(|_| AppError::internal("map"))

@@ -164,6 +164,7 @@ pub fn build(
     locator: &mut Locator<'_>,
     event_cap: u32,
     capped: bool,
+    watchlist_items: &[(String, String, String)],
 ) -> SignInMap {
     let mut map = SignInMap {
         events: rows.len() as u64,
@@ -215,7 +216,7 @@ pub fn build(
         }
     }
     map.points_total = points.len() as u64;
-    let mut list: Vec<MapPoint> = points.into_iter().map(|(key, acc)| point(key, acc)).collect();
+    let mut list: Vec<MapPoint> = points.into_iter().map(|(key, acc)| point(key, acc, watchlist_items)).collect();
     list.sort_by(|a, b| {
         b.count.cmp(&a.count).then_with(|| {
             (a.latitude, a.longitude).partial_cmp(&(b.latitude, b.longitude)).unwrap_or(std::cmp::Ordering::Equal)
@@ -246,6 +247,7 @@ pub fn build(
                         country: country.to_string(),
                         visit: e.visit(),
                         known_countries: known,
+                        watchlists: super::graph::lists_of(watchlist_items, "actor", user),
                     });
                 }
             }
@@ -270,6 +272,7 @@ pub fn build(
                     to: b.visit(),
                     distance_km: km.round() as u32,
                     speed_kmh: speed.map(|s| s.round().min(f64::from(u32::MAX)) as u32),
+                    watchlists: super::graph::lists_of(watchlist_items, "actor", user),
                 });
             }
         }
@@ -300,8 +303,20 @@ fn baselines(
     out
 }
 
-fn point(key: PointKey, acc: Acc) -> MapPoint {
+fn point(key: PointKey, acc: Acc, watchlist_items: &[(String, String, String)]) -> MapPoint {
     let (basis, lat, lon, country, city) = key;
+    // The watchlists of anyone or any address seen here.
+    let mut watchlists: Vec<String> = Vec::new();
+    if !watchlist_items.is_empty() {
+        for user in &acc.users {
+            watchlists.extend(super::graph::lists_of(watchlist_items, "actor", user));
+        }
+        for ip in acc.ips.keys() {
+            watchlists.extend(super::graph::lists_of(watchlist_items, "ip", ip));
+        }
+        watchlists.sort();
+        watchlists.dedup();
+    }
     let basis = match basis {
         0 => MapBasis::Coordinates,
         1 => MapBasis::Country,
@@ -340,6 +355,7 @@ fn point(key: PointKey, acc: Acc) -> MapPoint {
         addresses,
         sample_ips,
         users: acc.users.len() as u64,
+        watchlists,
         search,
         x,
         y,
@@ -410,7 +426,7 @@ mod tests {
                 first_at: at(30),
             },
         ];
-        let map = build(&rows, &seen, &mut Locator::new(None), 100, false);
+        let map = build(&rows, &seen, &mut Locator::new(None), 100, false, &[]);
         assert_eq!((map.events, map.located, map.private, map.unlocated, map.no_location), (7, 4, 1, 1, 1));
         let london = map.points.iter().find(|p| p.city.as_deref() == Some("London")).unwrap();
         assert_eq!((london.count, london.failures, london.users, london.addresses), (2, 0, 2, 2));
@@ -431,6 +447,22 @@ mod tests {
         assert_eq!((pair.user.as_str(), pair.from.event_id, pair.to.event_id), ("ann", 1, 2));
         assert!((2400..2600).contains(&pair.distance_km));
         assert!(pair.speed_kmh.unwrap() > 4000);
+
+        // On watchlists: ann by name (her points, her finding), an address by itself.
+        let items = [
+            ("suspects".to_string(), "user".to_string(), "ann".to_string()),
+            ("known".to_string(), "ip".to_string(), "192.0.2.1".to_string()),
+            ("other".to_string(), "user".to_string(), "zed".to_string()),
+        ];
+        let map = build(&rows, &seen, &mut Locator::new(None), 100, false, &items);
+        let london = map.points.iter().find(|p| p.city.as_deref() == Some("London")).unwrap();
+        assert_eq!(london.watchlists, ["known", "suspects"]);
+        let moscow = map.points.iter().find(|p| p.country.as_deref() == Some("RU")).unwrap();
+        assert_eq!(moscow.watchlists, ["suspects"]);
+        let france = map.points.iter().find(|p| p.country.as_deref() == Some("FR")).unwrap();
+        assert!(france.watchlists.is_empty());
+        assert_eq!(map.new_countries[0].watchlists, ["suspects"]);
+        assert_eq!(map.travel[0].watchlists, ["suspects"]);
     }
 
     #[test]
@@ -447,12 +479,12 @@ mod tests {
             country: Some(country.into()),
             first_at: at(minutes),
         };
-        let map = build(&rows, &[seen_at("GB", -120), seen_at("RU", -60)], &mut Locator::new(None), 100, true);
+        let map = build(&rows, &[seen_at("GB", -120), seen_at("RU", -60)], &mut Locator::new(None), 100, true, &[]);
         assert!(map.travel.is_empty(), "2,500 km in 6 hours is a flight");
         assert!(map.new_countries.is_empty(), "both countries were seen before");
         assert!(map.capped);
         // Someone's first country is their baseline; the next one is new.
-        let map = build(&rows, &[seen_at("GB", 0), seen_at("RU", 6 * 60)], &mut Locator::new(None), 100, false);
+        let map = build(&rows, &[seen_at("GB", 0), seen_at("RU", 6 * 60)], &mut Locator::new(None), 100, false, &[]);
         assert_eq!(map.new_countries.len(), 1);
         assert_eq!(map.new_countries[0].country, "RU");
     }

@@ -11,6 +11,33 @@ pub fn SeverityBadge(#[prop(into)] level: String) -> impl IntoView {
     view! { <span class=format!("severity severity-{level}")>{level.clone()}</span> }
 }
 
+/// A button that copies `text` to the clipboard and says so. It needs JavaScript, so the style
+/// sheet hides it until the page is hydrated.
+#[component]
+pub fn CopyButton(text: String, #[prop(optional, into)] label: Option<String>) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    let label = label.unwrap_or_else(|| "copy".into());
+    let title = format!("{label} (to the clipboard)");
+    view! {
+        <button type="button" class="copy-button" title=title
+            on:click=move |_| {
+                copy_to_clipboard(&text);
+                set_copied.set(true);
+            }>
+            {move || if copied.get() { "copied".to_string() } else { label.clone() }}
+        </button>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    // The promise settles on its own; a refusal (no permission) leaves the clipboard as it was.
+    let _ = window().navigator().clipboard().write_text(text);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}
+
 /// One value of a facet list: its count, the address that filters by it and, when it can be
 /// expressed, the address that excludes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +155,11 @@ fn json_node(path: String, key: Option<String>, value: Value, links: ValueLinks,
                     " "<a class="json-exclude" href=exclude title="Exclude this value">"exclude"</a>
                 }
             });
-            view! { <span class="json-scalar">{key_view}<span class=class>{text}</span>{actions}</span> }.into_any()
+            let copy = text.clone();
+            view! {
+                <span class="json-scalar">{key_view}<span class=class>{text}</span>{actions}" "<CopyButton text=copy/></span>
+            }
+            .into_any()
         }
     }
 }

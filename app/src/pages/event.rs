@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::auth::Permission;
 use crate::components::ErrorBanner;
-use crate::components::{JsonTree, SeverityBadge};
+use crate::components::{CopyButton, JsonTree, SeverityBadge};
 use crate::dto::{EventDetail, SUGGESTED_TAGS};
 use crate::error::{AppError, ErrorCode};
 use crate::pages::events::EventRow;
@@ -285,7 +285,7 @@ fn Detail(
                 }).collect_view()}
             </tbody>
         </table>
-        <h2>"Raw record"</h2>
+        <h2>"Raw record " <CopyButton text=detail.raw.clone() label="copy the record"/></h2>
         {raw_tree.map(|value| view! { <JsonTree value links=raw_value_links/> })}
         <details class="raw-text">
             <summary>"Raw text"</summary>

@@ -573,8 +573,17 @@ fn point_href(filter: &EventFilter, point: &MapPoint) -> Option<String> {
     point.search.as_deref().map(|term| with_term(filter, term))
 }
 
-/// The sign-in map: world outline, places sized by events, failures in red, findings marked;
-/// every place links to its events and is listed in a table too.
+/// The watchlists a person or place is on, as tags.
+fn watch_tags(lists: &[String]) -> impl IntoView {
+    lists
+        .iter()
+        .map(|l| view! { " "<span class="tag watchlist-tag" title="on this watchlist">{l.clone()}</span> })
+        .collect_view()
+}
+
+/// The sign-in map: world outline, places sized by events, failures in red, findings marked,
+/// places where someone or an address on a watchlist was seen ringed; every place links to its
+/// events and is listed in a table too.
 #[component]
 fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
     let max = map.points.iter().map(|p| p.count).max().unwrap_or(1).max(1) as f32;
@@ -615,13 +624,24 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
             let r = 2.5 + 12.0 * (p.count as f32 / max).sqrt();
             let rf = if p.failures > 0 { (r * (p.failures as f32 / p.count as f32).sqrt()).max(1.5) } else { 0.0 };
             let name = place_name(p.country.as_deref(), p.country_name.as_deref(), p.city.as_deref());
-            let title = format!("{name}: {} events, {} failed, {} people, {} addresses", p.count, p.failures, p.users, p.addresses);
+            let mut title = format!("{name}: {} events, {} failed, {} people, {} addresses", p.count, p.failures, p.users, p.addresses);
+            if !p.watchlists.is_empty() {
+                title.push_str(&format!(" (on watchlist {})", p.watchlists.join(", ")));
+            }
             let marked = flagged.contains(&((p.latitude * 1000.0).round() as i64, (p.longitude * 1000.0).round() as i64));
-            let class = if marked { "map-point flagged" } else { "map-point" };
+            let class = format!(
+                "map-point{}{}",
+                if marked { " flagged" } else { "" },
+                if p.watchlists.is_empty() { "" } else { " on-watchlist" }
+            );
             let link = point_href(&filter, p).unwrap_or_default();
+            let watched = !p.watchlists.is_empty();
             view! {
                 <g class=class data-count=p.count.to_string()>
                     <a href=link aria-label=title.clone()>
+                        {watched.then(|| view! {
+                            <circle class="map-watched" cx=p.x cy=p.y r=format!("{:.1}", r + 3.0)><title>{title.clone()}</title></circle>
+                        })}
                         <circle class="map-all" cx=p.x cy=p.y r=format!("{r:.1}")><title>{title.clone()}</title></circle>
                         {(p.failures > 0).then(|| view! {
                             <circle class="map-failed" cx=p.x cy=p.y r=format!("{rf:.1}")><title>{title.clone()}</title></circle>
@@ -651,7 +671,7 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
                     <td>{basis}</td>
                     <td class="count">{p.count}</td>
                     <td class="count">{p.failures}</td>
-                    <td class="count">{p.users}</td>
+                    <td class="count">{p.users}{watch_tags(&p.watchlists)}</td>
                     <td>
                         {p.sample_ips.iter().map(|ip| {
                             let l = with_term(&filter, &format!("ip:\"{ip}\""));
@@ -674,7 +694,7 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
         .map(|n| {
             view! {
                 <tr>
-                    <td>{n.user.clone()}</td>
+                    <td>{n.user.clone()}{watch_tags(&n.watchlists)}</td>
                     <td>{n.country.clone()}</td>
                     <td>{event_link(&n.visit)}</td>
                     <td>{n.visit.ip.clone().unwrap_or_default()}</td>
@@ -690,7 +710,7 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
             let speed = t.speed_kmh.map_or("same second".to_string(), |s| format!("{s} km/h"));
             view! {
                 <tr>
-                    <td>{t.user.clone()}</td>
+                    <td>{t.user.clone()}{watch_tags(&t.watchlists)}</td>
                     <td>{event_link(&t.from)}</td>
                     <td>{event_link(&t.to)}</td>
                     <td class="count">{t.distance_km}</td>
@@ -719,6 +739,7 @@ fn MapView(map: SignInMap, filter: EventFilter) -> impl IntoView {
                 <span class="legend map-legend-failed">"failed"</span>
                 <span class="legend map-legend-flagged">"new country or impossible travel"</span>
                 <span class="legend map-legend-travel">"impossible travel"</span>
+                <span class="legend map-legend-watched">"someone or an address on a watchlist"</span>
             </p>
             <p class="attribution" id="map-attribution">
                 <a href="https://db-ip.com" id="dbip-attribution">"IP Geolocation by DB-IP"</a>
