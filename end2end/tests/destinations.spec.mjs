@@ -26,7 +26,14 @@ async function startReceiver(verify) {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
-  return { url, received, close: () => new Promise((resolve) => server.close(resolve)) };
+  // Closing waits for every connection to end; AOC's delivery worker may hold one open (HTTP
+  // keep-alive, or a request in flight), so they are closed too.
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    });
+  return { url, received, close };
 }
 
 /** Standard Webhooks: v1,base64(HMAC-SHA256(key, "id.timestamp.body")). */

@@ -63,6 +63,9 @@ test('destinations are added, tested and deleted without JavaScript', async ({ p
     await card.locator('button[data-action=delete]').click();
     await expect(page.locator(`section.destination-card[data-destination="${name}"]`)).toHaveCount(0);
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    });
   }
 });
