@@ -415,7 +415,7 @@ async fn apply_stateful(
             Logic::Threshold { count, distinct } => {
                 let windows: BTreeSet<DateTime<Utc>> = list.iter().map(|m| st::window_of(m.occurred_at, w)).collect();
                 for start in windows {
-                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, start, start + w).await?;
+                    let obs = store::observations(txn, rule.id, &tenant, &entity, start, start + w).await?;
                     if let Some(shape) =
                         st::threshold(&obs, w, *count, distinct.is_some()).into_iter().find(|s| s.window_start == start)
                     {
@@ -439,7 +439,7 @@ async fn apply_stateful(
                     }
                 }
                 for start in windows {
-                    let obs = store::observations(txn, rule.id, &tenant, &entity, None, start - w, start + w).await?;
+                    let obs = store::observations(txn, rule.id, &tenant, &entity, start - w, start + w).await?;
                     if let Some(shape) = st::sequence(&obs, w, *any_order).into_iter().find(|s| s.window_start == start)
                     {
                         let window = Window {

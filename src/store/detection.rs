@@ -776,14 +776,12 @@ impl ObsRow {
 /// Most observations read for one decision (a window of one entity).
 pub const MAX_OBSERVATIONS: u64 = 50_000;
 
-/// The observations of a rule's entity (of one value, when given) in `[from, to)`.
-#[allow(clippy::too_many_arguments)]
+/// The observations of a rule's entity in `[from, to)`.
 pub async fn observations(
     txn: &impl ConnectionTrait,
     rule_id: i64,
     tenant_id: &str,
     entity: &str,
-    value: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<crate::rules::stateful::Obs>, DbErr> {
@@ -795,13 +793,9 @@ pub async fn observations(
     let u = sql.bind(to);
     sql.text = format!(
         "SELECT occurred_at, event_id, step, value FROM rule_observations WHERE rule_id = {r} AND tenant_id = {t} \
-         AND entity = {e} AND occurred_at >= {f} AND occurred_at < {u}"
+         AND entity = {e} AND occurred_at >= {f} AND occurred_at < {u} ORDER BY occurred_at, event_id \
+         LIMIT {MAX_OBSERVATIONS}"
     );
-    if let Some(value) = value {
-        let v = sql.bind(value.to_string());
-        sql.push(&format!(" AND value = {v}"));
-    }
-    sql.push(&format!(" ORDER BY occurred_at, event_id LIMIT {MAX_OBSERVATIONS}"));
     Ok(ObsRow::find_by_statement(sql.statement()).all(txn).await?.into_iter().map(ObsRow::into_obs).collect())
 }
 
