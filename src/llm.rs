@@ -1,12 +1,17 @@
 //! The one client for OpenAI-compatible chat completions (OpenAI, Azure OpenAI, Ollama,
 //! llama.cpp's `llama-server`): `POST {LLM_BASE_URL}/chat/completions` with a system and a user
-//! message, no tools, no streaming. It knows the protocol (URL, auth header, answer shape, which
-//! errors mean "rate limited" or "context exceeded") and nothing of events or the database.
+//! message, no tools; the answer whole ([`LlmClient::complete`]) or streamed as server-sent
+//! events ([`LlmClient::stream`], `"stream": true`). It knows the protocol (URL, auth header,
+//! answer shape, which errors mean "rate limited" or "context exceeded") and nothing of events
+//! or the database.
 //!
 //! Never logged: the messages, the answer, the key. Logged: status codes and timings.
 
 use std::time::Duration;
 
+use eventsource_stream::Eventsource;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
@@ -48,6 +53,30 @@ pub struct Completion {
     /// Tokens the server counted, when it says (Ollama and llama.cpp may not).
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+}
+
+/// A piece of a streamed answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// More text of the answer.
+    Text(String),
+    /// The answer ended; `cut` when at the output limit (`finish_reason: length`).
+    Finished { cut: bool },
+}
+
+/// One server-sent chunk of a streamed completion (`chat.completion.chunk`).
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    delta: Option<Message>,
+    finish_reason: Option<String>,
 }
 
 /// The chat-completions client.
@@ -129,7 +158,8 @@ impl LlmClient {
         }
     }
 
-    async fn complete_once(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
+    /// Sends the request; a response with a success status, or the error its status means.
+    async fn send(&self, system: &str, user: &str, stream: bool) -> Result<reqwest::Response, LlmError> {
         let body = json!({
             "model": self.settings.model,
             "messages": [
@@ -138,7 +168,7 @@ impl LlmClient {
             ],
             "temperature": 0.2,
             "max_tokens": self.settings.max_output_tokens,
-            "stream": false,
+            "stream": stream,
         });
         let mut request = self.http.post(self.url()).json(&body);
         if let Some(key) = &self.settings.api_key {
@@ -151,25 +181,61 @@ impl LlmClient {
         let started = std::time::Instant::now();
         let response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
+        tracing::info!(status, stream, millis = started.elapsed().as_millis() as u64, "language model answered");
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
-        tracing::info!(status, millis = started.elapsed().as_millis() as u64, "language model answered");
         if status == 429 {
             return Err(LlmError::RateLimited(retry_after));
         }
         if status == 400 || status == 413 {
+            let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
             if is_context_overflow(&bytes) {
                 return Err(LlmError::ContextExceeded);
             }
-            return Err(LlmError::Status(status));
         }
-        if !(200..300).contains(&status) {
-            return Err(LlmError::Status(status));
-        }
+        Err(LlmError::Status(status))
+    }
+
+    /// A streamed completion: the answer's text as it is generated, then [`Piece::Finished`].
+    /// Errors before the first piece (429 with a short `Retry-After`, 5xx) are tried once more,
+    /// as by [`complete`](Self::complete); a stream that breaks off ends with its error.
+    pub async fn stream(
+        &self,
+        system: &str,
+        user: &str,
+    ) -> Result<BoxStream<'static, Result<Piece, LlmError>>, LlmError> {
+        let mut attempt = 0;
+        let response = loop {
+            attempt += 1;
+            match self.send(system, user, true).await {
+                Err(LlmError::RateLimited(wait)) if attempt == 1 => {
+                    let wait = Duration::from_secs(wait.unwrap_or(1));
+                    if wait > MAX_RETRY_WAIT {
+                        return Err(LlmError::RateLimited(Some(wait.as_secs())));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(LlmError::Status(status)) if attempt == 1 && status >= 500 => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                other => break other?,
+            }
+        };
+        let timeout = self.settings.timeout_seconds;
+        let events = response.bytes_stream().eventsource();
+        let state = StreamState { events: Box::pin(events), read: 0, cut: false, ended: false, timeout };
+        Ok(futures_util::stream::unfold(state, next_piece).boxed())
+    }
+
+    async fn complete_once(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
+        let response = self.send(system, user, false).await?;
+        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         if bytes.len() > MAX_BODY {
             return Err(LlmError::BadAnswer("the answer is too large".into()));
         }
@@ -190,13 +256,95 @@ impl LlmClient {
     }
 
     fn transport(&self, e: reqwest::Error) -> LlmError {
-        if e.is_timeout() {
-            LlmError::Timeout(self.settings.timeout_seconds)
-        } else {
-            // Without the URL: it may carry the api-version only, but keep logs and answers lean.
-            LlmError::Transport(e.without_url().to_string())
+        transport_error(e, self.settings.timeout_seconds)
+    }
+}
+
+fn transport_error(e: reqwest::Error, timeout_seconds: u32) -> LlmError {
+    if e.is_timeout() {
+        LlmError::Timeout(timeout_seconds)
+    } else {
+        // Without the URL: it may carry the api-version only, but keep logs and answers lean.
+        LlmError::Transport(e.without_url().to_string())
+    }
+}
+
+/// Where a streamed answer is.
+struct StreamState {
+    events: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+                > + Send,
+        >,
+    >,
+    /// Bytes of event data read (at most [`MAX_BODY`]).
+    read: usize,
+    cut: bool,
+    ended: bool,
+    timeout: u32,
+}
+
+/// The next piece of a streamed answer: text as it comes; [`Piece::Finished`] at `data: [DONE]`
+/// or at the end of a stream that gave a `finish_reason`; an error for anything else. Chunks
+/// without a choice (Azure's content-filter results, a closing usage chunk) carry no text.
+async fn next_piece(mut state: StreamState) -> Option<(Result<Piece, LlmError>, StreamState)> {
+    if state.ended {
+        return None;
+    }
+    let mut finished = false;
+    loop {
+        let event = match state.events.next().await {
+            None if finished => break,
+            None => {
+                state.ended = true;
+                return Some((Err(LlmError::BadAnswer("the answer broke off before its end".into())), state));
+            }
+            Some(Err(eventsource_stream::EventStreamError::Transport(e))) => {
+                state.ended = true;
+                return Some((Err(transport_error(e, state.timeout)), state));
+            }
+            Some(Err(_)) => {
+                state.ended = true;
+                return Some((Err(LlmError::BadAnswer("not a stream of server-sent events".into())), state));
+            }
+            Some(Ok(event)) => event,
+        };
+        state.read += event.data.len();
+        if state.read > MAX_BODY {
+            state.ended = true;
+            return Some((Err(LlmError::BadAnswer("the answer is too large".into())), state));
+        }
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            break;
+        }
+        if data.is_empty() {
+            continue;
+        }
+        let Ok(chunk) = serde_json::from_str::<Chunk>(data) else {
+            state.ended = true;
+            return Some((Err(LlmError::BadAnswer("a streamed chunk was not a chat completion chunk".into())), state));
+        };
+        if chunk.error.is_some() {
+            state.ended = true;
+            return Some((
+                Err(LlmError::BadAnswer("the server reported an error in the middle of the answer".into())),
+                state,
+            ));
+        }
+        let Some(choice) = chunk.choices.into_iter().next() else { continue };
+        if let Some(reason) = choice.finish_reason.as_deref() {
+            finished = true;
+            state.cut = reason == "length";
+        }
+        if let Some(text) = choice.delta.and_then(|d| d.content).filter(|t| !t.is_empty()) {
+            return Some((Ok(Piece::Text(text)), state));
         }
     }
+    state.ended = true;
+    let cut = state.cut;
+    Some((Ok(Piece::Finished { cut }), state))
 }
 
 /// Whether an error body says the input did not fit the model's context (OpenAI

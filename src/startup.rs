@@ -340,6 +340,8 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/fetch-audit-logs", Requires(RunCollection), get(api::collection::fetch_audit_logs))
         .add(M::POST, "/api/fetch-audit-logs", Requires(RunCollection), post(api::collection::post_fetch_audit_logs))
         .add(M::GET, "/api/source-health", Requires(ViewEvents), get(api::collection::get_source_health))
+        .add(M::GET, "/api/collection/runs", Requires(ViewEvents), get(api::runs::list_runs))
+        .add(M::POST, "/api/collection/runs", Requires(RunCollection), post(api::runs::start_runs))
         .add(M::POST, "/api/webhooks/graph", Webhook, post(api::collection::graph_webhook))
         .add(M::POST, "/api/webhooks/management", Webhook, post(api::collection::management_webhook))
         .add(M::GET, "/api/events", Requires(ViewEvents), get(api::events::list_events))

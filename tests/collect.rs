@@ -267,6 +267,32 @@ async fn tenant_domains_come_from_graph_and_the_configuration() {
     }
 }
 
+/// The tenant's own application names come from Graph `/servicePrincipals` and are stored, so
+/// pages and `app:"Name"` know them; an app that may not read them stores none (and is not
+/// asked again for a day), and collection is unaffected.
+#[tokio::test]
+async fn tenant_app_names_come_from_graph() {
+    for (app, from_graph) in [(0usize, true), (2, false)] {
+        let rig = rig(Backend::Sqlite, sim_config(), app).await.unwrap();
+        let tenant = rig.sim.state.tenants[0].model.clone();
+        let connector = rig.collector.connector(&tenant.tenant_id).unwrap();
+        assert!(rig.collector.app_names.take_due(&tenant.tenant_id), "due at first");
+        rig.collector.app_names.refresh(&rig.collector.graph, &rig.collector.db, &connector).await;
+        let ids: Vec<String> = tenant.service_principals.iter().map(|sp| sp.app_id.to_uppercase()).collect();
+        let stored = aoc::store::app_names::names_of(&rig.collector.db, &ids).await.unwrap();
+        if from_graph {
+            assert!(tenant.service_principals.len() >= 4);
+            assert_eq!(stored.len(), tenant.service_principals.len(), "app {app}: {stored:?}");
+            for sp in &tenant.service_principals {
+                assert_eq!(stored[&sp.app_id.to_ascii_lowercase()], sp.display_name);
+            }
+        } else {
+            assert!(stored.is_empty(), "app {app}: {stored:?}");
+        }
+        assert!(!rig.collector.app_names.take_due(&tenant.tenant_id), "app {app}: not due again at once");
+    }
+}
+
 /// A listener that records every request it gets (and whether it carried a bearer token).
 async fn recording_host() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

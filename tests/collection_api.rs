@@ -313,3 +313,77 @@ async fn metrics_show_what_a_collection_did() {
         assert!(text.contains(series), "{series} missing");
     }
 }
+
+/// The runs listed by `GET /api/collection/runs` once `done` holds for them (60 s at most).
+async fn runs_when(app: &TestApp, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let body: Value = app.client.get(app.url("/api/collection/runs")).send().await.unwrap().json().await.unwrap();
+        let runs = body["runs"].as_array().unwrap().clone();
+        if done(&runs) {
+            return runs;
+        }
+        assert!(std::time::Instant::now() < deadline, "runs did not get there: {runs:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn collect_now_runs_in_the_background_and_shows_its_progress() {
+    let sim = sim().await;
+    sim.state.clock.freeze(true);
+    let app = app_for(&sim, &[]).await;
+    let tenant = sim.state.tenants[0].model.tenant_id.clone();
+    let start = |body: Value| app.client.post(app.url("/api/collection/runs")).json(&body).send();
+    for (body, field) in [
+        (json!({"hours": "0"}), "hours"),
+        (json!({"hours": 721}), "hours"),
+        (json!({"hours": "a day"}), "hours"),
+        (json!({"from": "yesterday"}), "from"),
+        (json!({"from": "2099-01-01T00:00:00Z"}), "from"),
+        (json!({"from": "2020-01-01T00:00:00Z"}), "from"),
+        (json!({"hours": "2", "from": "2026-01-01T00:00:00Z"}), "hours"),
+        (json!({"source": "mail"}), "source"),
+        (json!({"minutes": 5}), "minutes"),
+    ] {
+        let r = start(body.clone()).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let error: Value = r.json().await.unwrap();
+        assert!(error["error"]["message"].as_str().unwrap().contains(&format!("`{field}`")), "{body}: {error}");
+    }
+    assert_eq!(start(json!({"tenant_id": "nobody.example"})).await.unwrap().status(), 404);
+
+    let r = start(json!({"hours": 6})).await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap()["scheduled"], 4);
+    let runs =
+        runs_when(&app, |runs| runs.len() == 4 && runs.iter().all(|r| r["hours"] == 6 && !r["finished_at"].is_null()))
+            .await;
+    for run in &runs {
+        assert_eq!(run["outcome"], "ok", "{run}");
+        let (planned, done) = (run["windows_planned"].as_u64().unwrap(), run["windows_done"].as_u64().unwrap());
+        assert!(planned > 0 && done == planned, "{run}");
+        assert!(run["inserted"].as_u64().unwrap() <= run["fetched"].as_u64().unwrap(), "{run}");
+    }
+    let unified = runs.iter().find(|r| r["source"] == "unified").unwrap();
+    assert!(unified["windows_planned"].as_u64().unwrap() >= 6, "an hour each per content type: {unified}");
+    assert!(runs.iter().map(|r| r["fetched"].as_u64().unwrap()).sum::<u64>() > 0, "{runs:?}");
+
+    // A failed window's retry: one source of one tenant again from a time (3 h 20 min ago: 4 h).
+    let from = (chrono::Utc::now() - chrono::Duration::minutes(200)).to_rfc3339();
+    let r = start(json!({"from": from, "tenant_id": tenant, "source": "signin"})).await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap()["scheduled"], 1);
+    let runs = runs_when(&app, |runs| {
+        runs.iter().any(|r| r["source"] == "signin" && r["hours"] == 4 && !r["finished_at"].is_null())
+    })
+    .await;
+    assert_eq!(runs.iter().filter(|r| r["hours"] == 6).count(), 3, "the others are as they were: {runs:?}");
+
+    // The Sources page shows the runs (server-rendered), and the audit trail the requests.
+    let html = app.client.get(app.url("/sources")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"collection-runs\""), "{html}");
+    assert!(html.contains("4 h") && html.contains("6 h"), "look-backs shown");
+    let (status, page) = app.server_fn("collect_now", &[("hours", "lots")]).await;
+    assert_eq!(status, 400, "{page}");
+}

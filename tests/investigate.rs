@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{Duration, Utc};
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
+use futures_util::StreamExt;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 use serde_json::{json, Value};
 
@@ -179,6 +180,8 @@ enum Behaviour {
     RateLimited,
     Slow,
     OverflowOnce,
+    /// A streamed answer that stops half-way (no `finish_reason`, no `[DONE]`).
+    BreakOff,
 }
 
 #[derive(Clone)]
@@ -218,12 +221,58 @@ async fn completions(
     let first_id =
         user.split("\"id\":").nth(1).and_then(|rest| rest.split([',', '}']).next()).unwrap_or("0").to_string();
     let text = format!("Activity summary <b>bold</b>.\nSuspicious: see [e:{first_id}] and [e:987654321].\u{202E}");
+    if body["stream"] == true {
+        return streamed(&text, &body["model"], s.behaviour == Behaviour::BreakOff);
+    }
     Json(json!({
         "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5}
     }))
     .into_response()
+}
+
+/// `text` as OpenAI streams it: server-sent `chat.completion.chunk`s a few characters each, 5 ms
+/// apart (a role-only first chunk, as OpenAI sends, and an Azure-style chunk without choices),
+/// then `finish_reason: stop` and `data: [DONE]`; or, `broken`, the first half only.
+fn streamed(text: &str, model: &Value, broken: bool) -> axum::response::Response {
+    let chunk = |delta: Value, finish: Value| {
+        let data = json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "model": model,
+                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {data}\n\n")
+    };
+    let mut events = vec![
+        "data: {\"id\":\"\",\"choices\":[],\"prompt_filter_results\":[]}\n\n".to_string(),
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+    ];
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(7) {
+        events.push(chunk(json!({"content": piece.iter().collect::<String>()}), Value::Null));
+    }
+    if broken {
+        events.truncate(events.len() / 2);
+    } else {
+        events.push(chunk(json!({}), json!("stop")));
+        events.push("data: [DONE]\n\n".to_string());
+    }
+    let body = futures_util::stream::iter(events).then(|e| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        Ok::<_, std::convert::Infallible>(e)
+    });
+    ([("content-type", "text/event-stream")], axum::body::Body::from_stream(body)).into_response()
+}
+
+/// Server-sent events as (event, data) pairs.
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty() && !block.starts_with(':'))
+        .map(|block| {
+            let field = |name: &str| {
+                block.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim_start().to_string()).unwrap_or_default()
+            };
+            (field("event:"), serde_json::from_str(&field("data:")).unwrap_or(Value::Null))
+        })
+        .collect()
 }
 
 /// Starts a stand-in for an OpenAI-compatible server; answers its base URL and the request log.
@@ -761,7 +810,160 @@ async fn without_an_ip_database_addresses_are_unlocated(backend: Backend) {
     assert!(html.contains("id=\"map-no-geoip\"") && html.contains("IP Geolocation by DB-IP"), "{html}");
 }
 
+async fn summaries_are_streamed_as_the_model_writes(backend: Backend) {
+    let (base, requests) = stand_in(Behaviour::Answer).await;
+    let Some(app) = app_with_model(backend, &format!("{base}/v1"), &[("LLM_CONTEXT_TOKENS", "32768")]).await else {
+        return;
+    };
+    seed(&app, 12).await;
+    let ask = |accept: &'static str| {
+        app.client
+            .post(app.url("/api/events/summary"))
+            .header("accept", accept)
+            .json(&json!({ "filter": {"source": "unified"} }))
+            .send()
+    };
+    // REST: server-sent events.
+    let response = ask("text/event-stream").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let events = sse_events(&response.text().await.unwrap());
+    let (last, deltas) = events.split_last().expect("events");
+    assert_eq!(last.0, "done", "{events:?}");
+    assert!(deltas.len() > 5, "the answer comes in pieces: {events:?}");
+    assert!(deltas.iter().all(|(name, _)| name == "delta"), "{events:?}");
+    let written: String = deltas.iter().map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    assert!(written.starts_with("Activity summary <b>bold</b>."), "{written}");
+    let done = &last.1;
+    assert_eq!(done["mode"], "events");
+    assert_eq!(done["event_count"], 12);
+    assert_eq!(done["text"].as_str().unwrap(), written.trim_end_matches('\u{202E}').trim_end(), "{done}");
+    assert_eq!(done["cited_event_ids"].as_array().unwrap().len(), 1, "{done}");
+    assert_eq!(done["unknown_cited_ids"], json!([987654321]));
+    assert_eq!(requests.lock().unwrap()[0].2["stream"], true);
+    // Without the header the same request answers the whole summary, not streamed.
+    let whole: Value = ask("application/json").await.unwrap().json().await.unwrap();
+    assert_eq!(whole["text"], done["text"]);
+    assert_eq!(requests.lock().unwrap()[1].2["stream"], false);
+
+    // The page's server function: lines of JSON.
+    let lines = app
+        .client
+        .post(app.url("/api/summarize_stream"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("filter[source]=unified")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lines.status(), 200);
+    let lines: Vec<Value> = lines
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, deltas) = lines.split_last().unwrap();
+    assert!(deltas.len() > 5 && deltas.iter().all(|l| l["delta"].is_string()), "{lines:?}");
+    assert_eq!(last["done"]["text"], done["text"], "{last}");
+
+    // Each streamed request is in the audit trail with how it ended.
+    let rows = app
+        .db
+        .query_all(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT details FROM audit_trail WHERE action = 'events.summary' ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let details: String = row.try_get("", "details").unwrap();
+        assert!(details.contains("\"outcome\":\"answered\""), "{details}");
+        assert!(!details.contains("Activity summary"), "no answer in the audit trail: {details}");
+    }
+}
+
+async fn a_stream_that_breaks_off_or_overflows_is_handled(backend: Backend) {
+    let (base, _) = stand_in(Behaviour::BreakOff).await;
+    let Some(app) = app_with_model(backend, &format!("{base}/v1"), &[]).await else { return };
+    seed(&app, 3).await;
+    let stream = |app: &TestApp| {
+        app.client
+            .post(app.url("/api/events/summary"))
+            .header("accept", "text/event-stream")
+            .json(&json!({ "filter": {} }))
+            .send()
+    };
+    let events = sse_events(&stream(&app).await.unwrap().text().await.unwrap());
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "error", "{events:?}");
+    assert_eq!(data["error"]["code"], "unavailable");
+    assert!(data["error"]["message"].as_str().unwrap().contains("broke off"), "{data}");
+    assert!(events.iter().any(|(n, _)| n == "delta"), "what came before the break was shown: {events:?}");
+
+    // A context overflow before the stream starts: asked once more with less.
+    let (base, requests) = stand_in(Behaviour::OverflowOnce).await;
+    let Some(app) = app_with_model(backend, &format!("{base}/v1"), &[]).await else { return };
+    seed(&app, 3).await;
+    let events = sse_events(&stream(&app).await.unwrap().text().await.unwrap());
+    let (name, done) = events.last().unwrap();
+    assert_eq!(name, "done", "{events:?}");
+    assert_eq!(done["truncated"], true);
+    assert_eq!(requests.lock().unwrap().len(), 2);
+
+    // Without a model: 503 before any stream.
+    let Some(plain) = spawn_app(backend).await else { return };
+    let refused = stream(&plain).await.unwrap();
+    assert_eq!(refused.status(), 503);
+}
+
+async fn tenant_app_names_show_and_search_by_name(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed(&app, 6).await;
+    let own = "5d0f6a2e-8c1b-4f7e-9a3d-2b6c4e8f1a90";
+    aoc::store::app_names::replace(&app.db, "contoso.example", &[(own.to_string(), "Contoso HR Sync".to_string())])
+        .await
+        .unwrap();
+    app.db
+        .execute(Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                "UPDATE events SET actor_app_id = '{}', actor_upn = NULL, actor_display = NULL WHERE record_id = 'rec-4'",
+                own.to_uppercase()
+            ),
+        ))
+        .await
+        .unwrap();
+    for search in ["app:%22Contoso%20HR%20Sync%22", "app:%22contoso%20hr%20sync%22"] {
+        let items = all_events(&app, &format!("search={search}")).await;
+        let ids: Vec<&str> = items.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["rec-4"], "{search}");
+        assert_eq!(items[0]["actor"]["app_name"], "Contoso HR Sync");
+    }
+    assert!(all_events(&app, "search=app:%22Contoso%20Payroll%22").await.is_empty());
+    // The detail, the list's server function, the facets and the page name it.
+    let id = all_events(&app, "search=app:%22Contoso%20HR%20Sync%22").await[0]["aoc_id"].as_i64().unwrap();
+    let detail: Value =
+        app.client.get(app.url(&format!("/api/events/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(detail["actor"]["app_name"], "Contoso HR Sync", "{detail}");
+    let html = app.client.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("Contoso HR Sync ({})", own.to_uppercase())), "the detail names the app id");
+    let page = app.client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(">Contoso HR Sync<"), "the list and the facets name it");
+    let overview: Value = app.client.get(app.url("/api/events/overview")).send().await.unwrap().json().await.unwrap();
+    assert!(overview["by_actor"].as_array().unwrap().iter().any(|v| v["value"] == own.to_uppercase()), "{overview}");
+    let graph: Value = app.client.get(app.url("/api/events/graph")).send().await.unwrap().json().await.unwrap();
+    assert!(graph["nodes"].as_array().unwrap().iter().any(|n| n["label"] == "Contoso HR Sync"), "{graph}");
+    let investigate = app.client.get(app.url("/investigate")).send().await.unwrap().text().await.unwrap();
+    assert!(investigate.contains("Contoso HR Sync"), "the overview's actor counts name it");
+}
+
 on_both_backends!(
+    summaries_are_streamed_as_the_model_writes,
+    a_stream_that_breaks_off_or_overflows_is_handled,
+    tenant_app_names_show_and_search_by_name,
     the_map_places_sign_ins_and_addresses_and_flags_new_countries_and_travel,
     without_an_ip_database_addresses_are_unlocated,
     first_party_app_ids_show_and_search_by_name,

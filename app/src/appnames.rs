@@ -1,7 +1,8 @@
 //! Display names of Microsoft first-party applications, by application (client) id, so the
 //! pages show "Microsoft Teams" where a record holds `1fec8e78-…`, and search understands
-//! `app:"Microsoft Teams"`. Built in (no lookup at run time); ids of the tenant's own apps are
-//! shown as they are.
+//! `app:"Microsoft Teams"`. Built in (no lookup at run time); the names of the tenant's own
+//! apps are read from Graph on the server and travel with the data (`actor_name`,
+//! `actor_app_name`, a facet value's `label`).
 
 /// (application id, display name), lower-case ids.
 pub const FIRST_PARTY: &[(&str, &str)] = &[
@@ -63,6 +64,15 @@ pub fn with_name(app_id: &str) -> String {
     match name_of(app_id) {
         Some(name) => format!("{name} ({app_id})"),
         None => app_id.to_string(),
+    }
+}
+
+/// An application id with the name the server found for it (the tenant's own applications) or
+/// Microsoft's: `Contoso HR Sync (3f2c…)`.
+pub fn with_found_name(app_id: &str, found: Option<&str>) -> String {
+    match found {
+        Some(name) => format!("{name} ({app_id})"),
+        None => with_name(app_id),
     }
 }
 

@@ -67,6 +67,10 @@ pub struct EventSummary {
     pub operation: String,
     pub result: String,
     pub actor: Option<String>,
+    /// The application's name when the actor is an application id with a known name
+    /// (Microsoft's, or the tenant's own read from Graph).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     pub actor_ip: Option<String>,
     pub targets: Option<String>,
     pub summary: String,
@@ -169,6 +173,9 @@ pub struct EventDetail {
     pub correlation_id: Option<String>,
     pub actor_upn: Option<String>,
     pub actor_app_id: Option<String>,
+    /// The name of `actor_app_id`, when known (Microsoft's, or the tenant's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_app_name: Option<String>,
     /// Why normalization failed, when it did.
     pub normalize_error_message: Option<String>,
     /// Flattened name/value fields, sorted by name.
@@ -209,6 +216,9 @@ pub struct EventAlert {
 pub struct FacetValue {
     pub value: String,
     pub count: u64,
+    /// What to show for the value when it is an application id with a known name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// Distinct values with counts under the current filter (most frequent first, at most 50 each).
@@ -471,6 +481,106 @@ pub struct SourcesOverview {
     pub tenants: Option<Vec<TenantRow>>,
     /// The caller may start a collection.
     pub can_collect: bool,
+    /// What this server's collection runs are doing, or how the last one of each source
+    /// ended, newest first.
+    #[serde(default)]
+    pub runs: Vec<CollectionRun>,
+}
+
+/// One collection run of one tenant's source, going on or ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CollectionRun {
+    pub tenant_id: String,
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    /// The look-back asked for, in hours; none: from the watermarks.
+    pub hours: Option<u32>,
+    /// Windows to collect (hours of each content type; one per Graph run) and collected so far.
+    pub windows_planned: u64,
+    pub windows_done: u64,
+    /// Records received from Microsoft, and stored for the first time.
+    pub fetched: u64,
+    pub inserted: u64,
+    /// Times Microsoft throttled the tenant's calls during the run.
+    pub throttled: u64,
+    /// When it ended; none while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended: `ok`, `failing`, `throttled`, …
+    pub outcome: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What Collect now collects: every enabled source from its watermark, or with a look-back, or
+/// one tenant's source again from a given time (a failed window's retry).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectRequest {
+    /// Look-back in hours, 1–720 (the Management Activity API keeps 7 days, Graph 30); blank:
+    /// from the watermarks.
+    #[serde(default)]
+    pub hours: Option<String>,
+    /// Collect again from this time (RFC 3339), instead of `hours`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only this tenant (with `source`: only this source).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// Longest on-demand look-back, in hours (Graph keeps sign-ins and audits 30 days).
+///
+/// ```
+/// # use app::dto::CollectRequest;
+/// let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z").unwrap().to_utc();
+/// let back = |hours: &str, from: &str| {
+///     let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
+///     CollectRequest { hours: some(hours), from: some(from), ..Default::default() }.look_back(now)
+/// };
+/// assert_eq!(back("", ""), Ok(None));
+/// assert_eq!(back("24", ""), Ok(Some(24)));
+/// assert_eq!(back("", "2026-12-07T09:00:00Z"), Ok(Some(3)));
+/// assert_eq!(back("", "2026-12-07T08:59:59Z"), Ok(Some(4)), "rounded up: the window is inside");
+/// assert!(back("0", "").is_err() && back("721", "").is_err() && back("", "2026-11-01T00:00:00Z").is_err());
+/// ```
+pub const MAX_LOOKBACK_HOURS: u32 = 720;
+
+impl CollectRequest {
+    /// The look-back in hours (`None`: from the watermarks), given the time now; a clear error
+    /// naming the field otherwise.
+    pub fn look_back(&self, now: DateTime<Utc>) -> Result<Option<u32>, crate::error::AppError> {
+        let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let range = format!("a whole number of hours from 1 to {MAX_LOOKBACK_HOURS}");
+        match (blank(&self.hours), blank(&self.from)) {
+            (Some(_), Some(_)) => {
+                Err(crate::error::AppError::invalid_input("hours", "give `hours` or `from`, not both"))
+            }
+            (Some(h), None) => match h.parse::<u32>() {
+                Ok(n) if (1..=MAX_LOOKBACK_HOURS).contains(&n) => Ok(Some(n)),
+                _ => Err(crate::error::AppError::invalid_input("hours", range)),
+            },
+            (None, Some(f)) => {
+                let from = DateTime::parse_from_rfc3339(&f)
+                    .map_err(|_| crate::error::AppError::invalid_input("from", "a time such as 2026-12-07T10:00:00Z"))?
+                    .with_timezone(&Utc);
+                let millis = (now - from).num_milliseconds();
+                if millis <= 0 {
+                    return Err(crate::error::AppError::invalid_input("from", "a time in the past"));
+                }
+                // Whole hours, rounded up, so the window that starts at `from` is inside.
+                let hours = (millis + 3_599_999) / 3_600_000;
+                match u32::try_from(hours) {
+                    Ok(n) if n <= MAX_LOOKBACK_HOURS => Ok(Some(n)),
+                    _ => Err(crate::error::AppError::invalid_input(
+                        "from",
+                        format!("at most {MAX_LOOKBACK_HOURS} hours ago (Microsoft keeps nothing older)"),
+                    )),
+                }
+            }
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// A tenant to add, as typed in the Sources page's form (validated by the server like

@@ -54,6 +54,16 @@ impl SummaryMode {
     }
 }
 
+/// One part of a streamed summary, sent as one line of JSON: `{"delta": "text"}` as the model
+/// writes, then `{"done": <Summary>}` or `{"error": <AppError>}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryChunk {
+    Delta(String),
+    Done(Summary),
+    Error(crate::error::AppError),
+}
+
 /// A generated summary of a search result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -109,6 +119,15 @@ pub trait InvestigationService: Send + Sync {
         filter: crate::query::EventFilter,
         query: crate::query::EventQuery,
     ) -> Result<Summary, crate::error::AppError>;
+    /// The same summary streamed: [`SummaryChunk::Delta`]s as the model writes, then one
+    /// [`SummaryChunk::Done`] or [`SummaryChunk::Error`]. Errors before the model is asked
+    /// (no model configured, a database failure) are the `Err`.
+    async fn summarize_stream(
+        &self,
+        caller: &crate::auth::Caller,
+        filter: crate::query::EventFilter,
+        query: crate::query::EventQuery,
+    ) -> Result<futures_util::stream::BoxStream<'static, SummaryChunk>, crate::error::AppError>;
     /// The entity graph of the events matching `query`, at most `edge_cap` edges, with the node
     /// kinds `kinds` (empty: all).
     async fn graph(

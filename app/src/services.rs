@@ -61,8 +61,9 @@ pub trait SystemService: Send + Sync {
 pub trait SourceService: Send + Sync {
     /// Health, recent coverage and (for those who may manage them) the stored tenants.
     async fn overview(&self, caller: &Caller) -> Result<SourcesOverview, AppError>;
-    /// Schedules an immediate collection of every enabled source; returns how many.
-    async fn collect_now(&self, caller: &Caller) -> Result<u32, AppError>;
+    /// Schedules an immediate collection of every enabled source (or the one tenant or source
+    /// asked for), with the look-back asked for; returns how many sources.
+    async fn collect_now(&self, caller: &Caller, request: crate::dto::CollectRequest) -> Result<u32, AppError>;
     /// Adds a tenant stored in the database.
     async fn add_tenant(&self, caller: &Caller, form: NewTenantForm) -> Result<(), AppError>;
     /// Enables or disables a stored tenant's collection.

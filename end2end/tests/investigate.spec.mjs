@@ -3,6 +3,10 @@
 // as SVG with nodes that open their events, and a watchlist created on its page and used in search.
 import { test, expect } from '@playwright/test';
 
+const shots = process.env.AOC_SCREENSHOT_DIR || 'test-results/screenshots';
+// .ci/test runs an OpenAI-compatible stand-in (tests/llm/standin.mjs) and says so here.
+const withModel = process.env.AOC_E2E_LLM === 'true';
+
 function watchErrors(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -41,6 +45,7 @@ test('the entity graph is drawn and a node opens its events', async ({ page }, t
   expect(await page.locator('#entity-graph circle').count()).toBeGreaterThan(2);
   await expect(page.locator('#graph-cap')).toContainText('matching events');
   await page.screenshot({ path: testInfo.outputPath('investigate-graph.png'), fullPage: true });
+  await page.screenshot({ path: `${shots}/graph.png` });
   const node = page.locator('#entity-graph g.node-operation').first();
   const operation = (await node.getAttribute('data-node')).replace(/^operation:/, '');
   await node.locator('circle').click();
@@ -106,5 +111,29 @@ test('graph node kinds hide and show, and a preset shows one person\'s activity'
   await expect(page).toHaveURL(/tab=graph/);
   await expect(page).toHaveURL(/actor=/);
   await expect(page.locator('#entity-graph g.node-actor')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('the AI summary is streamed onto the page and links the events it cites', async ({ page }) => {
+  test.skip(!withModel, 'no language model stand-in is running (AOC_E2E_LLM)');
+  const errors = watchErrors(page);
+  await page.goto('/investigate');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#summarize').click();
+  // The text appears while the model is still writing: the panel of the finished summary is
+  // not there yet.
+  await expect(page.locator('#summary-stream-text')).toContainText('Stand-in summary');
+  expect(await page.locator('#ai-summary').count()).toBe(0);
+  await expect(page).not.toHaveURL(/summarize=1/);
+  await expect(page.locator('#ai-summary')).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('#ai-summary-stream')).toHaveCount(0);
+  await expect(page.locator('#summary-text')).toContainText('Check the failures');
+  await expect(page.locator('#ai-summary .generated-badge')).toHaveText('generated');
+  const cited = page.locator('#cited-events a.cited-event').first();
+  await expect(cited).toBeVisible();
+  await page.screenshot({ path: `${shots}/summary.png` });
+  const id = (await cited.innerText()).replace(/^e:/, '');
+  await cited.click();
+  await expect(page).toHaveURL(new RegExp(`/events/${id}$`));
   expect(errors).toEqual([]);
 });

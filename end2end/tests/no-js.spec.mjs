@@ -69,3 +69,14 @@ test('destinations are added, tested and deleted without JavaScript', async ({ p
     });
   }
 });
+
+test('the AI summary is asked for and shown without JavaScript', async ({ page }) => {
+  test.skip(process.env.AOC_E2E_LLM !== 'true', 'no language model stand-in is running (AOC_E2E_LLM)');
+  await page.goto('/investigate');
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'false');
+  await page.locator('#summarize').click();
+  await expect(page).toHaveURL(/\/investigate\?(.*&)?summarize=1/);
+  await expect(page.locator('#ai-summary')).toBeVisible();
+  await expect(page.locator('#summary-text')).toContainText('Stand-in summary');
+  await expect(page.locator('#cited-events a.cited-event').first()).toBeVisible();
+});

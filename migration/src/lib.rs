@@ -19,6 +19,8 @@ mod m20261208_000013_rule_state;
 mod m20261208_000014_rule_suppressions;
 mod m20261208_000017_saved_searches;
 mod m20261209_000018_overview_index;
+mod m20261210_000019_app_names;
+mod m20261210_000020_overview_groups;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -51,6 +53,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000014_rule_suppressions::Migration),
             Box::new(m20261208_000017_saved_searches::Migration),
             Box::new(m20261209_000018_overview_index::Migration),
+            Box::new(m20261210_000019_app_names::Migration),
+            Box::new(m20261210_000020_overview_groups::Migration),
         ]
     }
 }

@@ -107,6 +107,10 @@ pub struct ApiActor {
     pub display: Option<String>,
     pub upn: Option<String>,
     pub app_id: Option<String>,
+    /// The name of `app_id`, when known: Microsoft's first-party applications and the tenant's
+    /// own (read from Graph `/servicePrincipals`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
     pub ip: Option<String>,
 }
 
@@ -143,7 +147,13 @@ impl ApiEvent {
             result: e.result,
             severity: app::dto::Severity::from_level(e.severity).as_str().to_string(),
             actor_display: e.actor_display.clone().or_else(|| e.actor_upn.clone()).or_else(|| e.actor_app_id.clone()),
-            actor: ApiActor { display: e.actor_display, upn: e.actor_upn, app_id: e.actor_app_id, ip: e.actor_ip },
+            actor: ApiActor {
+                app_name: e.actor_app_id.as_deref().and_then(app::appnames::name_of).map(str::to_string),
+                display: e.actor_display,
+                upn: e.actor_upn,
+                app_id: e.actor_app_id,
+                ip: e.actor_ip,
+            },
             target_displays,
             targets,
             display_summary: e.summary,
@@ -234,13 +244,16 @@ pub async fn list_events(
     let result = events.search(&query, page, true).await?;
     let ids: Vec<i64> = result.items.iter().map(|e| e.id).collect();
     let mut on = events.watchlists_of(&ids).await?;
+    let names = events.app_names(result.items.iter().filter_map(|e| e.actor_app_id.as_deref())).await?;
     Ok(Json(ApiEventPage {
         items: result
             .items
             .into_iter()
             .map(|e| {
                 let watchlists = on.remove(&e.id).unwrap_or_default();
-                ApiEvent { watchlists, ..ApiEvent::from_stored(e) }
+                let mut event = ApiEvent { watchlists, ..ApiEvent::from_stored(e) };
+                event.actor.app_name = event.actor.app_id.as_deref().and_then(|id| names.name(id));
+                event
             })
             .collect(),
         next_cursor: result.next_cursor.map(|c| c.encode()),
@@ -273,7 +286,13 @@ pub async fn get_event(
 ) -> Result<Json<ApiEventDetail>, ApiError> {
     caller.require(Permission::ViewEvents)?;
     let event = event_ref(&id, tenant)?;
-    Ok(Json(events.detail(&event).await?.into()))
+    let mut detail: ApiEventDetail = events.detail(&event).await?.into();
+    let ids = std::iter::once(&detail.event).chain(&detail.related).filter_map(|e| e.actor.app_id.as_deref());
+    let names = events.app_names(ids).await?;
+    for e in std::iter::once(&mut detail.event).chain(detail.related.iter_mut()) {
+        e.actor.app_name = e.actor.app_id.as_deref().and_then(|id| names.name(id));
+    }
+    Ok(Json(detail))
 }
 
 /// A tag change: `tags` replaces the set; otherwise `add` and `remove` change it.

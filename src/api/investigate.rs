@@ -1,18 +1,23 @@
 //! The investigation REST API: `GET /api/events/overview` (exact counts by service, operation,
 //! result and actor over every event matching the filters of `GET /api/events`, with the newest
 //! failures and samples as event documents) and `POST /api/events/summary` (a language model's
-//! summary of the same result; 503 when none is configured).
+//! summary of the same result, whole or, with `Accept: text/event-stream`, streamed as
+//! server-sent events; 503 when none is configured).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use app::auth::Permission;
 use app::dto::FacetValue;
 use app::error::AppError;
-use app::investigate::Summary;
+use app::investigate::{Summary, SummaryChunk};
 use app::query::EventFilter;
 
 use super::events::{ApiErrorBody, ApiEvent};
@@ -69,19 +74,42 @@ pub struct SummaryBody {
 }
 
 /// `POST /api/events/summary`: a language model's summary of the events matching the filter.
+/// With `Accept: text/event-stream` the answer is streamed as server-sent events: `delta`
+/// events (`{"text": …}`) as the model writes, then one `done` (the summary, as without
+/// streaming) or one `error` (`{"error": {"code", "message"}}`).
 #[utoipa::path(post, path = "/api/events/summary", tag = "events",
     request_body = SummaryBody,
-    responses((status = 200, body = Summary), (status = 400, body = ApiErrorBody),
+    responses((status = 200, body = Summary, description = "the summary; with `Accept: text/event-stream`, \
+        a stream of `delta`, then `done` or `error` events"), (status = 400, body = ApiErrorBody),
         (status = 503, description = "no language model configured, or it failed", body = ApiErrorBody)))]
 pub async fn summary(
     State(service): State<DbInvestigationService>,
     caller: Authenticated,
+    headers: HeaderMap,
     body: Result<Json<SummaryBody>, JsonRejection>,
-) -> Result<Json<Summary>, ApiError> {
+) -> Result<Response, ApiError> {
     let caller = caller.require(Permission::ViewEvents)?;
     let Json(body) = body.map_err(|e| AppError::invalid_input("body", e.body_text()))?;
     let query = body.filter.validate()?;
-    Ok(Json(service.summary(&caller, &body.filter, &query).await?))
+    let streamed = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/event-stream")));
+    if !streamed {
+        return Ok(Json(service.summary(&caller, &body.filter, &query).await?).into_response());
+    }
+    let chunks = service.summary_stream(&caller, &body.filter, &query).await?;
+    let events = chunks.map(|chunk| {
+        let event = match chunk {
+            SummaryChunk::Delta(text) => Event::default().event("delta").json_data(serde_json::json!({ "text": text })),
+            SummaryChunk::Done(summary) => Event::default().event("done").json_data(summary),
+            SummaryChunk::Error(error) => {
+                Event::default().event("error").json_data(serde_json::json!({ "error": error }))
+            }
+        };
+        Ok::<_, std::convert::Infallible>(event.unwrap_or_else(|_| Event::default().event("error").data("{}")))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// Graph parameters.

@@ -14,6 +14,7 @@ pub mod investigate;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod runs;
 pub mod saved_searches;
 pub mod tenants;
 pub mod tokens;

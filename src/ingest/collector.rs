@@ -19,6 +19,7 @@ use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use tracing::Instrument;
 
+use super::app_names::AppNameCache;
 use super::connector::{Api, Connector};
 use super::domains::DomainCache;
 use super::error::IngestError;
@@ -26,6 +27,7 @@ use super::graph_client::GraphClient;
 use super::http::ApiClient;
 use super::ledger;
 use super::management::ManagementClient;
+use super::progress::{RunView, Runs};
 use super::run::{Lease, RunContext};
 use super::summary::{CollectSummary, SourceState, SourceSummary};
 use crate::config::CollectionSettings;
@@ -71,6 +73,8 @@ type Run = Shared<BoxFuture<'static, SourceSummary>>;
 struct Flight {
     run: Run,
     again: bool,
+    /// The look-back the pending run asked for (the longest asked; `None`: from the watermarks).
+    again_hours: Option<u32>,
 }
 
 /// The collection engine of one AOC process (cheap to clone: clones share it).
@@ -99,6 +103,10 @@ pub struct Engine {
     problems: RwLock<HashMap<String, String>>,
     /// The tenants' own domains, for normalization.
     pub domains: DomainCache,
+    /// When the tenants' own application names are next read.
+    pub app_names: AppNameCache,
+    /// What each run is doing, and how the last one of each source ended.
+    pub runs: Runs,
     flights: Mutex<HashMap<(String, Source), Flight>>,
     runs_started: Mutex<HashMap<(String, Source), u64>>,
 }
@@ -117,6 +125,8 @@ impl Collector {
             connectors: RwLock::new(Vec::new()),
             problems: RwLock::new(HashMap::new()),
             domains: Default::default(),
+            app_names: Default::default(),
+            runs: Default::default(),
             flights: Mutex::new(HashMap::new()),
             runs_started: Mutex::new(HashMap::new()),
         })))
@@ -237,12 +247,34 @@ impl Collector {
     /// notification): starts one when none is going; otherwise leaves one pending run, started
     /// when the current run ends. Many notifications during a run make one more run, not many.
     pub fn request_collection(&self, c: &Connector, source: Source) {
+        self.request_collection_back(c, source, None);
+    }
+
+    /// Like [`request_collection`](Self::request_collection), with an on-demand look-back of
+    /// `hours` (`None`: from the watermarks); a pending run keeps the longest look-back asked.
+    pub fn request_collection_back(&self, c: &Connector, source: Source, hours: Option<u32>) {
         let key = (c.tenant_id.clone(), source);
         if let Some(flight) = self.flights.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
             flight.again = true;
+            flight.again_hours = match (flight.again_hours, hours) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
             return;
         }
-        let _ = self.start_or_join(c.clone(), source, None, false);
+        let _ = self.start_or_join(c.clone(), source, hours, false);
+    }
+
+    /// The runs of this process, newest first: the one going on for each source, or the last
+    /// one that ended. Throttling of runs going on is counted so far.
+    pub fn progress(&self) -> Vec<RunView> {
+        let mut runs = self.runs.list();
+        for run in runs.iter_mut().filter(|r| r.finished_at.is_none()) {
+            if let Some(c) = self.connector(&run.tenant_id) {
+                run.throttled += self.api.peek_stats(&c).throttled;
+            }
+        }
+        runs
     }
 
     /// How many runs of (tenant, source) this process started.
@@ -289,17 +321,17 @@ impl Collector {
         }
         .boxed()
         .shared();
-        flights.insert(key, Flight { run: run.clone(), again: false });
+        flights.insert(key, Flight { run: run.clone(), again: false, again_hours: None });
         (run, false)
     }
 
     /// Ends the flight of (tenant, source), starting the pending run if a notification asked.
     fn land(&self, tenant_id: &str, source: Source) {
         let key = (tenant_id.to_string(), source);
-        let again = self.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).is_some_and(|f| f.again);
-        if again {
+        let flight = self.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        if let Some(Flight { again: true, again_hours, .. }) = flight {
             if let Some(c) = self.connector(tenant_id) {
-                let _ = self.start_or_join(c, source, None, false);
+                let _ = self.start_or_join(c, source, again_hours, false);
             }
         }
         // Counted after the pending run started: finished == started means nothing is left.
@@ -340,7 +372,13 @@ impl Collector {
             }
         };
         tracing::info!(hours, "collection started");
+        if self.app_names.take_due(&c.tenant_id) {
+            // Beside the collection, which neither waits for nor fails with it.
+            let (this, c) = (self.clone(), c.clone());
+            tokio::spawn(async move { this.app_names.refresh(&this.graph, &this.db, &c).await }.in_current_span());
+        }
         let normalize = self.domains.context(&self.graph, c).await;
+        let progress = self.runs.start(&c.tenant_id, source, hours);
         let run = RunContext {
             db: &self.db,
             subscribers: &self.subscribers,
@@ -349,12 +387,14 @@ impl Collector {
             hours,
             lease: &lease,
             normalize,
+            progress: &progress,
         };
         let result = match source {
             Source::Unified => super::unified::collect(&run, &self.management, &mut summary).await,
             _ => super::graph::collect(&run, &self.graph, &mut summary).await,
         };
         let stats = self.api.take_stats(c);
+        self.runs.throttled(&c.tenant_id, source, stats.throttled);
         if stats.throttled > 0 {
             summary
                 .warnings
@@ -380,6 +420,7 @@ impl Collector {
             }
         }
         lease.release().await;
+        self.runs.finish(&c.tenant_id, source, &summary.state.to_string(), summary.error.as_deref());
         summary.seconds = started.elapsed().as_secs_f64();
         if let Ok(Some(lag)) = super::health::lag_seconds(&self.db, &c.tenant_id, source).await {
             metrics::gauge!("aoc_ingest_lag_seconds", "tenant" => c.tenant_id.clone(), "source" => source.as_str())

@@ -36,6 +36,7 @@ pub async fn collect(
         (None, None) => true,
         (None, Some(_)) => false,
     };
+    run.progress.plan(1);
     let mut url = client.first_url(run.connector, &r, lower, upper)?;
     let mut total: i64 = 0;
     let mut pages = 0u32;
@@ -69,7 +70,10 @@ pub async fn collect(
         summary.add(fetched, &outcome);
         match page.next {
             Some(n) => url = n,
-            None => return Ok(()),
+            None => {
+                run.progress.window_done();
+                return Ok(());
+            }
         }
     }
 }

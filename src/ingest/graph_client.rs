@@ -23,6 +23,10 @@ use crate::normalize::Source;
 const MAX_PAGES: u32 = 100_000;
 /// Pages of the domain list read at most.
 const MAX_DOMAIN_PAGES: usize = 20;
+/// Pages of service principals read per tenant (999 each).
+const MAX_SERVICE_PRINCIPAL_PAGES: usize = 100;
+/// The longest application name kept.
+const MAX_APP_NAME: usize = 256;
 
 /// A Graph audit resource and how it is read.
 pub struct Resource {
@@ -106,6 +110,22 @@ struct DomainPage {
     value: Vec<Domain>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ServicePrincipalPage {
+    #[serde(default)]
+    value: Vec<ServicePrincipal>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ServicePrincipal {
+    #[serde(rename = "appId", default)]
+    app_id: Option<String>,
+    #[serde(rename = "displayName", default)]
+    display_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +224,43 @@ impl GraphClient {
                 None => break,
             }
         }
+        Ok(out)
+    }
+
+    /// The tenant's applications as (application id, display name), ids lower-cased
+    /// (`GET /v1.0/servicePrincipals`; needs Application.Read.All). Entries without an id or a
+    /// name, or whose id is not a GUID, are left out; names are cut at 256 characters.
+    pub async fn service_principals(&self, c: &Connector) -> Result<Vec<(String, String)>, CallError> {
+        let mut url = format!("{}/v1.0/servicePrincipals?$select=appId,displayName&$top=999", c.graph_url);
+        let mut out: Vec<(String, String)> = Vec::new();
+        for _ in 0..MAX_SERVICE_PRINCIPAL_PAGES {
+            let response = self.api.send(c, Api::Graph, Budget::GraphDirectory, Method::GET, &url, None).await?;
+            let bytes = response.bytes().await.map_err(|e| {
+                CallError::Failed(IngestError::transient(format!(
+                    "the service principal list download failed: {}",
+                    without_url(&e)
+                )))
+            })?;
+            let page: ServicePrincipalPage = serde_json::from_slice(&bytes).map_err(|_| {
+                CallError::Failed(IngestError::transient(
+                    "Graph /servicePrincipals did not answer a service principal list",
+                ))
+            })?;
+            for sp in page.value {
+                let (Some(id), Some(name)) = (sp.app_id, sp.display_name) else { continue };
+                let id = id.trim().to_ascii_lowercase();
+                let name: String = name.trim().chars().take(MAX_APP_NAME).collect();
+                if uuid::Uuid::parse_str(&id).is_ok() && !name.is_empty() {
+                    out.push((id, name));
+                }
+            }
+            match page.next_link {
+                Some(next) => url = follow(c, &next)?,
+                None => break,
+            }
+        }
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
         Ok(out)
     }
 }

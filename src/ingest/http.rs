@@ -128,6 +128,11 @@ impl ApiClient {
         f(self.stats.lock().unwrap_or_else(|p| p.into_inner()).entry(c.tenant_id.clone()).or_default());
     }
 
+    /// The call statistics of a tenant so far (without resetting them).
+    pub fn peek_stats(&self, c: &Connector) -> CallStats {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).get(&c.tenant_id).cloned().unwrap_or_default()
+    }
+
     /// Takes (and resets) the call statistics of a tenant.
     pub fn take_stats(&self, c: &Connector) -> CallStats {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).remove(&c.tenant_id).unwrap_or_default()

@@ -12,14 +12,14 @@
 //!
 //! ```text
 //! scheduler, bench ─► collector
-//! collector ─► unified, graph, health, domains, run, ledger, management, graph_client, http
+//! collector ─► unified, graph, health, domains, app_names, run, ledger, management, graph_client, http
 //! unified ─► management, run, ledger, jsonstream      graph ─► graph_client, run, ledger
-//! health ─► ledger, management (content types)         domains ─► graph_client
-//! run ─► ledger (+ store::writer)
+//! health ─► ledger, management (content types)         domains, app_names ─► graph_client
+//! run ─► ledger, progress (+ store::writer)
 //! management, graph_client ─► http, links, retry, wire
 //! http ─► token ─► retry, wire, connector
 //! error ─► links, summary          ledger ─► summary (+ store::entities)
-//! connector, links, retry, summary, wire, jsonstream: no other ingest module
+//! connector, links, retry, summary, wire, jsonstream, progress: no other ingest module
 //! (error, summary and connector are used at every level above them)
 //! ```
 //!
@@ -30,6 +30,7 @@
 //! - `collector` runs one (tenant, source) at a time per process (single-flight) and records
 //!   the outcome; `build_collector` is how `aoc serve` and `aoc fetch` make one.
 
+pub mod app_names;
 pub mod bench;
 pub mod check;
 pub mod collector;
@@ -45,6 +46,7 @@ pub mod jsonstream;
 pub mod ledger;
 pub mod links;
 pub mod management;
+pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod scheduler;

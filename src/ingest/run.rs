@@ -76,6 +76,8 @@ pub struct RunContext<'a> {
     pub lease: &'a Lease,
     /// The tenant's domains, for normalization.
     pub normalize: normalize::Context,
+    /// The run's live counters (the Sources page's progress display).
+    pub progress: &'a super::progress::Progress,
 }
 
 impl RunContext<'_> {
@@ -106,8 +108,10 @@ impl RunContext<'_> {
 
     /// Stores rows with what they complete, in one transaction.
     pub async fn store(&self, rows: Vec<EventRow>, completions: &[Completion]) -> Result<BatchOutcome, IngestError> {
+        let fetched = rows.len() as u64;
         let outcome = store_batch(self.db, rows, completions, self.subscribers).await?;
         let inserted = outcome.inserted.len() as u64;
+        self.progress.records(fetched, inserted);
         let labels = [("tenant", self.tenant().to_string()), ("source", self.source.as_str().to_string())];
         if inserted > 0 {
             metrics::counter!("aoc_ingest_records_total", &labels_with(&labels, "inserted")).increment(inserted);

@@ -226,6 +226,7 @@ async fn collect_content_type(
     };
     let mut contiguous = true;
     let mut first_error: Option<IngestError> = None;
+    run.progress.plan(hour_windows(start, now));
     while start < now {
         run.lease.keep().await?;
         let next_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1);
@@ -262,12 +263,23 @@ async fn collect_content_type(
                 }
             }
         }
+        run.progress.window_done();
         start = end;
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The windows from `start` to `now`: up to each next full hour, the last one up to `now`.
+fn hour_windows(start: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let (mut at, mut n) = (start, 0);
+    while at < now {
+        at = (at.duration_trunc(Duration::hours(1)).unwrap_or(at) + Duration::hours(1)).min(now);
+        n += 1;
+    }
+    n
 }
 
 async fn collect_window(

@@ -69,6 +69,7 @@ impl From<StoredEvent> for EventSummary {
     fn from(e: StoredEvent) -> Self {
         EventSummary {
             actor: e.actor(),
+            actor_name: None,
             id: e.id,
             record_id: e.record_id,
             tenant_id: e.tenant_id,
@@ -104,6 +105,7 @@ impl From<StoredDetail> for EventDetail {
             correlation_id: event.correlation_id.clone(),
             actor_upn: event.actor_upn.clone(),
             actor_app_id: event.actor_app_id.clone(),
+            actor_app_name: None,
             normalize_error_message: event.normalize_error.clone(),
             flattened,
             raw,
@@ -133,6 +135,14 @@ fn not_found() -> AppError {
 }
 
 impl DbEventService {
+    /// Names for the application ids among `values` (Microsoft's and the tenants' own).
+    pub async fn app_names<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<super::app_names::AppNames, AppError> {
+        super::app_names::AppNames::load(&self.db, values).await
+    }
+
     /// For each of the events `ids`, the watchlists it is on (events on none are absent).
     pub async fn watchlists_of(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>, AppError> {
         crate::store::watchlists::memberships(&self.db, ids).await.map_err(|e| db_failure("watchlists", e))
@@ -285,6 +295,7 @@ impl app::services::EventService for DbEventService {
         for item in &mut items {
             item.watchlists = on.get(&item.id).cloned().unwrap_or_default();
         }
+        super::app_names::name_events(&self.db, &mut items).await?;
         Ok(EventPage { items, next_cursor: page.next_cursor.map(|c| c.encode()) })
     }
 
@@ -297,6 +308,7 @@ impl app::services::EventService for DbEventService {
             let mut wider = self.store.facets(&other, FACET_LIMIT).await.map_err(|e| db_failure("facets", e))?;
             *facet_list(&mut facets, name) = std::mem::take(facet_list(&mut wider, name));
         }
+        super::app_names::label_values(&self.db, &mut facets.actor).await?;
         Ok(facets)
     }
 
@@ -308,7 +320,9 @@ impl app::services::EventService for DbEventService {
     }
 
     async fn event_detail(&self, event: EventRef) -> Result<EventDetail, AppError> {
-        Ok(self.detail(&event).await?.into())
+        let mut detail: EventDetail = self.detail(&event).await?.into();
+        super::app_names::name_detail(&self.db, &mut detail).await?;
+        Ok(detail)
     }
 
     async fn change_tags(&self, caller: &Caller, event: EventRef, change: TagChange) -> Result<Vec<TagInfo>, AppError> {

@@ -142,6 +142,16 @@ pub fn mark_watchlists(graph: &mut EntityGraph, items: &[(String, String, String
     }
 }
 
+/// Shows application names on the actor nodes that are application ids with one (the tenants'
+/// own applications; Microsoft's are named by [`build`]).
+pub fn name_apps(graph: &mut EntityGraph, names: &super::app_names::AppNames) {
+    for node in &mut graph.nodes {
+        if let Some(name) = node.id.strip_prefix("actor:").and_then(|value| names.name(value)) {
+            node.label = label(&name);
+        }
+    }
+}
+
 /// Fruchterman–Reingold from a fixed start (kinds in columns), so the same graph always gets the
 /// same picture.
 fn layout(nodes: &mut [GraphNode], edges: &[GraphEdge]) {

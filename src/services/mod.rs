@@ -4,6 +4,7 @@
 
 mod access;
 pub mod annotations;
+pub mod app_names;
 pub mod bench;
 pub mod destinations;
 pub mod detection;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use app::auth::{Caller, Permission};
-use app::dto::{NewTenantForm, SourceHealthRow, SourcesOverview, TenantRow};
-use app::error::AppError;
+use app::dto::{CollectRequest, CollectionRun, NewTenantForm, SourceHealthRow, SourcesOverview, TenantRow};
+use app::error::{AppError, ErrorCode};
 use app::input::CoverageRequest;
 use chrono::{Duration, Utc};
 use sea_orm::DatabaseConnection;
@@ -14,6 +14,8 @@ use sea_orm::DatabaseConnection;
 use super::{annotations::audit, db_failure, OversightService};
 use crate::ingest::collector::Collector;
 use crate::ingest::health::{source_health, Schedule};
+use crate::ingest::progress::RunView;
+use crate::normalize::Source;
 use crate::tenants::{input as tenant_input, Actor, TenantService, TenantView};
 
 /// How far back the Sources page shows the coverage ledger, in hours.
@@ -38,6 +40,32 @@ impl DbSourceService {
         tenants: Arc<TenantService>,
     ) -> Self {
         Self { db, collector, schedule, tenants }
+    }
+}
+
+impl DbSourceService {
+    /// The collector's runs, newest first.
+    pub fn runs(&self) -> Vec<CollectionRun> {
+        self.collector.progress().into_iter().map(CollectionRun::from).collect()
+    }
+}
+
+impl From<RunView> for CollectionRun {
+    fn from(r: RunView) -> Self {
+        CollectionRun {
+            tenant_id: r.tenant_id,
+            source: r.source.as_str().to_string(),
+            started_at: r.started_at,
+            hours: r.hours,
+            windows_planned: r.windows_planned,
+            windows_done: r.windows_done,
+            fetched: r.fetched,
+            inserted: r.inserted,
+            throttled: r.throttled,
+            finished_at: r.finished_at,
+            outcome: r.outcome,
+            error: r.error,
+        }
     }
 }
 
@@ -116,15 +144,36 @@ impl app::services::SourceService for DbSourceService {
             coverage_since,
             tenants,
             can_collect: caller.can(Permission::RunCollection),
+            runs: self.runs(),
         })
     }
 
-    async fn collect_now(&self, caller: &Caller) -> Result<u32, AppError> {
+    async fn collect_now(&self, caller: &Caller, request: CollectRequest) -> Result<u32, AppError> {
+        let hours = request.look_back(Utc::now())?;
+        let tenant = request.tenant_id.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let only = match request.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(name) => Some(
+                Source::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == name)
+                    .ok_or_else(|| AppError::invalid_input("source", "one of unified, directory, signin, intune"))?,
+            ),
+        };
+        let connectors: Vec<_> = self
+            .collector
+            .connectors()
+            .into_iter()
+            .filter(|c| tenant.is_none_or(|t| c.tenant_id.eq_ignore_ascii_case(t)))
+            .collect();
+        if let Some(t) = tenant.filter(|_| connectors.is_empty()) {
+            return Err(AppError::new(ErrorCode::NotFound, format!("no tenant {t} is collected")));
+        }
         let mut scheduled = 0u32;
         let mut sources = Vec::new();
-        for c in self.collector.connectors() {
-            for source in &c.sources {
-                self.collector.request_collection(&c, *source);
+        for c in connectors {
+            for source in c.sources.iter().filter(|s| only.is_none_or(|o| o == **s)) {
+                self.collector.request_collection_back(&c, *source, hours);
                 scheduled += 1;
                 sources.push(format!("{}/{}", c.tenant_id, source.as_str()));
             }
@@ -135,7 +184,7 @@ impl app::services::SourceService for DbSourceService {
             "collection.request",
             "collection",
             None,
-            serde_json::json!({ "sources": sources }),
+            serde_json::json!({ "sources": sources, "hours": hours }),
             None,
         )
         .await

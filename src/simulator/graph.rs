@@ -24,7 +24,9 @@ use serde_json::json;
 use super::activity::{Feed, Record};
 use super::faults::{self, graph_error, Api};
 use super::identity::{check_bearer, AccessClaims, Audience, BearerProblem};
-use super::state::{stable_hash, GraphSubscription, SimState, SimTenant, ROLE_AUDIT_LOG, ROLE_DIRECTORY, ROLE_INTUNE};
+use super::state::{
+    stable_hash, GraphSubscription, SimState, SimTenant, ROLE_APPLICATIONS, ROLE_AUDIT_LOG, ROLE_DIRECTORY, ROLE_INTUNE,
+};
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -73,6 +75,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/v1.0/deviceManagement/auditEvents", get(|s, q, h| list(s, q, h, &INTUNE)))
         .route("/v1.0/subscriptions", get(list_subscriptions).post(create_subscription))
         .route("/v1.0/domains", get(domains))
+        .route("/v1.0/servicePrincipals", get(service_principals))
         .route("/v1.0/subscriptions/{id}", patch(renew_subscription).delete(delete_subscription))
 }
 
@@ -100,6 +103,78 @@ async fn domains(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Resp
         "value": [domain(initial, false, true), domain(&vanity, true, false),
                   {"id": format!("unverified.{vanity}"), "isVerified": false, "isDefault": false, "isInitial": false}],
     });
+    (StatusCode::OK, [("request-id", rid)], Json(body)).into_response()
+}
+
+/// `GET /v1.0/servicePrincipals`: the tenant's applications (Application.Read.All or
+/// Directory.Read.All), `$select` honoured for `appId`, `displayName` and `id`, `$top` 1–999
+/// (default 100), paged with `@odata.nextLink` and an opaque `$skiptoken` as Graph does.
+async fn service_principals(
+    State(state): State<Arc<SimState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let rid = request_id(&headers);
+    let (claims, tenant) = match admit_tenant(&state, &headers, &rid).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if !claims.roles.iter().any(|r| r == ROLE_DIRECTORY || r == ROLE_APPLICATIONS) {
+        return insufficient_privileges(&rid);
+    }
+    let q: HashMap<String, String> = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let top = match q.get("$top").map(|t| t.parse::<usize>()) {
+        None => 100,
+        Some(Ok(t)) if (1..=999).contains(&t) => t,
+        Some(_) => return bad_request("Request_BadRequest", "Invalid value specified for 'top'.", &rid),
+    };
+    let skip = match q.get("$skiptoken") {
+        None => 0,
+        Some(token) => match token.strip_prefix("sp-").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => return bad_request("Request_BadRequest", "Invalid $skiptoken.", &rid),
+        },
+    };
+    let select: Vec<String> = q
+        .get("$select")
+        .map(|s| s.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect())
+        .unwrap_or_default();
+    let all = &tenant.model.service_principals;
+    let page: Vec<serde_json::Value> = all
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|sp| {
+            let full = json!({"id": sp.object_id, "appId": sp.app_id, "displayName": sp.display_name,
+                              "servicePrincipalType": "Application", "accountEnabled": true});
+            if select.is_empty() {
+                return full;
+            }
+            let mut picked = serde_json::Map::new();
+            for field in &select {
+                if let Some(v) = full.get(field) {
+                    picked.insert(field.clone(), v.clone());
+                }
+            }
+            serde_json::Value::Object(picked)
+        })
+        .collect();
+    let base = state.link_base();
+    let mut body = json!({
+        "@odata.context": format!("{base}/v1.0/$metadata#servicePrincipals"),
+        "value": page,
+    });
+    if skip + top < all.len() {
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = q.get("$select") {
+            next.append_pair("$select", s);
+        }
+        next.append_pair("$top", &top.to_string());
+        next.append_pair("$skiptoken", &format!("sp-{}", skip + top));
+        body["@odata.nextLink"] = format!("{base}/v1.0/servicePrincipals?{}", next.finish()).into();
+    }
     (StatusCode::OK, [("request-id", rid)], Json(body)).into_response()
 }
 

@@ -51,6 +51,7 @@ pub const ROLE_ACTIVITY_FEED: &str = "ActivityFeed.Read";
 pub const ROLE_ACTIVITY_FEED_DLP: &str = "ActivityFeed.ReadDlp";
 pub const ROLE_AUDIT_LOG: &str = "AuditLog.Read.All";
 pub const ROLE_DIRECTORY: &str = "Directory.Read.All";
+pub const ROLE_APPLICATIONS: &str = "Application.Read.All";
 pub const ROLE_INTUNE: &str = "DeviceManagementApps.Read.All";
 
 /// A registered application (service principal) in a simulated tenant.

@@ -3,6 +3,7 @@
 //! outside this module.
 
 pub mod annotations;
+pub mod app_names;
 pub mod coverage;
 pub mod detection;
 pub mod entities;

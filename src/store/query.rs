@@ -189,13 +189,15 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) {
                 sql.push(&format!("e.id IN (SELECT ae.event_id FROM alert_events ae WHERE ae.alert_id = {p})"));
             }
             Field::App => {
-                // A first-party name stands for its ids; anything else is an app id.
+                // A first-party name stands for its ids; anything else is an app id or a tenant's name.
                 let mut ids: Vec<String> = app::appnames::ids_named(value).into_iter().map(str::to_string).collect();
                 if ids.is_empty() {
                     ids.push(value.to_ascii_lowercase());
                 }
                 let list: Vec<String> = ids.into_iter().map(|id| sql.bind(id)).collect();
-                sql.push(&format!("LOWER(e.actor_app_id) IN ({})", list.join(", ")));
+                // Or a name the tenants' own applications carry (read from Graph).
+                let named = super::app_names::named_condition(sql, value);
+                sql.push(&format!("(LOWER(e.actor_app_id) IN ({}) OR {named})", list.join(", ")));
             }
         },
         Clause::MinSeverity(level) => {
@@ -718,14 +720,17 @@ impl EventStore {
             let value = row.value.unwrap_or_default();
             let count = row.n.max(0) as u64;
             match row.facet.as_str() {
-                "service" => service.push(FacetValue { value, count }),
-                "operation" => operation.push(FacetValue { value, count }),
-                "result" => result.push(FacetValue { value, count }),
-                "actor" => actor.push(FacetValue { value, count }),
+                "service" => service.push(FacetValue { value, count, label: None }),
+                "operation" => operation.push(FacetValue { value, count, label: None }),
+                "result" => result.push(FacetValue { value, count, label: None }),
+                "actor" => actor.push(FacetValue { value, count, label: None }),
                 _ => {
                     let level: i16 = value.trim().parse().unwrap_or(0);
-                    severity
-                        .push(FacetValue { value: app::dto::Severity::from_level(level).as_str().to_string(), count })
+                    severity.push(FacetValue {
+                        value: app::dto::Severity::from_level(level).as_str().to_string(),
+                        count,
+                        label: None,
+                    })
                 }
             }
         }

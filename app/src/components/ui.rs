@@ -43,6 +43,8 @@ fn copy_to_clipboard(_text: &str) {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FacetItem {
     pub value: String,
+    /// Shown instead of the value when set (an application's name for its id).
+    pub label: Option<String>,
     pub count: u64,
     pub filter_href: String,
     pub exclude_href: Option<String>,
@@ -67,7 +69,11 @@ pub fn FacetList(id: String, title: &'static str, items: Vec<FacetItem>) -> impl
                         {items.into_iter().map(|item| {
                             let label = if item.active { format!("Remove the filter {title} = {}", item.value) } else { format!("Filter by {title} = {}", item.value) };
                             let exclude_label = format!("Exclude {title} = {}", item.value);
-                            let shown = if item.value.is_empty() { "(empty)".to_string() } else { item.value.clone() };
+                            let shown = match &item.label {
+                                Some(name) => name.clone(),
+                                None if item.value.is_empty() => "(empty)".to_string(),
+                                None => item.value.clone(),
+                            };
                             view! {
                                 <li class:active=item.active>
                                     <a class="facet-value" href=item.filter_href aria-label=label title=item.value.clone()>{shown}</a>

@@ -108,9 +108,16 @@ fn Detail(
         ("Service", e.service.clone()),
         ("Operation", e.operation.clone()),
         ("Result", e.result.clone()),
-        ("Actor", e.actor.clone().unwrap_or_default()),
+        ("Actor", e.actor_name.clone().or(e.actor.clone()).unwrap_or_default()),
         ("Actor UPN", detail.actor_upn.clone().unwrap_or_default()),
-        ("Actor app id", detail.actor_app_id.as_deref().map(crate::appnames::with_name).unwrap_or_default()),
+        (
+            "Actor app id",
+            detail
+                .actor_app_id
+                .as_deref()
+                .map(|id| crate::appnames::with_found_name(id, detail.actor_app_name.as_deref()))
+                .unwrap_or_default(),
+        ),
         ("Actor IP", e.actor_ip.clone().unwrap_or_default()),
         ("Targets", e.targets.clone().unwrap_or_default()),
         ("Record id", e.record_id.clone()),

@@ -210,7 +210,7 @@ fn FacetSelect(
     let selected = selected.unwrap_or_default();
     let mut values = values;
     if !selected.is_empty() && !values.iter().any(|v| v.value == selected) {
-        values.insert(0, FacetValue { value: selected.clone(), count: 0 });
+        values.insert(0, FacetValue { value: selected.clone(), count: 0, label: None });
     }
     view! {
         <label class="filter">
@@ -219,7 +219,7 @@ fn FacetSelect(
                 <option value="">"Any"</option>
                 {values.into_iter().filter(|v| !v.value.is_empty()).map(|v| {
                     let is_selected = v.value == selected;
-                    let text = format!("{} ({})", v.value, v.count);
+                    let text = format!("{} ({})", v.label.as_deref().unwrap_or(&v.value), v.count);
                     view! { <option value=v.value selected=is_selected>{text}</option> }
                 }).collect_view()}
             </select>
@@ -432,6 +432,7 @@ fn FacetSidebar(filter: EventFilter, facets: Facets) -> impl IntoView {
                     filter_href: events_href(&narrowed, None),
                     exclude_href,
                     active,
+                    label: v.label,
                     value: v.value,
                     count: v.count,
                 }
@@ -686,7 +687,8 @@ pub fn EventRow(
 ) -> impl IntoView {
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let actor = crate::appnames::display(&event.actor.clone().unwrap_or_default());
+    let actor =
+        event.actor_name.clone().unwrap_or_else(|| crate::appnames::display(&event.actor.clone().unwrap_or_default()));
     let result_class = format!("result result-{}", event.result.to_lowercase());
     let href = format!("/events/{}", event.id);
     let id = event.id;

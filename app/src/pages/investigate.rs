@@ -2,7 +2,8 @@
 //! whole. The overview counts every matching event by service, operation, result and actor and
 //! lists the newest failures and events; with a language model configured, a plain form asks for
 //! the AI summary, shown as plain text labelled as generated with the events it cites linked.
-//! Everything is server-rendered, so the page works before hydration and without JavaScript.
+//! Everything is server-rendered, so the page works before hydration and without JavaScript;
+//! once hydrated, the summary is streamed onto the page as the model writes it.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -10,10 +11,13 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ErrorBanner;
 use crate::dto::{EventSummary, FacetValue};
-use crate::investigate::{EntityGraph, MapBasis, MapPoint, MapVisit, Overview, SignInMap, Summary, SummaryMode};
+use crate::error::{AppError, ErrorCode};
+use crate::investigate::{
+    EntityGraph, MapBasis, MapPoint, MapVisit, Overview, SignInMap, Summary, SummaryChunk, SummaryMode,
+};
 use crate::pages::events::{encode, filter_from_query, filter_pairs, query_string, EventRow};
 use crate::query::EventFilter;
-use crate::server::{event_graph, event_map, event_overview, list_watchlists, summarize_events};
+use crate::server::{event_graph, event_map, event_overview, list_watchlists, summarize_events, summarize_stream};
 
 fn href(page: &str, filter: &EventFilter) -> String {
     let pairs = filter_pairs(filter);
@@ -204,7 +208,9 @@ fn SearchChips(filter: EventFilter) -> impl IntoView {
     }
 }
 
-/// A plain GET form asking for the summary (works before hydration).
+/// A plain GET form asking for the summary (works before hydration: the page then renders
+/// the whole answer). Once hydrated, the form streams the answer instead, shown as it is
+/// written and replaced by the finished summary with its citations linked.
 #[component]
 fn SummarizeForm(filter: EventFilter, count: u64) -> impl IntoView {
     let how = if count <= crate::investigate::SUMMARY_EVENT_LIMIT {
@@ -212,14 +218,67 @@ fn SummarizeForm(filter: EventFilter, count: u64) -> impl IntoView {
     } else {
         format!("{count} events match: the model gets these counts, the newest failures and the 50 newest events.")
     };
+    let written = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<Summary, AppError>>);
+    let running = RwSignal::new(false);
+    let streamed_filter = filter.clone();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        written.set(String::new());
+        outcome.set(None);
+        let filter = streamed_filter.clone();
+        leptos::task::spawn_local(async move {
+            let result = read_summary_stream(filter, written).await;
+            outcome.set(Some(result));
+            running.set(false);
+        });
+    };
     view! {
-        <form method="get" action="/investigate" class="summarize-form" id="summarize-form">
+        <form method="get" action="/investigate" class="summarize-form" id="summarize-form" on:submit=on_submit>
             {filter_pairs(&filter).into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v.to_string()/> }).collect_view()}
             <input type="hidden" name="summarize" value="1"/>
-            <button type="submit" id="summarize">"Summarize with AI"</button>
+            <button type="submit" id="summarize" prop:disabled=move || running.get()>"Summarize with AI"</button>
             <span class="muted">{how}</span>
         </form>
+        {move || running.get().then(|| view! {
+            <section class="ai-summary" id="ai-summary-stream" aria-live="polite" aria-busy="true">
+                <h2>"AI summary " <span class="generated-badge">"generated"</span></h2>
+                <p class="muted">"The model is writing…"</p>
+                <div class="summary-text" id="summary-stream-text">{move || written.get()}</div>
+            </section>
+        })}
+        {move || outcome.get().map(|result| match result {
+            Ok(summary) => view! { <SummaryPanel summary/> }.into_any(),
+            Err(error) => view! { <ErrorBanner error/> }.into_any(),
+        })}
     }
+}
+
+/// Reads the streamed summary of `filter`, appending the text to `written` as it comes; the
+/// finished summary or the error at the end.
+async fn read_summary_stream(filter: EventFilter, written: RwSignal<String>) -> Result<Summary, AppError> {
+    use futures_util::StreamExt;
+
+    let mut pieces = summarize_stream(Some(filter)).await?.into_inner();
+    let mut pending = String::new();
+    while let Some(piece) = pieces.next().await {
+        pending.push_str(&piece?);
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            match serde_json::from_str::<SummaryChunk>(line.trim()) {
+                Ok(SummaryChunk::Delta(text)) => written.update(|w| w.push_str(&text)),
+                Ok(SummaryChunk::Done(summary)) => return Ok(summary),
+                Ok(SummaryChunk::Error(error)) => return Err(error),
+                // An empty or unreadable line carries nothing to show.
+                Err(_) => {}
+            }
+        }
+    }
+    Err(AppError::new(ErrorCode::Unavailable, "the summary stopped before it was finished; try again"))
 }
 
 /// The model's answer: plain text, labelled as generated, cited events linked.
@@ -280,7 +339,11 @@ fn CountTable(
             <tbody>
                 {values.into_iter().take(10).map(|v| {
                     let share = if total > 0 { v.count as f64 * 100.0 / total as f64 } else { 0.0 };
-                    let label = if v.value.is_empty() { "(none)".to_string() } else { crate::appnames::display(&v.value) };
+                    let label = match &v.label {
+                        Some(name) => name.clone(),
+                        None if v.value.is_empty() => "(none)".to_string(),
+                        None => crate::appnames::display(&v.value),
+                    };
                     let link = (!v.value.is_empty()).then(|| narrowed(&filter, field, &v.value));
                     view! {
                         <tr>

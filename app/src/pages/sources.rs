@@ -1,14 +1,16 @@
 //! The Sources page: collection health per tenant and source, the coverage ledger of the last
-//! two days as a timeline of hours per source, Collect now, and the tenants stored in the
-//! database (add, enable or disable, delete) for administrators. Every control is a
-//! server-function form, so the page works before hydration too. Tenant names and error texts
-//! are shown as text only.
+//! two days as a timeline of hours per source (failed windows with their reasons and a button
+//! to collect them again), Collect now with a look-back and the progress of the runs, and the
+//! tenants stored in the database (add, enable or disable, delete) for administrators. Every
+//! control is a server-function form, so the page works before hydration too; once hydrated,
+//! the page refreshes itself every two seconds while a run is going. Tenant names and error
+//! texts are shown as text only.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use leptos::prelude::*;
 
 use crate::components::ErrorBanner;
-use crate::dto::{CoverageWindow, SourceHealthRow, SourcesOverview, TenantRow};
+use crate::dto::{CollectionRun, CoverageWindow, SourceHealthRow, SourcesOverview, TenantRow};
 use crate::server::{get_sources_overview, AddTenant, CollectNow, RemoveTenant, SetTenantEnabled, TestConnection};
 
 /// Hours shown per source in the coverage timeline.
@@ -22,10 +24,21 @@ pub fn SourcesPage() -> impl IntoView {
     let toggle = ServerAction::<SetTenantEnabled>::new();
     let remove = ServerAction::<RemoveTenant>::new();
     let test = ServerAction::<TestConnection>::new();
+    // Bumped every two seconds while a collection runs (hydrated pages only: effects do not
+    // run on the server), so the progress moves without a reload.
+    let tick = RwSignal::new(0u32);
     let overview = Resource::new(
-        move || (collect.version().get(), add.version().get(), toggle.version().get(), remove.version().get()),
+        move || {
+            (collect.version().get(), add.version().get(), toggle.version().get(), remove.version().get(), tick.get())
+        },
         |_| get_sources_overview(),
     );
+    Effect::new(move |_| {
+        let running = overview.get().is_some_and(|o| o.is_ok_and(|o| o.runs.iter().any(|r| r.finished_at.is_none())));
+        if running {
+            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(2));
+        }
+    });
     let actions = TenantActions { add, toggle, remove, test };
     view! {
         <section class="page sources-page">
@@ -64,22 +77,100 @@ fn Overview(overview: SourcesOverview, collect: ServerAction<CollectNow>, action
     }
     };
     let since = overview.coverage_since;
+    let retry = overview.can_collect.then_some(collect);
     view! {
         {overview.can_collect.then(|| view! {
             <div class="toolbar" role="toolbar" aria-label="Collection">
                 <ActionForm action=collect attr:id="collect-form">
+                    <label for="collect-hours">"Look back"</label>
+                    <select name="hours" id="collect-hours">
+                        <option value="" selected>"from where each source stopped"</option>
+                        <option value="1">"1 hour"</option>
+                        <option value="6">"6 hours"</option>
+                        <option value="24">"24 hours"</option>
+                        <option value="72">"3 days"</option>
+                        <option value="168">"7 days"</option>
+                        <option value="720">"30 days (Graph sources; the audit log keeps 7)"</option>
+                    </select>
                     <button type="submit" id="collect-now" class="primary">"Collect now"</button>
                 </ActionForm>
-                <span class="muted">"Collects every enabled source from its watermark, in the background."</span>
+                <span class="muted">"Collects every enabled source in the background; what was stored already is not stored twice."</span>
             </div>
         })}
         {collected}
+        <CollectionRuns runs=overview.runs.clone()/>
         <h2>"Health"</h2>
         <HealthTable rows=overview.health.clone()/>
         <h2>"Coverage, last " {TIMELINE_HOURS} " hours"</h2>
-        <CoverageTimeline health=overview.health windows=overview.coverage since/>
+        <CoverageTimeline health=overview.health windows=overview.coverage since retry/>
         {overview.tenants.map(|tenants| view! { <TenantsSection tenants actions/> })}
     }
+}
+
+/// The runs of this server's collector: what each is doing (windows done of planned, records,
+/// throttling) or how the last one ended.
+#[component]
+fn CollectionRuns(runs: Vec<CollectionRun>) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="muted" id="collection-runs">"No collection has run since AOC started."</p> }
+            .into_any();
+    }
+    let running = runs.iter().filter(|r| r.finished_at.is_none()).count();
+    let caption = if running > 0 {
+        format!("Collection: {running} running")
+    } else {
+        "Collection: the last run of each source".to_string()
+    };
+    view! {
+        <table class="events runs" id="collection-runs" data-running=running.to_string()>
+            <caption>{caption}</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Tenant"</th>
+                    <th scope="col">"Source"</th>
+                    <th scope="col">"Started (UTC)"</th>
+                    <th scope="col">"Look-back"</th>
+                    <th scope="col">"Windows"</th>
+                    <th scope="col">"Records received / new"</th>
+                    <th scope="col">"Throttled"</th>
+                    <th scope="col">"State"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {runs.into_iter().map(|r| {
+                    let state = match (&r.finished_at, &r.outcome) {
+                        (None, _) => "running".to_string(),
+                        (Some(_), Some(outcome)) => outcome.clone(),
+                        (Some(_), None) => "ended".to_string(),
+                    };
+                    let ended = r.finished_at.map(|t| format!(" at {}", t.format("%H:%M:%S"))).unwrap_or_default();
+                    let look_back = r.hours.map(|h| format!("{h} h")).unwrap_or_else(|| "from the watermark".into());
+                    let windows = format!("{} of {}", r.windows_done, r.windows_planned);
+                    let (max, value) = (r.windows_planned.max(1).to_string(), r.windows_done.to_string());
+                    let label = format!("{} {}: {windows} windows", r.tenant_id, r.source);
+                    let (tenant_key, source_key) = (r.tenant_id.clone(), r.source.clone());
+                    view! {
+                        <tr data-tenant=tenant_key data-source=source_key data-state=state.clone()>
+                            <td class="mono">{r.tenant_id}</td>
+                            <td>{r.source}</td>
+                            <td>{r.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                            <td>{look_back}</td>
+                            <td class="run-windows">
+                                <progress max=max value=value aria-label=label></progress>" "{windows}
+                            </td>
+                            <td class="run-records">{format!("{} / {}", r.fetched, r.inserted)}</td>
+                            <td>{r.throttled}</td>
+                            <td>
+                                <span class=format!("state state-{state}")>{state.clone()}</span>{ended}
+                                {r.error.map(|e| view! { <p class="summary run-error">{e}</p> })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 fn ago(seconds: i64) -> String {
@@ -167,7 +258,13 @@ pub(crate) fn hour_state(windows: &[&CoverageWindow], start: DateTime<Utc>) -> (
 }
 
 #[component]
-fn CoverageTimeline(health: Vec<SourceHealthRow>, windows: Vec<CoverageWindow>, since: DateTime<Utc>) -> impl IntoView {
+fn CoverageTimeline(
+    health: Vec<SourceHealthRow>,
+    windows: Vec<CoverageWindow>,
+    since: DateTime<Utc>,
+    /// Collect now, for those who may: each failed window gets a button to collect it again.
+    retry: Option<ServerAction<CollectNow>>,
+) -> impl IntoView {
     let mut keys: Vec<(String, String)> = health.iter().map(|h| (h.tenant_id.clone(), h.source.clone())).collect();
     for w in &windows {
         let key = (w.tenant.clone(), w.source.clone());
@@ -209,12 +306,27 @@ fn CoverageTimeline(health: Vec<SourceHealthRow>, windows: Vec<CoverageWindow>, 
                     </div>
                     {(!failures.is_empty()).then(|| view! {
                         <ul class="coverage-failures">
-                            {failures.into_iter().map(|w| view! {
-                                <li>
-                                    <span class=format!("state state-{}", w.state)>{w.state.clone()}</span>" "
-                                    {format!("{} – {} ({} attempts): ", w.window_start.format("%m-%d %H:%M"), w.window_end.format("%m-%d %H:%M"), w.attempts)}
-                                    {w.last_error.clone().unwrap_or_default()}
-                                </li>
+                            {failures.into_iter().map(|w| {
+                                let again = retry.map(|action| {
+                                    let label = format!("Collect {} {} again from {}", w.tenant, w.source, w.window_start.format("%m-%d %H:%M"));
+                                    let (from, tenant, source) = (w.window_start.to_rfc3339(), w.tenant.clone(), w.source.clone());
+                                    view! {
+                                        <ActionForm action attr:class="inline-form retry-window">
+                                            <input type="hidden" name="from" value=from/>
+                                            <input type="hidden" name="tenant_id" value=tenant/>
+                                            <input type="hidden" name="source" value=source/>
+                                            <button type="submit" class="retry-window-button" aria-label=label>"Collect again"</button>
+                                        </ActionForm>
+                                    }
+                                });
+                                view! {
+                                    <li>
+                                        <span class=format!("state state-{}", w.state)>{w.state.clone()}</span>" "
+                                        {format!("{} – {} ({} attempts): ", w.window_start.format("%m-%d %H:%M"), w.window_end.format("%m-%d %H:%M"), w.attempts)}
+                                        {w.last_error.clone().unwrap_or_default()}
+                                        {again}
+                                    </li>
+                                }
                             }).collect_view()}
                         </ul>
                     })}

@@ -1,6 +1,7 @@
 //! Server functions of the Investigate page: the overview and the AI summary of a search.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::{StreamingText, TextStream};
 
 use crate::error::AppError;
 use crate::investigate::{EntityGraph, Overview, SignInMap, Summary};
@@ -29,6 +30,24 @@ pub async fn summarize_events(filter: Option<EventFilter>) -> Result<Summary, Ap
     let filter = filter.unwrap_or_default();
     let query = filter.validate()?;
     services()?.investigation.summarize(&caller, filter, query).await
+}
+
+/// The same summary streamed as the model writes it: lines of JSON, each a
+/// [`crate::investigate::SummaryChunk`] (`{"delta": …}`, then `{"done": …}` or `{"error": …}`).
+#[server(endpoint = "summarize_stream", output = StreamingText)]
+pub async fn summarize_stream(filter: Option<EventFilter>) -> Result<TextStream<AppError>, AppError> {
+    use futures_util::StreamExt;
+
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    let caller = caller()?;
+    caller.require(Permission::ViewEvents)?;
+    let filter = filter.unwrap_or_default();
+    let query = filter.validate()?;
+    let chunks = services()?.investigation.summarize_stream(&caller, filter, query).await?;
+    // A chunk that cannot be written becomes an empty line, which the page skips.
+    Ok(TextStream::new(chunks.map(|chunk| Ok(serde_json::to_string(&chunk).unwrap_or_default() + "\n"))))
 }
 
 /// The entity graph of the events matching `filter` (the heaviest 150 edges), laid out, with

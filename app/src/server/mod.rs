@@ -60,6 +60,7 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/audit_entries", Permission::ViewAuditTrail),
     ("/api/event_overview", Permission::ViewEvents),
     ("/api/summarize_events", Permission::ViewEvents),
+    ("/api/summarize_stream", Permission::ViewEvents),
     ("/api/event_graph", Permission::ViewEvents),
     ("/api/event_map", Permission::ViewEvents),
     ("/api/list_watchlists", Permission::ViewEvents),

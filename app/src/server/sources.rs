@@ -18,15 +18,23 @@ pub async fn get_sources_overview() -> Result<SourcesOverview, AppError> {
     services()?.sources.overview(&caller).await
 }
 
-/// Schedules an immediate collection of every enabled source; answers how many were scheduled.
+/// Schedules an immediate collection of every enabled source (or of `tenant_id` and `source`),
+/// from the watermarks, with a look-back of `hours`, or again `from` a time; answers how many
+/// sources were scheduled. The Sources page shows the runs' progress.
 #[server(endpoint = "collect_now")]
-pub async fn collect_now() -> Result<u32, AppError> {
+pub async fn collect_now(
+    hours: Option<String>,
+    from: Option<String>,
+    tenant_id: Option<String>,
+    source: Option<String>,
+) -> Result<u32, AppError> {
     use super::ssr::{caller, services};
     use crate::auth::Permission;
 
     let caller = caller()?;
     caller.require(Permission::RunCollection)?;
-    services()?.sources.collect_now(&caller).await
+    let request = crate::dto::CollectRequest { hours, from, tenant_id, source };
+    services()?.sources.collect_now(&caller, request).await
 }
 
 /// Adds a tenant (checked like `POST /api/tenants`; the secret is write-only).
