@@ -347,6 +347,7 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/events", Requires(ViewEvents), get(api::events::list_events))
         .add(M::GET, "/api/events/export", Requires(ViewEvents), get(api::events::export))
         .add(M::GET, "/api/events/histogram", Requires(ViewEvents), get(api::events::histogram))
+        .add(M::GET, "/api/events/facet-values", Requires(ViewEvents), get(api::events::facet_values))
         .add(M::GET, "/api/events/overview", Requires(ViewEvents), get(api::investigate::overview))
         .add(M::POST, "/api/events/summary", Requires(ViewEvents), post(api::investigate::summary))
         .add(M::GET, "/api/events/graph", Requires(ViewEvents), get(api::investigate::graph))

@@ -43,10 +43,12 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/event_graph"
         | "/api/event_map"
         | "/api/summarize_events"
+        | "/api/summarize_stream"
         | "/api/list_watchlists"
         | "/api/list_saved_searches" => {
             vec![]
         }
+        "/api/facet_values" => vec![("field", "actor"), ("contains", "matrix")],
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],
         "/api/end_sessions" => vec![("subject", "oid-nobody")],

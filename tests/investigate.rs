@@ -960,7 +960,59 @@ async fn tenant_app_names_show_and_search_by_name(backend: Backend) {
     assert!(investigate.contains("Contoso HR Sync"), "the overview's actor counts name it");
 }
 
+/// The facet lists' search ("more"): values containing a text over the whole result, counted
+/// under the other filters, never its own; actors also by their application's name.
+async fn facet_values_are_searched_over_the_whole_result(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    seed(&app, 40).await;
+    app.db
+        .execute(Statement::from_string(
+            app.db.get_database_backend(),
+            "UPDATE events SET actor_app_id = '1fec8e78-bce4-4aaf-ab1b-5451cc387264', actor_upn = NULL, \
+             actor_display = NULL WHERE record_id = 'rec-0'",
+        ))
+        .await
+        .unwrap();
+    let search = |query: &str| app.client.get(app.url(&format!("/api/events/facet-values?{query}"))).send();
+    let admin_count = all_events(&app, "actor=it.admin@contoso.example").await.len() as u64;
+    assert!(admin_count > 0);
+    let body: Value = search("field=actor&contains=ADMIN").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"], json!([{"value": "it.admin@contoso.example", "count": admin_count}]), "{body}");
+    // Another actor chosen: the actor facet is searched without that choice.
+    let body: Value =
+        search("field=actor&contains=admin&actor=lee@contoso.example").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"][0]["count"], admin_count, "{body}");
+    // The other filters apply.
+    let failures = all_events(&app, "actor=it.admin@contoso.example&result=failure").await.len() as u64;
+    let body: Value = search("field=actor&contains=admin&result=failure").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"][0]["count"].as_u64().unwrap_or(0), failures, "{body}");
+    // An application found by its name, labelled with it.
+    let body: Value = search("field=actor&contains=teams").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"][0]["value"], "1fec8e78-bce4-4aaf-ab1b-5451cc387264", "{body}");
+    assert_eq!(body["values"][0]["label"], "Microsoft Teams", "{body}");
+    let body: Value = search("field=operation&contains=inbox").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"][0]["value"], "New-InboxRule", "{body}");
+    // A LIKE wildcard is a character like any other.
+    let body: Value = search("field=operation&contains=%25").await.unwrap().json().await.unwrap();
+    assert_eq!(body["values"], json!([]), "{body}");
+    for (query, field) in
+        [("field=severity&contains=x", "field"), ("field=actor&contains=%20", "contains"), ("contains=x", "field")]
+    {
+        let r = search(query).await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(&format!("`{field}`")), "{query}: {body}");
+    }
+    // The page: the actor list shows what the search found.
+    let html = app.client.get(app.url("/events?facet=actor&facet_q=admin")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Containing “admin”"), "{html}");
+    let (status, values) = app.server_fn("facet_values", &[("field", "operation"), ("contains", "mailbox")]).await;
+    assert_eq!(status, 200, "{values}");
+    assert_eq!(values[0]["value"], "Set-Mailbox", "{values}");
+}
+
 on_both_backends!(
+    facet_values_are_searched_over_the_whole_result,
     summaries_are_streamed_as_the_model_writes,
     a_stream_that_breaks_off_or_overflows_is_handled,
     tenant_app_names_show_and_search_by_name,

@@ -420,3 +420,37 @@ impl TokenRequest {
         Ok(Self { name: name.to_string(), role, expires_in_days })
     }
 }
+
+/// The facets whose values can be searched (severity has five values, all listed).
+pub const SEARCHABLE_FACETS: [&str; 4] = ["service", "operation", "result", "actor"];
+
+/// A validated search within one facet's values (the facet list's "more").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacetSearch {
+    /// One of [`SEARCHABLE_FACETS`].
+    pub field: &'static str,
+    /// Text the values contain (case-insensitive), 1–200 characters.
+    pub contains: String,
+}
+
+impl FacetSearch {
+    /// Validates `field` and `contains`.
+    ///
+    /// ```
+    /// # use app::input::FacetSearch;
+    /// assert_eq!(FacetSearch::parse("actor", " Adm ").unwrap().contains, "Adm");
+    /// assert!(FacetSearch::parse("severity", "x").is_err());
+    /// assert!(FacetSearch::parse("actor", "  ").is_err());
+    /// ```
+    pub fn parse(field: &str, contains: &str) -> Result<Self, AppError> {
+        let field = SEARCHABLE_FACETS
+            .into_iter()
+            .find(|f| f.eq_ignore_ascii_case(field.trim()))
+            .ok_or_else(|| AppError::invalid_input("field", "one of service, operation, result, actor"))?;
+        let contains = contains.trim();
+        if contains.is_empty() || contains.chars().count() > 200 {
+            return Err(AppError::invalid_input("contains", "1 to 200 characters"));
+        }
+        Ok(Self { field, contains: contains.to_string() })
+    }
+}

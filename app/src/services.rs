@@ -22,6 +22,13 @@ pub trait EventService: Send + Sync {
     async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError>;
     /// Distinct values with counts under `query`.
     async fn facets(&self, query: EventQuery) -> Result<Facets, AppError>;
+    /// The values of one facet that contain a text, with counts under every other condition of
+    /// `query` (most frequent first, at most 100).
+    async fn facet_values(
+        &self,
+        query: EventQuery,
+        search: crate::input::FacetSearch,
+    ) -> Result<Vec<crate::dto::FacetValue>, AppError>;
     /// Counts per time bucket.
     async fn histogram(&self, request: HistogramRequest) -> Result<Histogram, AppError>;
     /// Everything about one event.

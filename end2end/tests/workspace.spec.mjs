@@ -247,8 +247,26 @@ test('the sources page shows health and coverage and collects on demand', async 
     await expect(page.locator('#coverage-timeline .coverage-row').first()).toBeVisible();
     expect(await page.locator('#coverage-timeline .cell.done').count()).toBeGreaterThan(0);
   }
+  await page.locator('#collect-hours').selectOption('24');
   await page.locator('#collect-now').click();
   await expect(page.locator('#collect-result')).toContainText('Collection of');
+  if (process.env.AOC_E2E_DEMO === 'true') {
+    // The runs show up with their look-back and move to their end without a reload...
+    const runs = page.locator('#collection-runs tbody tr[data-source]');
+    await expect(runs.filter({ hasText: '24 h' })).toHaveCount(4, { timeout: 30_000 });
+    await expect(page.locator('#collection-runs tbody tr[data-state="running"]')).toHaveCount(0, { timeout: 60_000 });
+    const unified = page.locator('#collection-runs tr[data-source="unified"]');
+    await expect(unified.locator('progress')).toBeVisible();
+    const windows = await unified.locator('.run-windows').innerText();
+    const [, done, planned] = windows.match(/(\d+) of (\d+)/).map(Number);
+    expect(planned).toBeGreaterThanOrEqual(24);
+    expect(done).toBe(planned);
+    // ...and are still there after one.
+    await page.reload();
+    await expect(page.locator('#collection-runs tbody tr[data-source]').filter({ hasText: '24 h' })).toHaveCount(4);
+  } else {
+    await expect(page.locator('#collection-runs')).toContainText('No collection has run');
+  }
   await expect(page.locator('#tenants')).toBeVisible();
   await page.screenshot({ path: `${shots}/sources.png`, fullPage: true });
   expect(errors).toEqual([]);

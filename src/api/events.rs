@@ -28,8 +28,8 @@ use app::auth::Permission;
 use app::dto::{AuditPage, Comment, CoveragePage, FacetValue, Facets, Histogram, TagInfo};
 use app::error::AppError;
 use app::input::{
-    parse_id, AuditTrailRequest, CommentText, CoverageRequest, EventRef, ExportFormat, ExportRequest, HistogramRequest,
-    TagChange,
+    parse_id, AuditTrailRequest, CommentText, CoverageRequest, EventRef, ExportFormat, ExportRequest, FacetSearch,
+    HistogramRequest, TagChange,
 };
 use app::query::{EventFilter, PageRequest};
 use app::services::EventService;
@@ -459,6 +459,42 @@ pub async fn filter_options(
         severities: names(&facets.severity),
         facets,
     }))
+}
+
+/// A search within one facet's values.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FacetSearchParams {
+    /// `service`, `operation`, `result` or `actor`.
+    pub field: Option<String>,
+    /// Text the values contain (case-insensitive); an actor also matches by its app's name.
+    pub contains: Option<String>,
+}
+
+/// The values of one facet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetValueList {
+    pub values: Vec<FacetValue>,
+}
+
+/// `GET /api/events/facet-values?field=actor&contains=adm&<the filters of GET /api/events>`:
+/// the values of one facet containing a text, counted under every other filter (at most 100,
+/// most frequent first).
+#[utoipa::path(get, path = "/api/events/facet-values", tag = "events",
+    params(FacetSearchParams, EventFilter),
+    responses((status = 200, body = FacetValueList), (status = 400, body = ApiErrorBody)))]
+pub async fn facet_values(
+    State(events): State<DbEventService>,
+    caller: Authenticated,
+    search: Result<Query<FacetSearchParams>, QueryRejection>,
+    filter: Result<Query<EventFilter>, QueryRejection>,
+) -> Result<Json<FacetValueList>, ApiError> {
+    caller.require(Permission::ViewEvents)?;
+    let Query(search) = search.map_err(query_error)?;
+    let Query(filter) = filter.map_err(query_error)?;
+    let search = FacetSearch::parse(search.field.as_deref().unwrap_or(""), search.contains.as_deref().unwrap_or(""))?;
+    let query = filter.validate()?;
+    Ok(Json(FacetValueList { values: events.facet_values(query, search).await? }))
 }
 
 /// Histogram parameters.

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 
 use app::auth::Caller;
-use app::dto::{Comment, EventCursor, EventDetail, EventPage, EventSummary, Facets, Histogram, Severity, TagInfo};
+use app::dto::{
+    Comment, EventCursor, EventDetail, EventPage, EventSummary, FacetValue, Facets, Histogram, Severity, TagInfo,
+};
 use app::error::{AppError, ErrorCode};
-use app::input::{CommentText, EventRef, ExportFormat, ExportRequest, HistogramRequest, TagChange};
+use app::input::{CommentText, EventRef, ExportFormat, ExportRequest, FacetSearch, HistogramRequest, TagChange};
 use app::query::{EventQuery, PageRequest};
 use sea_orm::DatabaseConnection;
 
@@ -20,6 +22,8 @@ pub use crate::store::query::{StoredEvent, StoredPage};
 
 /// Facet values per field.
 pub const FACET_LIMIT: u32 = 50;
+/// Most values a facet search answers.
+pub const FACET_SEARCH_LIMIT: u32 = 100;
 /// Related events shown on a detail page.
 pub const RELATED_LIMIT: u32 = 20;
 /// Most alerts an event's detail lists.
@@ -310,6 +314,20 @@ impl app::services::EventService for DbEventService {
         }
         super::app_names::label_values(&self.db, &mut facets.actor).await?;
         Ok(facets)
+    }
+
+    async fn facet_values(&self, query: EventQuery, search: FacetSearch) -> Result<Vec<FacetValue>, AppError> {
+        // Like the facet lists, a facet's values are counted without its own choice.
+        let query = query.without_facet(search.field).unwrap_or(query);
+        let mut values = self
+            .store
+            .facet_values(&query, search.field, &search.contains, FACET_SEARCH_LIMIT)
+            .await
+            .map_err(|e| db_failure("facet_values", e))?;
+        if search.field == "actor" {
+            super::app_names::label_values(&self.db, &mut values).await?;
+        }
+        Ok(values)
     }
 
     async fn histogram(&self, request: HistogramRequest) -> Result<Histogram, AppError> {

@@ -82,3 +82,22 @@ pub(crate) fn named_condition(sql: &mut Sql, name: &str) -> String {
     let p = sql.bind(name.trim().to_lowercase());
     format!("LOWER(e.actor_app_id) IN (SELECT an.app_id FROM app_names an WHERE LOWER(an.display_name) = {p})")
 }
+
+/// The event `e`'s application is one whose name contains `needle` (lower case): Microsoft's
+/// first-party applications and the tenants' own.
+pub(crate) fn name_contains_condition(sql: &mut Sql, needle: &str) -> String {
+    let ids: Vec<String> = app::appnames::FIRST_PARTY
+        .iter()
+        .filter(|(_, name)| name.to_lowercase().contains(needle))
+        .map(|(id, _)| sql.bind(id.to_string()))
+        .collect();
+    let p = sql.bind(format!("%{}%", super::sql::like_escape(needle)));
+    let own = format!(
+        "LOWER(e.actor_app_id) IN (SELECT an.app_id FROM app_names an WHERE LOWER(an.display_name) LIKE {p} ESCAPE '\\')"
+    );
+    if ids.is_empty() {
+        own
+    } else {
+        format!("(LOWER(e.actor_app_id) IN ({}) OR {own})", ids.join(", "))
+    }
+}

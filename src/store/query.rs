@@ -401,6 +401,12 @@ struct FacetRow {
     n: i64,
 }
 
+#[derive(FromQueryResult)]
+struct ValueRow {
+    value: Option<String>,
+    n: i64,
+}
+
 /// The first and last event time under a query.
 #[derive(FromQueryResult)]
 struct RangeRow {
@@ -678,6 +684,41 @@ impl EventStore {
     }
 
     /// Distinct values with counts under `query`, for the filter dropdowns.
+    /// The values of `field` (service, operation, result or actor) containing `contains`
+    /// (case-insensitive), with their counts over every event matching `query`, most frequent
+    /// first. An actor also matches by its application's name (Microsoft's or the tenant's).
+    pub async fn facet_values(
+        &self,
+        query: &EventQuery,
+        field: &str,
+        contains: &str,
+        limit: u32,
+    ) -> Result<Vec<FacetValue>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let column = match field {
+            "service" => "e.service",
+            "operation" => "e.operation",
+            "result" => "e.result",
+            _ => "COALESCE(e.actor_upn, e.actor_display, e.actor_app_id, '')",
+        };
+        let candidates = self.text_candidates(query).await?;
+        let mut sql = Sql::new(backend, format!("SELECT {column} AS value, COUNT(*) AS n FROM events e WHERE 1=1"));
+        where_sql_with(&mut sql, query, candidates.as_deref());
+        let needle = contains.to_lowercase();
+        let p = sql.bind(format!("%{}%", super::sql::like_escape(&needle)));
+        let mut condition = format!("LOWER({column}) LIKE {p} ESCAPE '\\'");
+        if field == "actor" {
+            let named = super::app_names::name_contains_condition(&mut sql, &needle);
+            condition = format!("({condition} OR {named})");
+        }
+        sql.push(&format!(" AND {condition} GROUP BY {column} ORDER BY n DESC, value LIMIT {limit}"));
+        let rows = self.all::<ValueRow>(sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FacetValue { value: r.value.unwrap_or_default(), count: r.n.max(0) as u64, label: None })
+            .collect())
+    }
+
     pub async fn facets(&self, query: &EventQuery, limit: u32) -> Result<Facets, DbErr> {
         let backend = self.db.get_database_backend();
         let candidates = self.text_candidates(query).await?;

@@ -3,7 +3,7 @@
 
 pub mod ui;
 
-pub use ui::{CopyButton, FacetItem, FacetList, JsonTree, SeverityBadge, Toolbar};
+pub use ui::{CopyButton, FacetItem, FacetList, FacetSearchBox, JsonTree, SeverityBadge, Toolbar};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

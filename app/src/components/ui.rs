@@ -52,12 +52,51 @@ pub struct FacetItem {
     pub active: bool,
 }
 
+/// The search box under a facet list ("more": search within the facet's values), a plain GET
+/// form that keeps the page's filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacetSearchBox {
+    /// The facet's parameter name (`actor`, …).
+    pub field: &'static str,
+    /// The page's filter, as hidden fields.
+    pub hidden: Vec<(&'static str, String)>,
+    /// The text searched, when the list shows a search's values.
+    pub searching: Option<String>,
+    /// The page without the search (the facet's top values again).
+    pub clear_href: String,
+}
+
 /// A titled list of values with counts, each a link that filters by it and a button-like link
-/// that excludes it (Kibana's field list).
+/// that excludes it (Kibana's field list), with an optional search within its values.
 #[component]
-pub fn FacetList(id: String, title: &'static str, items: Vec<FacetItem>) -> impl IntoView {
+pub fn FacetList(
+    id: String,
+    title: &'static str,
+    items: Vec<FacetItem>,
+    #[prop(optional)] search: Option<FacetSearchBox>,
+) -> impl IntoView {
     let heading = format!("{id}-heading");
     let labelled_by = heading.clone();
+    let search_box = search.map(|s| {
+        let input_id = format!("{id}-search");
+        let label_for = input_id.clone();
+        let label = format!("Search the {} values", title.to_lowercase());
+        let form_label = label.clone();
+        let heading = s.searching.as_ref().map(|text| format!("Containing “{text}”"));
+        let clear_href = s.clear_href.clone();
+        view! {
+            {heading.map(|h| view! {
+                <p class="facet-searching">{h}" · "<a href=clear_href class="facet-clear">"top values"</a></p>
+            })}
+            <form method="get" action="/events" class="facet-search" role="search" aria-label=form_label>
+                {s.hidden.into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v/> }).collect_view()}
+                <input type="hidden" name="facet" value=s.field/>
+                <label class="visually-hidden" for=label_for>{label}</label>
+                <input type="search" name="facet_q" id=input_id value=s.searching.unwrap_or_default() placeholder="More values…" maxlength="200"/>
+                <button type="submit" class="facet-search-button">"Search"</button>
+            </form>
+        }
+    });
     view! {
         <section class="facet" id=id aria-labelledby=labelled_by>
             <h3 id=heading>{title}</h3>
@@ -87,6 +126,7 @@ pub fn FacetList(id: String, title: &'static str, items: Vec<FacetItem>) -> impl
                     </ul>
                 }.into_any()
             }}
+            {search_box}
         </section>
     }
 }

@@ -7,13 +7,16 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{ErrorBanner, FacetItem, FacetList};
+use serde::{Deserialize, Serialize};
+
+use crate::components::{ErrorBanner, FacetItem, FacetList, FacetSearchBox};
 use crate::dto::{EventPage, EventSummary, FacetValue, Facets, Histogram};
+use crate::error::AppError;
 use crate::query::EventFilter;
 use crate::saved::SavedSearch;
 use crate::server::{
-    event_facets, event_histogram, get_server_info, list_events, list_saved_searches, DeleteSavedSearch, SaveSearch,
-    TagEvents,
+    event_facets, event_histogram, facet_values, get_server_info, list_events, list_saved_searches, DeleteSavedSearch,
+    SaveSearch, TagEvents,
 };
 
 /// The filter in the current address. An absolute start wins over a relative range (the form
@@ -141,6 +144,26 @@ pub fn EventsPage() -> impl IntoView {
         |(cursor, filter, _)| list_events(cursor, None, Some(filter)),
     );
     let facets = Resource::new(filter, |filter| event_facets(Some(filter)));
+    // A search within one facet's values (`facet=actor&facet_q=adm`), from the facet list's box.
+    let facet_search = move || {
+        let q = query.read();
+        match (q.get("facet"), q.get("facet_q")) {
+            (Some(field), Some(text)) if !text.trim().is_empty() => Some((field, text)),
+            _ => None,
+        }
+    };
+    let searched = Resource::new(
+        move || (filter(), facet_search()),
+        |(filter, search)| async move {
+            match search {
+                Some((field, text)) => {
+                    let values = facet_values(Some(filter), field.clone(), text.clone()).await;
+                    Some(FacetSearched { field, text, values })
+                }
+                None => None,
+            }
+        },
+    );
     let histogram = Resource::new(filter, |filter| event_histogram(Some(filter)));
     let info = Resource::new(|| (), |_| get_server_info());
     keyboard_shortcuts();
@@ -178,7 +201,8 @@ pub fn EventsPage() -> impl IntoView {
                     <Transition fallback=|| view! { <aside class="facets" aria-label="Fields"></aside> }>
                         {move || Suspend::new(async move {
                             let facets = facets.await.unwrap_or_default();
-                            view! { <FacetSidebar filter=filter() facets/> }
+                            let searched = searched.await;
+                            view! { <FacetSidebar filter=filter() facets searched/> }
                         })}
                     </Transition>
                 </div>
@@ -408,10 +432,19 @@ fn SavedSearchList(items: Vec<SavedSearch>, remove: ServerAction<DeleteSavedSear
     }
 }
 
+/// A search within one facet's values and what it found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FacetSearched {
+    field: String,
+    text: String,
+    values: Result<Vec<FacetValue>, AppError>,
+}
+
 /// The facet sidebar: per field the top values with counts under every other filter; a value
-/// links to the search narrowed to it (or, when chosen, widened again), `−` excludes it.
+/// links to the search narrowed to it (or, when chosen, widened again), `−` excludes it; under
+/// each list a box searches within its values (the whole result, not the sample).
 #[component]
-fn FacetSidebar(filter: EventFilter, facets: Facets) -> impl IntoView {
+fn FacetSidebar(filter: EventFilter, facets: Facets, searched: Option<FacetSearched>) -> impl IntoView {
     let build = |field: &'static str, values: Vec<FacetValue>, chosen: Option<String>| -> Vec<FacetItem> {
         values
             .into_iter()
@@ -439,18 +472,42 @@ fn FacetSidebar(filter: EventFilter, facets: Facets) -> impl IntoView {
             })
             .collect()
     };
-    let service = build("service", facets.service, filter.service.clone());
-    let operation = build("operation", facets.operation, filter.operation.clone());
-    let result = build("result", facets.result, filter.result.clone());
+    let mut search_error = None;
+    let mut values_of = |field: &'static str, top: Vec<FacetValue>| match &searched {
+        Some(s) if s.field == field => match &s.values {
+            Ok(found) => found.clone(),
+            Err(e) => {
+                search_error = Some(e.clone());
+                top
+            }
+        },
+        _ => top,
+    };
+    let (service_values, operation_values, result_values, actor_values) = (
+        values_of("service", facets.service),
+        values_of("operation", facets.operation),
+        values_of("result", facets.result),
+        values_of("actor", facets.actor),
+    );
+    let service = build("service", service_values, filter.service.clone());
+    let operation = build("operation", operation_values, filter.operation.clone());
+    let result = build("result", result_values, filter.result.clone());
     let severity = build("severity", facets.severity, filter.severity.clone());
-    let actor = build("actor", facets.actor, filter.actor.clone());
+    let actor = build("actor", actor_values, filter.actor.clone());
+    let search_box = |field: &'static str| FacetSearchBox {
+        field,
+        hidden: filter_pairs(&filter),
+        searching: searched.as_ref().filter(|s| s.field == field && s.values.is_ok()).map(|s| s.text.clone()),
+        clear_href: events_href(&filter, None),
+    };
     view! {
         <aside class="facets" id="event-facets" aria-label="Fields">
-            <FacetList id="facet-service".into() title="Service" items=service/>
-            <FacetList id="facet-operation".into() title="Operation" items=operation/>
-            <FacetList id="facet-result".into() title="Result" items=result/>
+            {search_error.map(|error| view! { <ErrorBanner error/> })}
+            <FacetList id="facet-service".into() title="Service" items=service search=search_box("service")/>
+            <FacetList id="facet-operation".into() title="Operation" items=operation search=search_box("operation")/>
+            <FacetList id="facet-result".into() title="Result" items=result search=search_box("result")/>
             <FacetList id="facet-severity".into() title="Severity" items=severity/>
-            <FacetList id="facet-actor".into() title="Actor" items=actor/>
+            <FacetList id="facet-actor".into() title="Actor" items=actor search=search_box("actor")/>
         </aside>
     }
 }

@@ -35,6 +35,23 @@ pub async fn event_facets(filter: Option<EventFilter>) -> Result<Facets, AppErro
     services()?.events.facets(query).await
 }
 
+/// The values of the facet `field` (service, operation, result or actor) that contain
+/// `contains`, counted under every other filter: the facet list's search ("more").
+#[server(endpoint = "facet_values")]
+pub async fn facet_values(
+    filter: Option<EventFilter>,
+    field: String,
+    contains: String,
+) -> Result<Vec<crate::dto::FacetValue>, AppError> {
+    use super::ssr::{caller, services};
+    use crate::auth::Permission;
+
+    caller()?.require(Permission::ViewEvents)?;
+    let search = crate::input::FacetSearch::parse(&field, &contains)?;
+    let query = filter.unwrap_or_default().validate()?;
+    services()?.events.facet_values(query, search).await
+}
+
 /// Event counts over time under `filter`.
 #[server(endpoint = "event_histogram")]
 pub async fn event_histogram(filter: Option<EventFilter>) -> Result<Histogram, AppError> {

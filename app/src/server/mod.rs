@@ -38,6 +38,7 @@ use crate::auth::Permission;
 pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/list_events", Permission::ViewEvents),
     ("/api/event_facets", Permission::ViewEvents),
+    ("/api/facet_values", Permission::ViewEvents),
     ("/api/event_histogram", Permission::ViewEvents),
     ("/api/get_event", Permission::ViewEvents),
     ("/api/tag_event", Permission::TagEvents),
