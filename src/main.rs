@@ -327,6 +327,19 @@ enum BenchKind {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// The server render of every page of the web UI over N generated events (loaded if
+    /// needed; the data of `bench query`): p50 / p95 per page against the 50 ms target.
+    Pages {
+        /// Database to read (default: a temporary SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Events the database should hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Timed requests per page (after a tenth as many to warm up).
+        #[arg(long, default_value_t = 40)]
+        requests: usize,
+    },
     /// The investigation overview (exact counts, failures, samples) over N generated events,
     /// loaded if needed (the same data as `bench query`).
     Overview {
@@ -479,6 +492,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Bench { which: BenchKind::Rules { database_url, events } }) => {
             return run_bench(aoc::services::bench::run_rules(database_url, events));
+        }
+        Some(Command::Bench { which: BenchKind::Pages { database_url, events, requests } }) => {
+            return run_bench(aoc::services::pages_bench::run(database_url, events, requests));
         }
         Some(Command::Bench { which: BenchKind::Overview { database_url, events, runs } }) => {
             return run_bench(aoc::services::investigate_bench::run(database_url, events, runs));

@@ -181,6 +181,45 @@ async fn a_certificate_credential_shows_only_its_thumbprint(backend: Backend) {
     assert_eq!(column(&app.db, TENANT, "certificate_pem").await.as_deref(), Some(APP_CERT_PEM.trim()));
 }
 
+/// The Sources page's form takes a certificate and its key (pasted PEM) instead of a secret;
+/// both, or a key without its certificate, are refused naming the field.
+async fn the_page_form_adds_a_tenant_with_a_certificate(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("AOC_ENCRYPTION_KEY", KEY)]).await else { return };
+    let base = [("tenant_id", TENANT), ("display_name", "Fabrikam"), ("client_id", CLIENT), ("cloud", "worldwide")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut form: Vec<(&str, &str)> = base.to_vec();
+        form.extend_from_slice(extra);
+        form
+    };
+    for (extra, field) in [
+        (
+            vec![("client_secret", SECRET), ("certificate_pem", APP_CERT_PEM), ("private_key_pem", APP_KEY_PEM)],
+            "client_secret",
+        ),
+        (vec![("client_secret", ""), ("private_key_pem", APP_KEY_PEM)], "certificate_pem"),
+        (vec![("certificate_pem", "not a certificate"), ("private_key_pem", APP_KEY_PEM)], "certificate_pem"),
+    ] {
+        let (status, body) = app.server_fn("add_tenant", &with(&extra)).await;
+        assert_eq!(status, 400, "{extra:?}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(&format!("`{field}`")), "{extra:?}: {body}");
+    }
+    let (status, body) = app
+        .server_fn(
+            "add_tenant",
+            &with(&[("client_secret", ""), ("certificate_pem", APP_CERT_PEM), ("private_key_pem", APP_KEY_PEM)]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, created, text) = get(&app, &format!("/api/tenants/{TENANT}")).await;
+    assert_eq!(created["credential_kind"], "certificate", "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    let sealed = column(&app.db, TENANT, "private_key_ciphertext").await.unwrap();
+    assert_eq!(cipher(KEY).open(SecretKind::PrivateKey, TENANT, &sealed).unwrap().expose_secret(), APP_KEY_PEM.trim());
+    let html = app.client.get(app.url("/sources")).send().await.unwrap().text().await.unwrap();
+    let key_line = APP_KEY_PEM.lines().nth(1).unwrap();
+    assert!(html.contains("id=\"tenant-certificate\"") && !html.contains(key_line), "the key is write-only");
+}
+
 async fn every_bad_field_is_refused_with_400_naming_it(backend: Backend) {
     let Some(app) = spawn_app_with(backend, &[("AOC_ENCRYPTION_KEY", KEY)]).await else { return };
     let with = |field: &str, value: Value| {
@@ -585,6 +624,7 @@ async fn the_environment_tenant_takes_precedence_over_a_stored_one(backend: Back
 on_both_backends!(
     a_secret_is_stored_sealed_and_never_shown,
     a_certificate_credential_shows_only_its_thumbprint,
+    the_page_form_adds_a_tenant_with_a_certificate,
     every_bad_field_is_refused_with_400_naming_it,
     without_an_encryption_key_no_credential_is_stored,
     updating_a_tenant_rotates_its_secret_and_changes_its_settings,

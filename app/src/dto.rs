@@ -590,7 +590,14 @@ pub struct NewTenantForm {
     pub tenant_id: String,
     pub display_name: String,
     pub client_id: String,
+    /// Empty when the tenant signs in with a certificate.
+    #[serde(default)]
     pub client_secret: String,
+    /// A certificate (PEM) and its private key (PEM), instead of a secret.
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
     /// worldwide (default), gcc, gcchigh, dod or china.
     pub cloud: Option<String>,
     /// Comma-separated source keys; empty means all four.

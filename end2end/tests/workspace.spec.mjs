@@ -67,6 +67,26 @@ test('a chosen service does not shrink the service list, and facets filter and e
   expect(operations).not.toContain(operation);
 });
 
+test('a facet list searches within its values and goes back to the top values', async ({ page }) => {
+  const errors = watchErrors(page);
+  await hydrated(page, '/events');
+  // Search the operations for a part of the most common one, in another case.
+  const top = (await page.locator('#facet-operation li .facet-value').first().getAttribute('title')) ?? '';
+  const part = top.slice(1, 5).toUpperCase();
+  await page.locator('#facet-operation-search').fill(part);
+  await page.locator('#facet-operation-search').press('Enter');
+  await expect(page).toHaveURL(new RegExp(`facet=operation&facet_q=${encodeURIComponent(part)}`));
+  await expect(page.locator('#facet-operation .facet-searching')).toContainText(part);
+  const found = await page.locator('#facet-operation li .facet-value').evaluateAll((els) => els.map((e) => e.title));
+  expect(found.length).toBeGreaterThan(0);
+  for (const value of found) expect(value.toUpperCase()).toContain(part);
+  expect(found).toContain(top);
+  await page.locator('#facet-operation .facet-clear').click();
+  await expect(page).not.toHaveURL(/facet_q=/);
+  await expect(page.locator('#facet-operation .facet-searching')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
 test('a histogram bar narrows the time range and shows its count', async ({ page }) => {
   await hydrated(page, '/events');
   const bar = page.locator('#event-histogram a.bar:not([data-count="0"])').first();

@@ -47,13 +47,13 @@ fn rsa_components(pem: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((strip(n), strip(e)))
 }
 
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
+pub(crate) fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)].as_secs_f64() * 1000.0;
     (at(0.5), at(0.95), at(0.99))
 }
 
-async fn time_requests(
+pub(crate) async fn time_requests(
     client: &reqwest::Client,
     url: &str,
     header: Option<(&str, &str)>,

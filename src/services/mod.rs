@@ -16,6 +16,7 @@ pub mod investigate_bench;
 pub mod investigation;
 pub mod map;
 mod oversight;
+pub mod pages_bench;
 pub mod saved_searches;
 pub mod sources;
 pub mod summary_prompt;

@@ -197,8 +197,19 @@ impl app::services::SourceService for DbSourceService {
             "tenant_id": form.tenant_id.trim(),
             "display_name": form.display_name.trim(),
             "client_id": form.client_id.trim(),
-            "client_secret": form.client_secret,
         });
+        // The credential typed: a secret, or a certificate and its key (the validation refuses
+        // both, or neither, naming the fields).
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        if !form.client_secret.is_empty() {
+            body["client_secret"] = form.client_secret.clone().into();
+        }
+        if let Some(pem) = given(&form.certificate_pem) {
+            body["certificate_pem"] = pem.into();
+        }
+        if let Some(pem) = given(&form.private_key_pem) {
+            body["private_key_pem"] = pem.into();
+        }
         if let Some(cloud) = form.cloud.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             body["cloud"] = cloud.into();
         }

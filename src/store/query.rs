@@ -683,7 +683,6 @@ impl EventStore {
         Ok(items)
     }
 
-    /// Distinct values with counts under `query`, for the filter dropdowns.
     /// The values of `field` (service, operation, result or actor) containing `contains`
     /// (case-insensitive), with their counts over every event matching `query`, most frequent
     /// first. An actor also matches by its application's name (Microsoft's or the tenant's).
@@ -719,6 +718,7 @@ impl EventStore {
             .collect())
     }
 
+    /// Distinct values with counts under `query`, for the filter dropdowns.
     pub async fn facets(&self, query: &EventQuery, limit: u32) -> Result<Facets, DbErr> {
         let backend = self.db.get_database_backend();
         let candidates = self.text_candidates(query).await?;

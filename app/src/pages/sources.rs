@@ -444,7 +444,16 @@ fn TenantsSection(tenants: Vec<TenantRow>, actions: TenantActions) -> impl IntoV
                 <label class="filter"><span>"Display name"</span><input type="text" name="display_name" id="tenant-name" required maxlength="200"/></label>
                 <label class="filter"><span>"Tenant id (GUID)"</span><input type="text" name="tenant_id" id="tenant-id" required/></label>
                 <label class="filter"><span>"Application (client) id"</span><input type="text" name="client_id" id="tenant-client-id" required/></label>
-                <label class="filter"><span>"Client secret (write-only)"</span><input type="password" name="client_secret" id="tenant-secret" required autocomplete="off"/></label>
+                <fieldset class="credential" id="tenant-credential">
+                    <legend>"Credential: a client secret, or a certificate and its private key (both write-only)"</legend>
+                    <label class="filter"><span>"Client secret"</span><input type="password" name="client_secret" id="tenant-secret" autocomplete="off"/></label>
+                    <label class="filter"><span>"Certificate (PEM)"</span>
+                        <textarea name="certificate_pem" id="tenant-certificate" rows="3" spellcheck="false" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
+                    </label>
+                    <label class="filter"><span>"Private key (PEM)"</span>
+                        <textarea name="private_key_pem" id="tenant-private-key" rows="3" spellcheck="false" autocomplete="off" placeholder="-----BEGIN PRIVATE KEY-----"></textarea>
+                    </label>
+                </fieldset>
                 <label class="filter"><span>"Cloud"</span>
                     <select name="cloud" id="tenant-cloud">
                         <option value="worldwide">"Worldwide"</option>

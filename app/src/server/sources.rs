@@ -37,13 +37,17 @@ pub async fn collect_now(
     services()?.sources.collect_now(&caller, request).await
 }
 
-/// Adds a tenant (checked like `POST /api/tenants`; the secret is write-only).
+/// Adds a tenant (checked like `POST /api/tenants`): a client secret, or a certificate and its
+/// private key (PEM); the secret and the key are write-only.
 #[server(endpoint = "add_tenant")]
+#[allow(clippy::too_many_arguments)]
 pub async fn add_tenant(
     tenant_id: String,
     display_name: String,
     client_id: String,
-    client_secret: String,
+    client_secret: Option<String>,
+    certificate_pem: Option<String>,
+    private_key_pem: Option<String>,
     cloud: Option<String>,
     sources: Option<String>,
 ) -> Result<(), AppError> {
@@ -52,7 +56,16 @@ pub async fn add_tenant(
 
     let caller = caller()?;
     caller.require(Permission::ManageConnectors)?;
-    let form = crate::dto::NewTenantForm { tenant_id, display_name, client_id, client_secret, cloud, sources };
+    let form = crate::dto::NewTenantForm {
+        tenant_id,
+        display_name,
+        client_id,
+        client_secret: client_secret.unwrap_or_default(),
+        certificate_pem,
+        private_key_pem,
+        cloud,
+        sources,
+    };
     services()?.sources.add_tenant(&caller, form).await
 }
 
