@@ -139,23 +139,7 @@ impl LlmClient {
     /// One completion. A 429 with a short `Retry-After` and a 5xx are tried once more; a
     /// time-out is not (it would double the wait).
     pub async fn complete(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.complete_once(system, user).await {
-                Err(LlmError::RateLimited(wait)) if attempt == 1 => {
-                    let wait = Duration::from_secs(wait.unwrap_or(1));
-                    if wait > MAX_RETRY_WAIT {
-                        return Err(LlmError::RateLimited(Some(wait.as_secs())));
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-                Err(LlmError::Status(status)) if attempt == 1 && status >= 500 => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                other => return other,
-            }
-        }
+        retried_once(|| self.complete_once(system, user)).await
     }
 
     /// Sends the request; a response with a success status, or the error its status means.
@@ -210,23 +194,7 @@ impl LlmClient {
         system: &str,
         user: &str,
     ) -> Result<BoxStream<'static, Result<Piece, LlmError>>, LlmError> {
-        let mut attempt = 0;
-        let response = loop {
-            attempt += 1;
-            match self.send(system, user, true).await {
-                Err(LlmError::RateLimited(wait)) if attempt == 1 => {
-                    let wait = Duration::from_secs(wait.unwrap_or(1));
-                    if wait > MAX_RETRY_WAIT {
-                        return Err(LlmError::RateLimited(Some(wait.as_secs())));
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-                Err(LlmError::Status(status)) if attempt == 1 && status >= 500 => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                other => break other?,
-            }
-        };
+        let response = retried_once(|| self.send(system, user, true)).await?;
         let timeout = self.settings.timeout_seconds;
         let events = response.bytes_stream().eventsource();
         let state = StreamState { events: Box::pin(events), read: 0, cut: false, ended: false, timeout };
@@ -257,6 +225,31 @@ impl LlmClient {
 
     fn transport(&self, e: reqwest::Error) -> LlmError {
         transport_error(e, self.settings.timeout_seconds)
+    }
+}
+
+/// Runs `attempt`, and once more after a 429 whose `Retry-After` is at most
+/// [`MAX_RETRY_WAIT`] (waiting that long) or a 5xx (after half a second); a time-out is not
+/// tried again (it would double the wait).
+async fn retried_once<T, F, Fut>(mut attempt: F) -> Result<T, LlmError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, LlmError>>,
+{
+    match attempt().await {
+        Err(LlmError::RateLimited(wait)) => {
+            let wait = Duration::from_secs(wait.unwrap_or(1));
+            if wait > MAX_RETRY_WAIT {
+                return Err(LlmError::RateLimited(Some(wait.as_secs())));
+            }
+            tokio::time::sleep(wait).await;
+            attempt().await
+        }
+        Err(LlmError::Status(status)) if status >= 500 => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            attempt().await
+        }
+        other => other,
     }
 }
 
