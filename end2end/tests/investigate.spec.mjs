@@ -137,3 +137,25 @@ test('the AI summary is streamed onto the page and links the events it cites', a
   await expect(page).toHaveURL(new RegExp(`/events/${id}$`));
   expect(errors).toEqual([]);
 });
+
+test('application ids are shown by their names, and an app is found by its name', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const listed = await (await request.get('/api/events?page_size=500')).json();
+  const named = listed.items.find((e) => e.actor && e.actor.app_id && e.actor.app_name);
+  if (process.env.AOC_E2E_DEMO !== 'true') {
+    test.skip(!named, 'the generated events name no application');
+  }
+  expect(named, 'the demo tenant has events of named applications').toBeTruthy();
+  const { app_id: id, app_name: name } = named.actor;
+  await page.goto(`/events/${named.aoc_id}`);
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByText(`${name} (${id})`).first()).toBeVisible();
+  // The query language finds the app's events by its name.
+  await page.goto(`/events?search=${encodeURIComponent(`app:"${name}"`)}`);
+  await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#events-table tbody tr').first()).toBeVisible();
+  const found = await (await request.get(`/api/events?page_size=50&search=${encodeURIComponent(`app:"${name}"`)}`)).json();
+  expect(found.items.length).toBeGreaterThan(0);
+  for (const e of found.items) expect(e.actor.app_id.toLowerCase()).toBe(id.toLowerCase());
+  expect(errors).toEqual([]);
+});
