@@ -78,6 +78,23 @@ pub(crate) async fn time_requests(
     Ok(samples)
 }
 
+/// A stop signal and the running task of a whole AOC server started in-process with the
+/// environment `vars` over `db` (for the benchmarks that time real HTTP requests).
+pub(crate) async fn serve(
+    vars: &[(&str, &str)],
+    db: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let map: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings = Settings::from_lookup(&move |k| map.get(k).cloned())?;
+    let app = Application::build_with_db(settings, db.clone()).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    Ok((tx, server))
+}
+
 /// Runs the benchmark with `requests` timed requests per case.
 pub async fn run(database_url: Option<String>, requests: usize) -> anyhow::Result<()> {
     // The in-process provider.
@@ -145,14 +162,7 @@ pub async fn run(database_url: Option<String>, requests: usize) -> anyhow::Resul
                 ("AOC_PUBLIC_URL", public.as_str()),
             ]);
         }
-        let map: std::collections::HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let settings = Settings::from_lookup(&move |k| map.get(k).cloned())?;
-        let app = Application::build_with_db(settings, db.clone()).await?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
+        let (tx, server) = serve(&vars, &db).await?;
         let cookie = if signed_in {
             let store = DbSessionStore::open(&db).await?;
             let caller = app::auth::Caller {

@@ -27,7 +27,7 @@ use super::graph_client::GraphClient;
 use super::http::ApiClient;
 use super::ledger;
 use super::management::ManagementClient;
-use super::progress::{RunView, Runs};
+use super::progress::Runs;
 use super::run::{Lease, RunContext};
 use super::summary::{CollectSummary, SourceState, SourceSummary};
 use crate::config::CollectionSettings;
@@ -267,7 +267,7 @@ impl Collector {
 
     /// The runs of this process, newest first: the one going on for each source, or the last
     /// one that ended. Throttling of runs going on is counted so far.
-    pub fn progress(&self) -> Vec<RunView> {
+    pub fn progress(&self) -> Vec<app::dto::CollectionRun> {
         let mut runs = self.runs.list();
         for run in runs.iter_mut().filter(|r| r.finished_at.is_none()) {
             if let Some(c) = self.connector(&run.tenant_id) {

@@ -1,4 +1,5 @@
-//! What each collection run of this process is doing, for the Sources page's progress display:
+//! What each collection run of this process is doing, for the Sources page's progress display
+//! (as the page's [`CollectionRun`]):
 //! windows planned and done, records received and stored, when it started and how it ended.
 //! One entry per (tenant, source), the newest run's; kept after the run ends, so a page loaded
 //! later still shows how the last one went. In memory: a restarted server starts empty, and the
@@ -8,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+
+use app::dto::CollectionRun;
 
 use crate::normalize::Source;
 
@@ -39,29 +42,8 @@ impl Progress {
     }
 }
 
-/// One run as the progress display shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunView {
-    pub tenant_id: String,
-    pub source: Source,
-    pub started_at: DateTime<Utc>,
-    /// The look-back asked for, in hours; `None`: from the watermarks.
-    pub hours: Option<u32>,
-    pub windows_planned: u64,
-    pub windows_done: u64,
-    pub fetched: u64,
-    pub inserted: u64,
-    /// Set when the run ended.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// How it ended (`ok`, `failing`, `throttled`, …).
-    pub outcome: Option<String>,
-    pub error: Option<String>,
-    /// Times Microsoft throttled the run (answered 429 or 503 with a wait).
-    pub throttled: u64,
-}
-
 struct Entry {
-    view: RunView,
+    view: CollectionRun,
     progress: Arc<Progress>,
 }
 
@@ -75,9 +57,9 @@ impl Runs {
     /// Records that a run of (tenant, source) started; its counters.
     pub fn start(&self, tenant_id: &str, source: Source, hours: Option<u32>) -> Arc<Progress> {
         let progress = Arc::new(Progress::default());
-        let view = RunView {
+        let view = CollectionRun {
             tenant_id: tenant_id.to_string(),
-            source,
+            source: source.as_str().to_string(),
             started_at: Utc::now(),
             hours,
             windows_planned: 0,
@@ -111,8 +93,8 @@ impl Runs {
     }
 
     /// Every run known, newest first.
-    pub fn list(&self) -> Vec<RunView> {
-        let mut out: Vec<RunView> = self
+    pub fn list(&self) -> Vec<CollectionRun> {
+        let mut out: Vec<CollectionRun> = self
             .lock()
             .values()
             .map(|e| {

@@ -229,8 +229,7 @@ async fn collect_content_type(
     run.progress.plan(hour_windows(start, now));
     while start < now {
         run.lease.keep().await?;
-        let next_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1);
-        let end = next_hour.min(now);
+        let end = window_end(start, now);
         match collect_window(run, client, ct, start, end, shared).await {
             Ok(()) => {
                 let records = ledger::window_records(run.db, run.tenant(), ct, start, end).await?;
@@ -276,10 +275,15 @@ async fn collect_content_type(
 fn hour_windows(start: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     let (mut at, mut n) = (start, 0);
     while at < now {
-        at = (at.duration_trunc(Duration::hours(1)).unwrap_or(at) + Duration::hours(1)).min(now);
+        at = window_end(at, now);
         n += 1;
     }
     n
+}
+
+/// The end of the window that starts at `start`: the next full hour, or `now`.
+fn window_end(start: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    (start.duration_trunc(Duration::hours(1)).unwrap_or(start) + Duration::hours(1)).min(now)
 }
 
 async fn collect_window(

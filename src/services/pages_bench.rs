@@ -3,8 +3,7 @@
 //! page is fetched over HTTP as a browser's first request would be: the whole server-rendered
 //! document, data included. Prints p50 / p95 per page against the 50 ms target.
 
-use crate::config::{DatabaseUrl, Settings};
-use crate::startup::Application;
+use crate::config::DatabaseUrl;
 
 /// The target: each page's server render p95, in milliseconds.
 const TARGET_MS: f64 = 50.0;
@@ -31,14 +30,7 @@ pub async fn run(database_url: Option<String>, events: u64, requests: usize) -> 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let listen = format!("127.0.0.1:{port}");
     let vars = [("AOC_LISTEN_ADDR", listen.as_str()), ("DATABASE_URL", url.as_str()), ("AOC_DEMO", "false")];
-    let map: std::collections::HashMap<String, String> =
-        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let settings = Settings::from_lookup(&move |k| map.get(k).cloned())?;
-    let app = Application::build_with_db(settings, db.clone()).await?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (tx, server) = crate::auth::bench::serve(&vars, &db).await?;
     let client = reqwest::Client::new();
     let mut pages = vec![
         "/events".to_string(),

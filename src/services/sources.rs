@@ -14,7 +14,6 @@ use sea_orm::DatabaseConnection;
 use super::{annotations::audit, db_failure, OversightService};
 use crate::ingest::collector::Collector;
 use crate::ingest::health::{source_health, Schedule};
-use crate::ingest::progress::RunView;
 use crate::normalize::Source;
 use crate::tenants::{input as tenant_input, Actor, TenantService, TenantView};
 
@@ -46,26 +45,7 @@ impl DbSourceService {
 impl DbSourceService {
     /// The collector's runs, newest first.
     pub fn runs(&self) -> Vec<CollectionRun> {
-        self.collector.progress().into_iter().map(CollectionRun::from).collect()
-    }
-}
-
-impl From<RunView> for CollectionRun {
-    fn from(r: RunView) -> Self {
-        CollectionRun {
-            tenant_id: r.tenant_id,
-            source: r.source.as_str().to_string(),
-            started_at: r.started_at,
-            hours: r.hours,
-            windows_planned: r.windows_planned,
-            windows_done: r.windows_done,
-            fetched: r.fetched,
-            inserted: r.inserted,
-            throttled: r.throttled,
-            finished_at: r.finished_at,
-            outcome: r.outcome,
-            error: r.error,
-        }
+        self.collector.progress()
     }
 }
 
