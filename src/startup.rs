@@ -268,7 +268,7 @@ fn build_router(
         investigation: crate::services::investigation_service(&db_for_investigation, &settings),
     };
     let context = move || provide_context(services.clone());
-    let routes = generate_route_list(App);
+    let routes = route_list();
 
     let (api_routes, route_specs) = api_routes().finish();
     let router = api_routes
@@ -323,6 +323,15 @@ fn build_router(
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     );
     Ok((router, route_specs))
+}
+
+/// The pages' routes, walked from the app once per process. While Leptos walks the app it sets a
+/// process-wide flag under which any resource first polled elsewhere never loads
+/// (leptos-rs/leptos#4773): a second walk while another `Application` in the process renders a
+/// page (tests and benchmarks start several) would hang that page forever.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Every REST, webhook and operations route, each with who may call it.

@@ -198,6 +198,10 @@ pub async fn spawn_app_as(backend: Backend, caller: Option<aoc::auth::Caller>) -
 }
 
 async fn spawn_on(database: TestDatabase, settings: Settings) -> Option<TestApp> {
+    if let Ok(filter) = std::env::var("AOC_TEST_LOG") {
+        // Opt-in, for finding a hang: every app's log lines, on stderr.
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    }
     let app = Application::build(settings).await.expect("application builds");
     let routes = app.routes().to_vec();
     let addr = app.local_addr();
@@ -255,17 +259,29 @@ pub async fn insert_event(
     events::Entity::insert(model).exec(db).await.expect("insert event").last_insert_id
 }
 
+/// Runs a test's body, failing it when it has not finished in [`TEST_LIMIT`]: a hang then fails
+/// its own test instead of stopping the whole run until CI's time is up.
+pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) -> F::Output {
+    match tokio::time::timeout(TEST_LIMIT, body).await {
+        Ok(()) => (),
+        Err(_) => panic!("the test did not finish in {} s: something it waits for never came", TEST_LIMIT.as_secs()),
+    }
+}
+
+/// How long one backend's run of a test may take (the slowest take under a minute).
+pub const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Generates one test per backend for each named `async fn(Backend)`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::common::Backend::Sqlite).await })+
+            async fn $test() { $crate::common::bounded(super::$test($crate::common::Backend::Sqlite)).await })+
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::common::Backend::Postgres).await })+
+            async fn $test() { $crate::common::bounded(super::$test($crate::common::Backend::Postgres)).await })+
         }
     };
 }
