@@ -386,6 +386,8 @@ fn api_routes() -> RouteTable<AppState> {
         .add(M::GET, "/api/saved-searches", Requires(ViewEvents), get(api::saved_searches::list))
         .add(M::POST, "/api/saved-searches", Requires(ViewEvents), post(api::saved_searches::create))
         .add(M::DELETE, "/api/saved-searches/{id}", Requires(ViewEvents), delete(api::saved_searches::delete))
+        .add(M::GET, "/api/me/columns", Requires(ViewEvents), get(api::columns::get_columns))
+        .add(M::PUT, "/api/me/columns", Requires(ViewEvents), put(api::columns::put_columns))
         .add(M::GET, "/api/filter-options", Requires(ViewEvents), get(api::events::filter_options))
         .add(M::GET, "/api/coverage", Requires(ViewEvents), get(api::events::coverage))
         .add(M::GET, "/api/audit-trail", Requires(ViewAuditTrail), get(api::events::audit_trail))

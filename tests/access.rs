@@ -45,9 +45,12 @@ fn server_fn_sample(path: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "/api/summarize_events"
         | "/api/summarize_stream"
         | "/api/list_watchlists"
-        | "/api/list_saved_searches" => {
+        | "/api/list_saved_searches"
+        | "/api/event_table"
+        | "/api/event_columns" => {
             vec![]
         }
+        "/api/edit_event_columns" => vec![("op", "add"), ("column", "ClientIP")],
         "/api/facet_values" => vec![("field", "actor"), ("contains", "matrix")],
         "/api/create_api_token" => vec![("name", "matrix")],
         "/api/revoke_api_token" => vec![("id", "1")],

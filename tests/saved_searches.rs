@@ -6,25 +6,12 @@ mod common;
 
 use aoc::auth::{Caller, Role};
 use app::auth::AuthMethod;
-use common::{spawn_app_as, Backend, TestApp};
+use common::{spawn_app_as, Backend};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 fn person(subject: &str, role: Role) -> Caller {
     Caller { subject: subject.into(), display_name: format!("Person {subject}"), role, method: AuthMethod::Session }
-}
-
-/// A second server on `app`'s database where every request is `caller`.
-async fn same_database_as(app: &TestApp, caller: Caller) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let mut settings = common::test_settings(&app.database.url, &[]);
-    settings.fixed_caller = Some(Some(caller));
-    let server = aoc::startup::Application::build(settings).await.expect("second server builds");
-    let base = format!("http://{}", server.local_addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run_until(async move {
-        let _ = rx.await;
-    }));
-    (base, tx)
 }
 
 async fn names(client: &reqwest::Client, base: &str) -> Vec<String> {
@@ -90,7 +77,7 @@ async fn saved_searches_are_private_or_shared_and_deleted_by_owner_or_admin(back
     assert_eq!(names(client, &base).await, ["Exchange forwarding", "mine only"]);
 
     // Bob (a reader) sees only the shared one, may not delete it, and cannot see the private one.
-    let (bob, _bob_stop) = same_database_as(&app, person("bob", Role::Reader)).await;
+    let (bob, _bob_stop) = common::same_database_as(&app, person("bob", Role::Reader)).await;
     assert_eq!(names(client, &bob).await, ["Exchange forwarding"]);
     let bob_view: Value = client.get(format!("{bob}/api/saved-searches")).send().await.unwrap().json().await.unwrap();
     assert_eq!(bob_view[0]["can_delete"], false);
@@ -117,7 +104,7 @@ async fn saved_searches_are_private_or_shared_and_deleted_by_owner_or_admin(back
     assert!(page.contains("href=\"/events?service=SharePoint\""), "{page}");
 
     // An administrator may delete anyone's; the owner their own.
-    let (admin, _admin_stop) = same_database_as(&app, person("carol", Role::Admin)).await;
+    let (admin, _admin_stop) = common::same_database_as(&app, person("carol", Role::Admin)).await;
     let bobs_id = bobs["id"].as_i64().unwrap();
     assert_eq!(client.delete(format!("{admin}/api/saved-searches/{bobs_id}")).send().await.unwrap().status(), 204);
     assert_eq!(

@@ -82,6 +82,9 @@ pub struct EventSummary {
     /// The watchlists its actor, app or address is on (event lists mark them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watchlists: Vec<String>,
+    /// Flattened fields of the raw record the Events table's chosen columns name (only there).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// A page of events, newest first, with the cursor of the next (older) page.

@@ -9,6 +9,7 @@
 
 pub mod appnames;
 pub mod auth;
+pub mod columns;
 pub mod components;
 pub mod connection;
 pub mod detection;

@@ -20,6 +20,15 @@ use crate::query::{EventQuery, PageRequest};
 pub trait EventService: Send + Sync {
     /// One page of events matching `query`, newest first.
     async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError>;
+    /// A page for the Events table: like [`Self::list_events`], each event also carrying the
+    /// flattened `fields` it has (the table's chosen columns), and the names of every flattened
+    /// field of the page's events, sorted (what the column chooser offers).
+    async fn table_page(
+        &self,
+        query: EventQuery,
+        page: PageRequest,
+        fields: &[String],
+    ) -> Result<(EventPage, Vec<String>), AppError>;
     /// Distinct values with counts under `query`.
     async fn facets(&self, query: EventQuery) -> Result<Facets, AppError>;
     /// The values of one facet that contain a text, with counts under every other condition of
@@ -152,4 +161,5 @@ pub struct Services {
     pub detection: Arc<dyn crate::detection::DetectionPort>,
     pub destinations: Arc<dyn DestinationAdmin>,
     pub saved_searches: Arc<dyn crate::saved::SavedSearchService>,
+    pub columns: Arc<dyn crate::columns::ColumnService>,
 }

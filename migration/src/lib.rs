@@ -21,6 +21,7 @@ mod m20261208_000017_saved_searches;
 mod m20261209_000018_overview_index;
 mod m20261210_000019_app_names;
 mod m20261210_000020_overview_groups;
+mod m20261211_000021_user_preferences;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000018_overview_index::Migration),
             Box::new(m20261210_000019_app_names::Migration),
             Box::new(m20261210_000020_overview_groups::Migration),
+            Box::new(m20261211_000021_user_preferences::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod bulk_tags;
 pub mod collection;
+pub mod columns;
 pub mod connection;
 pub mod destinations;
 pub mod detection;

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{bulk_tags, events, investigate, saved_searches, tokens, watchlists};
+use super::{bulk_tags, columns, events, investigate, saved_searches, tokens, watchlists};
 
 /// The REST API description.
 #[derive(OpenApi)]
@@ -41,6 +41,8 @@ use super::{bulk_tags, events, investigate, saved_searches, tokens, watchlists};
         saved_searches::list,
         saved_searches::create,
         saved_searches::delete,
+        columns::get_columns,
+        columns::put_columns,
     ),
     tags(
         (name = "events", description = "Search, read, tag, comment on and export events"),

@@ -28,6 +28,8 @@ pub const FACET_SEARCH_LIMIT: u32 = 100;
 pub const RELATED_LIMIT: u32 = 20;
 /// Most alerts an event's detail lists.
 pub const EVENT_ALERTS_LIMIT: u64 = 20;
+/// Most flattened field names a table page offers as columns.
+pub const FIELD_NAMES_LIMIT: usize = 1000;
 /// Rows read per step of an export.
 const EXPORT_PAGE: u32 = 500;
 
@@ -89,6 +91,7 @@ impl From<StoredEvent> for EventSummary {
             normalize_error: e.normalize_error.is_some(),
             tags: e.tags,
             watchlists: Vec::new(),
+            fields: Default::default(),
         }
     }
 }
@@ -145,6 +148,16 @@ impl DbEventService {
         values: impl IntoIterator<Item = &'a str>,
     ) -> Result<super::app_names::AppNames, AppError> {
         super::app_names::AppNames::load(&self.db, values).await
+    }
+
+    /// Marks the watchlists each of `items` is on and names their applications.
+    async fn mark_and_name(&self, items: &mut [EventSummary]) -> Result<(), AppError> {
+        let ids: Vec<i64> = items.iter().map(|e| e.id).collect();
+        let on = self.watchlists_of(&ids).await?;
+        for item in items.iter_mut() {
+            item.watchlists = on.get(&item.id).cloned().unwrap_or_default();
+        }
+        super::app_names::name_events(&self.db, items).await
     }
 
     /// For each of the events `ids`, the watchlists it is on (events on none are absent).
@@ -294,13 +307,34 @@ impl app::services::EventService for DbEventService {
     async fn list_events(&self, query: EventQuery, page: PageRequest) -> Result<EventPage, AppError> {
         let page = self.search(&query, page, false).await?;
         let mut items: Vec<EventSummary> = page.items.into_iter().map(EventSummary::from).collect();
-        let ids: Vec<i64> = items.iter().map(|e| e.id).collect();
-        let on = self.watchlists_of(&ids).await?;
-        for item in &mut items {
-            item.watchlists = on.get(&item.id).cloned().unwrap_or_default();
-        }
-        super::app_names::name_events(&self.db, &mut items).await?;
+        self.mark_and_name(&mut items).await?;
         Ok(EventPage { items, next_cursor: page.next_cursor.map(|c| c.encode()) })
+    }
+
+    async fn table_page(
+        &self,
+        query: EventQuery,
+        page: PageRequest,
+        fields: &[String],
+    ) -> Result<(EventPage, Vec<String>), AppError> {
+        let page = self
+            .store
+            .page_flattened(&query, page.cursor, page.page_size)
+            .await
+            .map_err(|e| db_failure("list_events", e))?;
+        let mut names = std::collections::BTreeSet::new();
+        let mut items = Vec::with_capacity(page.items.len());
+        for event in page.items {
+            let flattened: BTreeMap<String, String> =
+                event.flattened.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
+            let mut item = EventSummary::from(event);
+            item.fields = fields.iter().filter_map(|f| flattened.get(f).map(|v| (f.clone(), v.clone()))).collect();
+            names.extend(flattened.into_keys());
+            items.push(item);
+        }
+        self.mark_and_name(&mut items).await?;
+        let names = names.into_iter().take(FIELD_NAMES_LIMIT).collect();
+        Ok((EventPage { items, next_cursor: page.next_cursor.map(|c| c.encode()) }, names))
     }
 
     async fn facets(&self, query: EventQuery) -> Result<Facets, AppError> {

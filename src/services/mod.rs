@@ -6,6 +6,7 @@ mod access;
 pub mod annotations;
 pub mod app_names;
 pub mod bench;
+pub mod columns;
 pub mod destinations;
 pub mod detection;
 pub mod detection_pages;
@@ -57,6 +58,7 @@ pub fn build(
         watchlists: Arc::new(DbWatchlistService::new(db.clone())),
         detection: Arc::new(detection_pages::DbDetectionPort::new(db.clone())),
         saved_searches: Arc::new(DbSavedSearchService::new(db.clone())),
+        columns: Arc::new(columns::DbColumnService::new(db.clone())),
         system: Arc::new(DbSystemService::new(db, settings, demo)),
         sources: Arc::new(sources),
         destinations,

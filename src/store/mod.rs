@@ -10,6 +10,7 @@ pub mod entities;
 pub mod export;
 pub mod investigate;
 pub mod partitions;
+pub mod preferences;
 pub mod query;
 pub mod retention;
 pub mod rollup;

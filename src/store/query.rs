@@ -502,8 +502,28 @@ impl EventStore {
         page_size: u32,
         with_raw: bool,
     ) -> Result<StoredPage, DbErr> {
+        self.page_with(query, cursor, page_size, if with_raw { ", e.raw, e.flattened" } else { "" }).await
+    }
+
+    /// One page as [`Self::page`], with the flattened fields and without the raw record (the
+    /// Events table's columns).
+    pub async fn page_flattened(
+        &self,
+        query: &EventQuery,
+        cursor: Option<EventCursor>,
+        page_size: u32,
+    ) -> Result<StoredPage, DbErr> {
+        self.page_with(query, cursor, page_size, ", e.flattened").await
+    }
+
+    async fn page_with(
+        &self,
+        query: &EventQuery,
+        cursor: Option<EventCursor>,
+        page_size: u32,
+        extra: &str,
+    ) -> Result<StoredPage, DbErr> {
         let backend = self.db.get_database_backend();
-        let extra = if with_raw { ", e.raw, e.flattened" } else { "" };
         let mut sql = Sql::new(backend, format!("SELECT {EVENT_COLUMNS}{extra} FROM events e WHERE 1=1"));
         after_cursor(&mut sql, cursor);
         let candidates = self.text_candidates(query).await?;

@@ -214,6 +214,19 @@ async fn spawn_on(database: TestDatabase, settings: Settings) -> Option<TestApp>
     Some(TestApp { addr, routes, client, db, database, shutdown: Some(tx) })
 }
 
+/// A second server on `app`'s database where every request is `caller`.
+pub async fn same_database_as(app: &TestApp, caller: aoc::auth::Caller) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut settings = test_settings(&app.database.url, &[]);
+    settings.fixed_caller = Some(Some(caller));
+    let server = aoc::startup::Application::build(settings).await.expect("second server builds");
+    let base = format!("http://{}", server.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async move {
+        let _ = rx.await;
+    }));
+    (base, tx)
+}
+
 /// Rolls back every migration after the first `keep` (later migrations are undone first).
 pub async fn migrate_down_to(db: &DatabaseConnection, keep: usize) {
     use migration::MigratorTrait;

@@ -10,13 +10,13 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::{ErrorBanner, FacetItem, FacetList, FacetSearchBox};
-use crate::dto::{EventPage, EventSummary, FacetValue, Facets, Histogram};
+use crate::dto::{EventSummary, FacetValue, Facets, Histogram};
 use crate::error::AppError;
 use crate::query::EventFilter;
 use crate::saved::SavedSearch;
 use crate::server::{
-    event_facets, event_histogram, facet_values, get_server_info, list_events, list_saved_searches, DeleteSavedSearch,
-    SaveSearch, TagEvents,
+    event_facets, event_histogram, event_table, facet_values, get_server_info, list_saved_searches, DeleteSavedSearch,
+    EditEventColumns, EventTablePage, SaveSearch, TagEvents,
 };
 
 /// The filter in the current address. An absolute start wins over a relative range (the form
@@ -139,9 +139,12 @@ pub fn EventsPage() -> impl IntoView {
     let filter = move || filter_from_query(&query.read());
     let cursor = move || query.read().get("cursor");
     let bulk = ServerAction::<TagEvents>::new();
+    let edit_columns = ServerAction::<EditEventColumns>::new();
+    // The chooser is drawn again with each page; its open state outlives that.
+    let chooser_open = RwSignal::new(false);
     let page = Resource::new(
-        move || (cursor(), filter(), bulk.version().get()),
-        |(cursor, filter, _)| list_events(cursor, None, Some(filter)),
+        move || (cursor(), filter(), bulk.version().get(), edit_columns.version().get()),
+        |(cursor, filter, _, _)| event_table(cursor, Some(filter)),
     );
     let facets = Resource::new(filter, |filter| event_facets(Some(filter)));
     // A search within one facet's values (`facet=actor&facet_q=adm`), from the facet list's box.
@@ -211,8 +214,9 @@ pub fn EventsPage() -> impl IntoView {
                         {move || Suspend::new(async move {
                             let can_tag = info.await.ok().is_some_and(|i| i.caller.can(crate::auth::Permission::TagEvents));
                             match page.await {
-                                Ok(page) => view! {
-                                    <EventTable page=page is_first=cursor().is_none() filter=filter() bulk can_tag/>
+                                Ok(table) => view! {
+                                    <ColumnChooser table=table.clone() action=edit_columns open=chooser_open/>
+                                    <EventTable table is_first=cursor().is_none() filter=filter() bulk can_tag/>
                                 }.into_any(),
                                 Err(error) => view! { <ErrorBanner error/> }.into_any(),
                             }
@@ -658,14 +662,77 @@ fn keyboard_shortcuts() {
     on_cleanup(move || handle.remove());
 }
 
+/// The column chooser: the columns after the time in order, each movable left or right and
+/// removable, a field to add any normalized or flattened field (the page's field names offered),
+/// and a way back to the defaults. A form of submit buttons, so it works without JavaScript.
+#[component]
+fn ColumnChooser(table: EventTablePage, action: ServerAction<EditEventColumns>, open: RwSignal<bool>) -> impl IntoView {
+    let columns = table.columns.columns;
+    let last = columns.len().saturating_sub(1);
+    let offered: Vec<String> = crate::columns::BUILTIN
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .chain(table.fields)
+        .filter(|f| !columns.contains(f))
+        .collect();
+    let outcome = move || {
+        action.value().get().and_then(|r| r.err()).map(|e| {
+            view! { <p class="error-banner" role="alert" id="column-error">{e.message}</p> }
+        })
+    };
+    view! {
+        <details class="column-chooser" id="column-chooser" prop:open=move || open.get()
+            on:toggle=move |ev| {
+                use leptos::wasm_bindgen::JsCast;
+                if let Some(el) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlDetailsElement>().ok()) {
+                    open.set(el.open());
+                }
+            }>
+            <summary>"Columns"</summary>
+            <ActionForm action attr:id="column-form" attr:class="column-form">
+                <div class="toolbar">
+                    <label for="column-add-input">"Add a column"</label>
+                    <input type="text" id="column-add-input" name="column" list="column-choices" maxlength="200"
+                        placeholder="Parameters.ForwardTo" autocomplete="off"/>
+                    <datalist id="column-choices">
+                        {offered.into_iter().map(|f| view! { <option value=f></option> }).collect_view()}
+                    </datalist>
+                    <button type="submit" name="op" value="add" id="column-add">"Add"</button>
+                    <button type="submit" name="op" value="reset" id="column-reset">"Default columns"</button>
+                </div>
+                <p class="muted">"The time is always the first column. Your choice is remembered for you."</p>
+                <ol class="column-list" id="column-list">
+                    {columns.into_iter().enumerate().map(|(i, c)| {
+                        let name = crate::columns::heading(&c);
+                        view! {
+                            <li data-column=c>
+                                <span class="column-name">{name.clone()}</span>
+                                <button type="submit" name="op" value=format!("left:{i}") disabled=i == 0
+                                    aria-label=format!("Move {name} left")>"←"</button>
+                                <button type="submit" name="op" value=format!("right:{i}") disabled=i == last
+                                    aria-label=format!("Move {name} right")>"→"</button>
+                                <button type="submit" name="op" value=format!("remove:{i}")
+                                    aria-label=format!("Remove {name}")>"✕"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+                {outcome}
+            </ActionForm>
+        </details>
+    }
+}
+
 #[component]
 fn EventTable(
-    page: EventPage,
+    table: EventTablePage,
     is_first: bool,
     filter: EventFilter,
     bulk: ServerAction<TagEvents>,
     can_tag: bool,
 ) -> impl IntoView {
+    let page = table.page;
+    let columns = table.columns.columns;
     if page.items.is_empty() {
         let filtered = !filter.is_empty();
         return view! {
@@ -709,18 +776,16 @@ fn EventTable(
                 <tr>
                     {can_tag.then(|| view! { <th scope="col" class="select"><span class="visually-hidden">"Select"</span></th> })}
                     <th scope="col">"Time (UTC)"</th>
-                    <th scope="col">"Severity"</th>
-                    <th scope="col">"Service"</th>
-                    <th scope="col">"Operation"</th>
-                    <th scope="col">"Actor"</th>
-                    <th scope="col">"Result"</th>
-                    <th scope="col">"Summary"</th>
+                    {columns.iter().map(|c| {
+                        let class = if crate::columns::is_builtin(c) { "" } else { "field-column" };
+                        view! { <th scope="col" class=class data-column=c.clone()>{crate::columns::heading(c)}</th> }
+                    }).collect_view()}
                 </tr>
             </thead>
             <tbody>
                 {page.items.into_iter().enumerate().map(|(i, event)| {
                     // Rows are numbered for the keyboard either way; the checkbox needs tagging.
-                    view! { <EventRow event index=i selectable=can_tag/> }
+                    view! { <EventRow event index=i selectable=can_tag columns=columns.clone()/> }
                 }).collect_view()}
             </tbody>
         </table>
@@ -741,7 +806,11 @@ pub fn EventRow(
     event: EventSummary,
     #[prop(optional)] index: Option<usize>,
     #[prop(optional)] selectable: bool,
+    /// The columns after the time (the defaults when not given).
+    #[prop(optional)]
+    columns: Option<Vec<String>>,
 ) -> impl IntoView {
+    let columns = columns.unwrap_or_else(crate::columns::default_columns);
     let severity = event.severity.as_str();
     let time = event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
     let actor =
@@ -763,6 +832,28 @@ pub fn EventRow(
             leptos::task::spawn_local(async move { detail.set(Some(crate::server::get_event(id).await)) });
         }
     };
+    // The *Details* expander sits in the summary's cell, or else the last one.
+    let expander_at = columns.iter().position(|c| c == "summary").or_else(|| columns.len().checked_sub(1));
+    let expander = move |href: String| {
+        let facts = facts.clone();
+        view! {
+            <details class="row-more" on:toggle=load>
+                <summary>"Details"</summary>
+                <dl class="fields row-fields">
+                    {facts.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                </dl>
+                {move || detail.get().map(|loaded| match loaded {
+                    Ok(d) => view! {
+                        <dl class="fields row-fields row-flattened">
+                            {d.flattened.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                        </dl>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorBanner error/> }.into_any(),
+                })}
+                <a href=href class="row-open">"Open the event"</a>
+            </details>
+        }
+    };
     view! {
         <tr data-event-id=event.id.to_string() data-record-id=event.record_id.clone() id=index.map(|i| format!("event-row-{i}"))>
             {index.filter(|_| selectable).map(|i| view! {
@@ -771,38 +862,41 @@ pub fn EventRow(
                         value=id.to_string() id=format!("event-select-{i}") aria-label=select_label/>
                 </td>
             })}
-            <td class="time"><a href=href.clone() id=index.map(|i| format!("event-link-{i}"))><time datetime=event.occurred_at.to_rfc3339()>{time}</time></a></td>
-            <td><span class=format!("severity severity-{severity}")>{severity}</span></td>
-            <td class="service">{event.service}</td>
-            <td class="operation">{event.operation}</td>
-            <td class="actor" title=event.actor_ip.unwrap_or_default()>{actor}</td>
-            <td><span class=result_class>{event.result}</span></td>
-            <td class="summary">
-                <span class="event-summary">{event.summary}</span>
-                {event.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}
-                {event.watchlists.into_iter().map(|w| {
-                    let title = format!("On the watchlist {w}");
-                    view! { " " <span class="watchlist-badge" title=title>{w}</span> }
-                }).collect_view()}
-                {event.normalize_error.then(|| view! {
-                    <span class="flag" title="Stored raw: this record could not be normalized">" raw only"</span>
-                })}
-                <details class="row-more" on:toggle=load>
-                    <summary>"Details"</summary>
-                    <dl class="fields row-fields">
-                        {facts.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
-                    </dl>
-                    {move || detail.get().map(|loaded| match loaded {
-                        Ok(d) => view! {
-                            <dl class="fields row-fields row-flattened">
-                                {d.flattened.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
-                            </dl>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorBanner error/> }.into_any(),
-                    })}
-                    <a href=href class="row-open">"Open the event"</a>
-                </details>
-            </td>
+            <td class="time"><a href=href.clone() id=index.map(|i| format!("event-link-{i}"))><time datetime=event.occurred_at.to_rfc3339()>{time}</time></a>{expander_at.is_none().then(|| expander(href.clone()))}</td>
+            {columns.iter().enumerate().map(|(place, column)| {
+                let more = (expander_at == Some(place)).then(|| expander(href.clone()));
+                match column.as_str() {
+                    "severity" => view! { <td><span class=format!("severity severity-{severity}")>{severity}</span>{more}</td> }.into_any(),
+                    "service" => view! { <td class="service">{event.service.clone()}{more}</td> }.into_any(),
+                    "operation" => view! { <td class="operation">{event.operation.clone()}{more}</td> }.into_any(),
+                    "actor" => view! { <td class="actor" title=event.actor_ip.clone().unwrap_or_default()>{actor.clone()}{more}</td> }.into_any(),
+                    "result" => view! { <td><span class=result_class.clone()>{event.result.clone()}</span>{more}</td> }.into_any(),
+                    "summary" => view! {
+                        <td class="summary">
+                            <span class="event-summary">{event.summary.clone()}</span>
+                            {event.tags.iter().map(|t| view! { <span class="tag">{t.clone()}</span> }).collect_view()}
+                            {event.watchlists.iter().map(|w| {
+                                let title = format!("On the watchlist {w}");
+                                view! { " " <span class="watchlist-badge" title=title>{w.clone()}</span> }
+                            }).collect_view()}
+                            {event.normalize_error.then(|| view! {
+                                <span class="flag" title="Stored raw: this record could not be normalized">" raw only"</span>
+                            })}
+                            {more}
+                        </td>
+                    }.into_any(),
+                    "tenant" => view! { <td class="tenant">{event.tenant_id.clone()}{more}</td> }.into_any(),
+                    "source" => view! { <td class="source">{event.source.clone()}{more}</td> }.into_any(),
+                    "targets" => view! { <td class="targets">{event.targets.clone().unwrap_or_default()}{more}</td> }.into_any(),
+                    "ip" => view! { <td class="ip">{event.actor_ip.clone().unwrap_or_default()}{more}</td> }.into_any(),
+                    "record_id" => view! { <td class="record-id">{event.record_id.clone()}{more}</td> }.into_any(),
+                    field => {
+                        let value = event.fields.get(field).cloned().unwrap_or_default();
+                        let title = value.clone();
+                        view! { <td class="field" data-column=field.to_string() title=title>{value}{more}</td> }.into_any()
+                    }
+                }
+            }).collect_view()}
         </tr>
     }
 }

@@ -12,12 +12,14 @@ pub use sources::*;
 pub use system::*;
 pub use tokens::*;
 mod bulk;
+mod columns;
 mod connection;
 mod investigate;
 mod saved;
 mod watchlists;
 
 pub use bulk::*;
+pub use columns::*;
 pub use connection::*;
 pub use investigate::*;
 pub use saved::*;
@@ -92,6 +94,9 @@ pub const ACCESS: &[(&str, Permission)] = &[
     ("/api/list_saved_searches", Permission::ViewEvents),
     ("/api/save_search", Permission::ViewEvents),
     ("/api/delete_saved_search", Permission::ViewEvents),
+    ("/api/event_table", Permission::ViewEvents),
+    ("/api/event_columns", Permission::ViewEvents),
+    ("/api/edit_event_columns", Permission::ViewEvents),
 ];
 
 /// The permission the server function at `path` requires, if it is declared.
