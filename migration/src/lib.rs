@@ -22,6 +22,7 @@ mod m20261209_000018_overview_index;
 mod m20261210_000019_app_names;
 mod m20261210_000020_overview_groups;
 mod m20261211_000021_user_preferences;
+mod m20261211_000022_facet_sample_index;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000019_app_names::Migration),
             Box::new(m20261210_000020_overview_groups::Migration),
             Box::new(m20261211_000021_user_preferences::Migration),
+            Box::new(m20261211_000022_facet_sample_index::Migration),
         ]
     }
 }
