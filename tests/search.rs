@@ -813,3 +813,47 @@ on_both_backends!(
     export_streams_more_than_one_page,
     openapi_document_is_served,
 );
+
+/// PostgreSQL: an event deleted while the indexer holds its queue entry leaves no full-text row.
+/// The indexer's steps are replayed by hand, so the interleaving is the one that lost it: the
+/// indexer claims the entry, the delete starts (its trigger waits for the claim), the indexer
+/// writes the full-text row and commits, the delete finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_deleted_while_it_is_indexed_leaves_no_full_text_row() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    let db = app.db.clone();
+    let pg = |sql: String| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    let at = Utc::now() - Duration::hours(1);
+    let id = common::insert_event(&db, "raced", at, "Set-Mailbox").await;
+    db.execute(pg(format!("INSERT INTO search_queue (event_id) VALUES ({id}) ON CONFLICT DO NOTHING"))).await.unwrap();
+
+    let indexer = db.begin().await.unwrap();
+    let claimed = indexer
+        .query_all(pg(format!("SELECT event_id FROM search_queue WHERE event_id = {id} FOR UPDATE SKIP LOCKED")))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let deleter = {
+        let db = db.clone();
+        tokio::spawn(async move { db.execute(pg(format!("DELETE FROM events WHERE id = {id}"))).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!deleter.is_finished(), "the delete waits for the indexer's claim");
+    indexer.execute(pg(format!("DELETE FROM search_queue WHERE event_id = {id}"))).await.unwrap();
+    indexer
+        .execute(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO event_search (event_id, occurred_at, doc) VALUES ($1, $2, to_tsvector('simple', 'raced'))",
+            [id.into(), at.into()],
+        ))
+        .await
+        .unwrap();
+    indexer.commit().await.unwrap();
+    assert_eq!(deleter.await.unwrap().unwrap().rows_affected(), 1);
+
+    let left = db.query_all(pg(format!("SELECT event_id FROM event_search WHERE event_id = {id}"))).await.unwrap();
+    assert!(left.is_empty(), "the full-text row of the deleted event is gone");
+    let report = aoc::maintenance::verify(&db).await.expect("verify");
+    assert!(report.is_ok(), "{report}");
+}

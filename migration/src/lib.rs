@@ -23,6 +23,7 @@ mod m20261210_000019_app_names;
 mod m20261210_000020_overview_groups;
 mod m20261211_000021_user_preferences;
 mod m20261211_000022_facet_sample_index;
+mod m20261211_000023_search_cleanup_order;
 
 /// Runs `statements` in order (the migrations written as SQL per backend share it).
 pub(crate) async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000020_overview_groups::Migration),
             Box::new(m20261211_000021_user_preferences::Migration),
             Box::new(m20261211_000022_facet_sample_index::Migration),
+            Box::new(m20261211_000023_search_cleanup_order::Migration),
         ]
     }
 }

@@ -886,7 +886,11 @@ impl EventStore {
         last_bucket: i64,
     ) -> Result<Vec<BucketRow>, DbErr> {
         let backend = self.db.get_database_backend();
-        Ok(if (0..=MAX_RANGE_BUCKETS).contains(&(last_bucket - first_bucket)) {
+        // Free text narrowed to a list of ids: those rows are read once and grouped (counting
+        // each bucket as a range would look the list up once per bucket: 20 ms instead of 0.7
+        // for `forward*` over 1,000,000 events).
+        let ranges = candidates.is_none() || matches!(candidates, Some(ids) if ids.is_empty());
+        Ok(if ranges && (0..=MAX_RANGE_BUCKETS).contains(&(last_bucket - first_bucket)) {
             // Each bucket counted as a range of the time index (or of the filter's own index):
             // no per-row time arithmetic, and no grouping.
             let mut sql = Sql::new(backend, "WITH b(i, lo, hi) AS (VALUES ");

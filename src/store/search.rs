@@ -200,20 +200,26 @@ async fn write_batch(txn: &sea_orm::DatabaseTransaction, rows: &[Queued], orphan
         };
         entries.push((row.id, time, document(&row.raw)));
     }
-    // Deleting first makes the transaction a writer at once (and skips ids another
-    // process indexed meanwhile: they are no longer queued).
+    // Deleting first makes the transaction a writer at once. Only the events whose queue entries
+    // this transaction removed are written: an entry already gone was indexed by another process
+    // meanwhile, or its event was deleted after it was read (the delete trigger removes the
+    // entry), and a full-text row for it would point at nothing.
     let done: Vec<String> =
         entries.iter().map(|(id, _, _)| *id).chain(orphans.iter().copied()).map(|id| id.to_string()).collect();
     if done.is_empty() {
         return Ok(0);
     }
-    txn.execute(Statement::from_string(
+    let removed: std::collections::HashSet<i64> = Orphan::find_by_statement(Statement::from_string(
         backend,
-        format!("DELETE FROM search_queue WHERE event_id IN ({})", done.join(",")),
+        format!("DELETE FROM search_queue WHERE event_id IN ({}) RETURNING event_id AS id", done.join(",")),
     ))
-    .await?;
+    .all(txn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
     let indexed = entries.len();
-    let mut entries = entries.into_iter().peekable();
+    let mut entries = entries.into_iter().filter(|(id, _, _)| removed.contains(id)).peekable();
     while entries.peek().is_some() {
         let mut sql = if postgres {
             String::from("INSERT INTO event_search (event_id, occurred_at, doc) VALUES ")
