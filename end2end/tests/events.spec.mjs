@@ -1,5 +1,5 @@
 // The Events page, hydrated: server-rendered rows, then client-side paging through the
-// list_events server function without a full page load.
+// event_table server function without a full page load.
 import { test, expect } from '@playwright/test';
 
 function watchErrors(page) {
@@ -30,7 +30,7 @@ test('paging to older events happens in the browser after hydration', async ({ p
   await page.evaluate(() => { window.__aocNoReload = true; });
 
   const firstPageLastTime = await page.locator('#events-table tbody time').last().getAttribute('datetime');
-  const serverFnCall = page.waitForResponse((r) => r.url().includes('/api/list_events') && r.status() === 200);
+  const serverFnCall = page.waitForResponse((r) => r.url().includes('/api/event_table') && r.status() === 200);
   await page.locator('#page-older').click();
   await serverFnCall;
   await expect(page).toHaveURL(/\/events\?cursor=/);

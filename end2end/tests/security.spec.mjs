@@ -13,7 +13,7 @@ test('the hydrated app runs under its Content-Security-Policy', async ({ page })
   expect(response.headers()['x-content-type-options']).toBe('nosniff');
   await expect(page.locator('#app')).toHaveAttribute('data-hydrated', 'true');
   // Client-side work after hydration (a server function call) is allowed by connect-src.
-  const call = page.waitForResponse((r) => r.url().includes('/api/list_events') && r.status() === 200);
+  const call = page.waitForResponse((r) => r.url().includes('/api/event_table') && r.status() === 200);
   await page.locator('#page-older').click();
   await call;
   expect(problems).toEqual([]);

@@ -733,6 +733,7 @@ fn EventTable(
 ) -> impl IntoView {
     let page = table.page;
     let columns = table.columns.columns;
+    let with_fields = columns.iter().any(|c| !crate::columns::is_builtin(c));
     if page.items.is_empty() {
         let filtered = !filter.is_empty();
         return view! {
@@ -771,7 +772,7 @@ fn EventTable(
                 {bulk_result}
             </ActionForm>
         })}
-        <table class="events" id="events-table">
+        <table class="events" class:with-fields=with_fields id="events-table">
             <thead>
                 <tr>
                     {can_tag.then(|| view! { <th scope="col" class="select"><span class="visually-hidden">"Select"</span></th> })}
