@@ -152,6 +152,13 @@ pub struct EventColumns {
     pub default: bool,
 }
 
+impl EventColumns {
+    /// The columns of someone who has not chosen.
+    pub fn defaults() -> Self {
+        Self { columns: default_columns(), default: true }
+    }
+}
+
 /// Each person's column choice, implemented over the database by the server.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]

@@ -2,7 +2,7 @@
 //! REST API, kept in `user_preferences` under `event_columns`.
 
 use app::auth::Caller;
-use app::columns::{default_columns, validate, EventColumns};
+use app::columns::{validate, EventColumns};
 use app::error::AppError;
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
@@ -38,23 +38,24 @@ impl app::columns::ColumnService for DbColumnService {
             .and_then(|list| validate(&list).ok());
         Ok(match chosen {
             Some(columns) => EventColumns { columns, default: false },
-            None => EventColumns { columns: default_columns(), default: true },
+            None => EventColumns::defaults(),
         })
     }
 
     async fn set_event_columns(&self, caller: &Caller, columns: Option<Vec<String>>) -> Result<EventColumns, AppError> {
         let fail = |e| db_failure("set_event_columns", e);
+        // Checked before waiting for the writer: a bad list never queues behind a write.
+        let columns = columns.map(|c| validate(&c)).transpose()?;
         let writer = crate::store::writer(&self.db).await.map_err(fail)?;
         match columns {
             Some(columns) => {
-                let columns = validate(&columns)?;
                 let json = serde_json::to_string(&columns).map_err(|_| AppError::internal("columns-encode"))?;
                 preferences::put(&*writer, &caller.subject, EVENT_COLUMNS, &json, Utc::now()).await.map_err(fail)?;
                 Ok(EventColumns { default: false, columns })
             }
             None => {
                 preferences::delete(&*writer, &caller.subject, EVENT_COLUMNS).await.map_err(fail)?;
-                Ok(EventColumns { columns: default_columns(), default: true })
+                Ok(EventColumns::defaults())
             }
         }
     }
